@@ -1,0 +1,350 @@
+//! The `ElasticIP` custom resource.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::{BindTarget, ChargeType as CloudChargeType, InstanceType};
+
+/// Finalizer that holds an `ElasticIP` until its address is unbound and released (or kept, as
+/// `deletionPolicy` says).
+pub const FINALIZER: &str = "eip-operator.dev/release";
+
+/// An Elastic IP address in a cloud account, and what it is bound to.
+///
+/// The operator allocates the address (or adopts the one named by `allocationId`), binds it as
+/// `binding` says, and on deletion unbinds it before releasing it.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "eip-operator.dev",
+    version = "v1alpha1",
+    kind = "ElasticIP",
+    plural = "elasticips",
+    singular = "elasticip",
+    shortname = "eip",
+    category = "cloud",
+    namespaced,
+    status = "ElasticIPStatus",
+    doc = "An Elastic IP address in a cloud account, and what it is bound to. The operator allocates the address (or adopts the one named by spec.allocationId), binds it as spec.binding says, and on deletion unbinds it before it releases it.",
+    printcolumn(name = "IP", type_ = "string", json_path = ".status.ipAddress"),
+    printcolumn(name = "State", type_ = "string", json_path = ".status.cloudState"),
+    printcolumn(name = "Bound To", type_ = "string", json_path = ".status.boundTo.instanceId"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Allocation", type_ = "string", json_path = ".status.allocationId", priority = 1),
+    printcolumn(name = "Policy", type_ = "string", json_path = ".status.effectiveDeletionPolicy", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("!has(self.allocationId) || !has(self.allocation)").message("spec.allocationId (adopt an existing EIP) and spec.allocation (parameters of a new EIP) are mutually exclusive").field_path(".allocation"))]
+#[x_kube(validation = Rule::new("has(self.allocationId) == has(oldSelf.allocationId) && (!has(self.allocationId) || self.allocationId == oldSelf.allocationId)").message("spec.allocationId is immutable: it can only be set when the ElasticIP is created").field_path(".allocationId"))]
+#[x_kube(validation = Rule::new("has(self.allocation) == has(oldSelf.allocation) && (!has(self.allocation) || self.allocation == oldSelf.allocation)").message("spec.allocation is immutable: the parameters of an allocated EIP cannot be changed through this object").field_path(".allocation"))]
+#[x_kube(validation = Rule::new("has(self.providerConfigRef) == has(oldSelf.providerConfigRef) && (!has(self.providerConfigRef) || self.providerConfigRef == oldSelf.providerConfigRef)").message("spec.providerConfigRef is immutable: an EIP cannot move to another cloud account").field_path(".providerConfigRef"))]
+#[serde(rename_all = "camelCase")]
+pub struct ElasticIPSpec {
+    /// The cluster-scoped ProviderConfig (cloud account and region) that holds this EIP. When
+    /// unset, the ProviderConfig marked `default: true` is used. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_config_ref: Option<ProviderConfigRef>,
+
+    /// Adopt the existing EIP with this allocation ID (Alibaba `eip-...`, OTC/Huawei UUID)
+    /// instead of allocating a new one. Can only be set at creation. Adopted EIPs are kept
+    /// (deletionPolicy Retain) when the object is deleted, unless deletionPolicy says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"))]
+    pub allocation_id: Option<String>,
+
+    /// Parameters of a new EIP. Ignored for adopted EIPs (and rejected with allocationId).
+    /// Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation: Option<AllocationSpec>,
+
+    /// What the EIP is attached to. Absent: the EIP is kept unbound. Changed: the operator unbinds
+    /// it from the old target, then binds it to the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Binding>,
+
+    /// What happens to the cloud EIP when this object is deleted. `Delete`: unbind, then release.
+    /// `Unbind`: unbind, keep the allocation. `Retain`: touch nothing. Default: `Delete` for EIPs
+    /// the operator allocated, `Retain` for adopted ones (see status.effectiveDeletionPolicy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+
+    /// Unbind from a NAT gateway even while SNAT/DNAT entries still use the address (Alibaba
+    /// `Force`). Off by default: the operator stops and reports the entries instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_unbind: bool,
+}
+
+/// Reference to a cluster-scoped ProviderConfig.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfigRef {
+    /// Name of the ProviderConfig.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub name: String,
+}
+
+/// Parameters of a new EIP.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocationSpec {
+    /// Peak bandwidth in Mbit/s (1-10000). The cloud's default applies when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub bandwidth_mbps: Option<u32>,
+
+    /// Billing of the address itself. `PostPaid` (pay-as-you-go, the default) can be released
+    /// through the API; `PrePaid` (subscription) cannot, so deleting it needs deletionPolicy
+    /// `Retain` or `Unbind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_type: Option<ChargeType>,
+
+    /// Billing of the traffic: `PayByBandwidth` or `PayByTraffic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_charge_type: Option<InternetChargeType>,
+
+    /// Line type: Alibaba ISP (`BGP`, `BGP_PRO`, ...) or OTC/Huawei EIP type (`5_bgp`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9_]+$"))]
+    pub isp: Option<String>,
+
+    /// Name of the EIP in the cloud (1-128 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub name: Option<String>,
+
+    /// Description of the EIP in the cloud (2-256 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 256))]
+    pub description: Option<String>,
+
+    /// Extra tags on the EIP (at most 18; keys under `eip-operator.dev/` are reserved for the
+    /// operator's ownership tags).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 18))]
+    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('eip-operator.dev/') && size(k) <= 128)").message("tag keys under eip-operator.dev/ are reserved for the operator, and keys are at most 128 characters"))]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ChargeType {
+    PostPaid,
+    PrePaid,
+}
+
+impl From<ChargeType> for CloudChargeType {
+    fn from(value: ChargeType) -> Self {
+        match value {
+            ChargeType::PostPaid => CloudChargeType::PostPaid,
+            ChargeType::PrePaid => CloudChargeType::PrePaid,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum InternetChargeType {
+    PayByBandwidth,
+    PayByTraffic,
+}
+
+impl InternetChargeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InternetChargeType::PayByBandwidth => "PayByBandwidth",
+            InternetChargeType::PayByTraffic => "PayByTraffic",
+        }
+    }
+}
+
+/// What the EIP is attached to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.instanceType != 'IpAddress' || isIP(self.instanceId)").message("for instanceType IpAddress, instanceId must be an IP address").field_path(".instanceId"))]
+#[x_kube(validation = Rule::new("self.instanceType != 'IpAddress' || has(self.vpcId)").message("instanceType IpAddress needs vpcId").field_path(".vpcId"))]
+#[x_kube(validation = Rule::new("!has(self.vpcId) || self.instanceType == 'IpAddress'").message("vpcId is only used with instanceType IpAddress").field_path(".vpcId"))]
+#[x_kube(validation = Rule::new("!has(self.mode) || self.instanceType == 'NetworkInterface'").message("mode is only used with instanceType NetworkInterface").field_path(".mode"))]
+#[x_kube(validation = Rule::new("!has(self.privateIpAddress) || self.instanceType in ['NetworkInterface', 'EcsInstance', 'Port']").message("privateIpAddress is only used with instanceType NetworkInterface, EcsInstance or Port").field_path(".privateIpAddress"))]
+pub struct Binding {
+    /// Kind of target: EcsInstance, NetworkInterface, Nat, SlbInstance, HaVip, IpAddress (Alibaba
+    /// names); Port and Vpn (Open Telekom Cloud / Huawei Cloud).
+    pub instance_type: InstanceType,
+
+    /// ID of the target (for IpAddress: the private IP address).
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"))]
+    pub instance_id: String,
+
+    /// Private IP address of the target to map the EIP to (NetworkInterface secondary IPs,
+    /// ports with several fixed IPs). The target's primary IP when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("isIP(self) && ip(self).family() == 4").message("privateIpAddress must be an IPv4 address"))]
+    pub private_ip_address: Option<String>,
+
+    /// Association mode for NetworkInterface targets (Alibaba `Mode`): NAT, MULTI_BINDED or BINDED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<BindingMode>,
+
+    /// VPC of the IpAddress target (Alibaba `VpcId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub vpc_id: Option<String>,
+}
+
+impl Binding {
+    pub fn target(&self) -> BindTarget {
+        BindTarget {
+            instance_type: self.instance_type,
+            instance_id: self.instance_id.clone(),
+            private_ip_address: self.private_ip_address.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum BindingMode {
+    NAT,
+    #[serde(rename = "MULTI_BINDED")]
+    MultiBinded,
+    #[serde(rename = "BINDED")]
+    Binded,
+}
+
+/// What happens to the cloud EIP when the object is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Unbind, then release the address.
+    Delete,
+    /// Unbind, keep the address allocated.
+    Unbind,
+    /// Leave the address as it is (bound or not).
+    Retain,
+}
+
+/// Who brought the EIP into existence.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Ownership {
+    /// The operator allocated it for this object (and tagged it with the object's UID).
+    Allocated,
+    /// It existed before; this object adopted it through spec.allocationId.
+    Adopted,
+}
+
+/// Coarse lifecycle phase, for humans. Tools should read the conditions.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    Pending,
+    Allocating,
+    Binding,
+    Unbinding,
+    Ready,
+    Releasing,
+    Deleting,
+    Stalled,
+}
+
+/// Observed state of an ElasticIP.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ElasticIPStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Allocation ID of the cloud EIP this object manages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation_id: Option<String>,
+
+    /// The public IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+
+    /// The cloud's own state string (Available, InUse, Unassociating, DOWN, ACTIVE, PENDING_DELETE, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_state: Option<String>,
+
+    /// Coarse lifecycle phase, for humans; tools should read the conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// What the cloud reports the EIP bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_to: Option<BoundTo>,
+
+    /// Whether the operator allocated the EIP or adopted an existing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+
+    /// The deletion policy in force: spec.deletionPolicy, or the default for the ownership.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_deletion_policy: Option<DeletionPolicy>,
+
+    /// Name of the ProviderConfig in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_config: Option<String>,
+
+    /// The last mutating call made to the cloud for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_operation: Option<LastOperation>,
+
+    /// Ready, Bound, Reconciling and Stalled, as kstatus, kubectl wait, Flux and Argo CD read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// The observed binding.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundTo {
+    pub instance_type: InstanceType,
+    pub instance_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip_address: Option<String>,
+}
+
+impl From<&BindTarget> for BoundTo {
+    fn from(target: &BindTarget) -> Self {
+        BoundTo {
+            instance_type: target.instance_type,
+            instance_id: target.instance_id.clone(),
+            private_ip_address: target.private_ip_address.clone(),
+        }
+    }
+}
+
+impl BoundTo {
+    pub fn target(&self) -> BindTarget {
+        BindTarget {
+            instance_type: self.instance_type,
+            instance_id: self.instance_id.clone(),
+            private_ip_address: self.private_ip_address.clone(),
+        }
+    }
+}
+
+/// The last mutating call made to the cloud.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastOperation {
+    /// Allocate, Associate, Unassociate or Release.
+    pub action: String,
+    /// The cloud's request ID, for support tickets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// When the operator first attempted this action (RFC 3339).
+    pub started_at: String,
+    /// How many calls this action took so far.
+    pub attempts: u32,
+    /// The cloud's error of the last failed attempt (code: message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ElasticIP {
+    /// The condition of the given type, if present.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
+    }
+}

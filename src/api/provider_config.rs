@@ -1,0 +1,94 @@
+//! The cluster-scoped `ProviderConfig` custom resource: one cloud account in one region.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A cloud account in one region, referenced by ElasticIPs through spec.providerConfigRef (or
+/// used by every ElasticIP without one when marked `default: true`).
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "eip-operator.dev",
+    version = "v1alpha1",
+    kind = "ProviderConfig",
+    plural = "providerconfigs",
+    singular = "providerconfig",
+    category = "cloud",
+    doc = "A cloud account in one region. ElasticIPs name it in spec.providerConfigRef, or use the one marked default.",
+    printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
+    printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
+    printcolumn(name = "Default", type_ = "boolean", json_path = ".spec.default"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("self.provider == 'simulator' || has(self.credentialsSecretRef)").message("credentialsSecretRef is required for every provider but simulator").field_path(".credentialsSecretRef"))]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfigSpec {
+    /// The cloud: `simulator` (the operator's built-in simulated cloud), `alibaba`, `otc`
+    /// (Open Telekom Cloud) or `huawei` (Huawei Cloud).
+    pub provider: ProviderType,
+
+    /// Region ID (`cn-hangzhou`, `eu-de`, ...).
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9][a-z0-9-]*$"))]
+    pub region: String,
+
+    /// API endpoint override (`https://vpc.example.com`); the provider's regional endpoint when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))").message("endpoint must be an http(s) URL"))]
+    pub endpoint: Option<String>,
+
+    /// Secret holding the credentials (keys depend on the provider; see the README).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretRef>,
+
+    /// Client-side limits on calls to the cloud, shared by every ElasticIP using this account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimits>,
+
+    /// Use this ProviderConfig for ElasticIPs that name none. At most one should be default;
+    /// with several, the operator reports the ambiguity instead of picking one.
+    #[serde(default)]
+    pub default: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderType {
+    Simulator,
+    Alibaba,
+    Otc,
+    Huawei,
+}
+
+impl ProviderType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderType::Simulator => "simulator",
+            ProviderType::Alibaba => "alibaba",
+            ProviderType::Otc => "otc",
+            ProviderType::Huawei => "huawei",
+        }
+    }
+}
+
+/// A Secret in a namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: String,
+}
+
+/// Client-side call rates. The operator stays under these on its own, so the account's quota is
+/// never exhausted by it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimits {
+    /// Calls per second for each mutating API (allocate, associate, unassociate, release).
+    #[schemars(range(min = 1, max = 10000))]
+    pub mutating_per_second: u32,
+    /// Calls per second for the describe API.
+    #[schemars(range(min = 1, max = 10000))]
+    pub describe_per_second: u32,
+}

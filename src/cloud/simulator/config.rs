@@ -1,0 +1,216 @@
+//! Simulator configuration: regions and their flavour, latencies, rate limits, faults.
+//!
+//! Durations travel as integer milliseconds in JSON/YAML (`associateMs: 1000`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which real cloud a region imitates: decides raw state strings, ID formats and error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Flavor {
+    /// Alibaba Cloud VPC API (`Available`, `InUse`, `TaskConflict`, `eip-…` IDs).
+    Alibaba,
+    /// Open Telekom Cloud / Huawei Cloud v1 API (`DOWN`, `ACTIVE`, `VPC.05xx`, UUID IDs).
+    Otc,
+}
+
+impl Flavor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Alibaba => "Alibaba",
+            Flavor::Otc => "Otc",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionConfig {
+    pub name: String,
+    pub flavor: Flavor,
+}
+
+impl RegionConfig {
+    pub fn new(name: impl Into<String>, flavor: Flavor) -> Self {
+        RegionConfig { name: name.into(), flavor }
+    }
+}
+
+/// How long each asynchronous operation stays in its transitional state. Zero means the
+/// operation completes within the call. Alibaba allocates synchronously and ignores `allocate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Latencies {
+    #[serde(rename = "allocateMs", with = "duration_ms")]
+    pub allocate: Duration,
+    #[serde(rename = "associateMs", with = "duration_ms")]
+    pub associate: Duration,
+    #[serde(rename = "unassociateMs", with = "duration_ms")]
+    pub unassociate: Duration,
+    #[serde(rename = "releaseMs", with = "duration_ms")]
+    pub release: Duration,
+}
+
+/// Token buckets per region and operation; the burst is one second's worth of calls.
+/// `None` is unlimited; `Some(0)` throttles every call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RateLimits {
+    /// Allocate, Associate, Unassociate, Release (one bucket each).
+    pub mutating_per_second: Option<u32>,
+    /// Describe and FindByOwner (one bucket each).
+    pub describe_per_second: Option<u32>,
+}
+
+impl RateLimits {
+    pub fn for_operation(&self, operation: crate::cloud::Operation) -> Option<u32> {
+        if operation.is_mutating() {
+            self.mutating_per_second
+        } else {
+            self.describe_per_second
+        }
+    }
+}
+
+/// Injected failures: every counted call first sleeps `extra_latency`, then fails with a
+/// retryable "service unavailable" with probability `error_rate` (seeded, so reproducible).
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Faults {
+    pub error_rate: f64,
+    #[serde(rename = "extraLatencyMs", with = "duration_ms")]
+    pub extra_latency: Duration,
+}
+
+impl Faults {
+    /// `error_rate` clamped to `[0, 1]` (NaN counts as 0).
+    pub fn effective_error_rate(&self) -> f64 {
+        if self.error_rate.is_nan() {
+            0.0
+        } else {
+            self.error_rate.clamp(0.0, 1.0)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SimulatorConfig {
+    /// Seeds IDs, addresses, request IDs and fault injection.
+    pub seed: u64,
+    pub latencies: Latencies,
+    pub rate_limits: RateLimits,
+    pub faults: Faults,
+    pub regions: Vec<RegionConfig>,
+    pub eip_quota_per_region: u32,
+    /// When false, binding to an instance the simulator does not know fails like the real cloud.
+    pub auto_create_instances: bool,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            seed: 0,
+            latencies: Latencies::default(),
+            rate_limits: RateLimits::default(),
+            faults: Faults::default(),
+            regions: default_regions(),
+            eip_quota_per_region: 100_000,
+            auto_create_instances: false,
+        }
+    }
+}
+
+impl SimulatorConfig {
+    /// Every operation completes within its call; no rate limits, no faults.
+    pub fn instant() -> Self {
+        SimulatorConfig::default()
+    }
+
+    /// Close to the real clouds: seconds-long transitions and per-API rate limits.
+    pub fn standard() -> Self {
+        SimulatorConfig {
+            latencies: Latencies {
+                allocate: Duration::from_secs(1),
+                associate: Duration::from_secs(1),
+                unassociate: Duration::from_secs(2),
+                release: Duration::from_secs(2),
+            },
+            rate_limits: RateLimits {
+                mutating_per_second: Some(20),
+                describe_per_second: Some(40),
+            },
+            ..SimulatorConfig::default()
+        }
+    }
+
+    /// Slow enough to watch transitions by eye during local development; no rate limits.
+    pub fn dev() -> Self {
+        SimulatorConfig {
+            latencies: Latencies {
+                allocate: Duration::from_secs(2),
+                associate: Duration::from_secs(2),
+                unassociate: Duration::from_secs(3),
+                release: Duration::from_secs(3),
+            },
+            ..SimulatorConfig::default()
+        }
+    }
+
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// cn-hangzhou and cn-shanghai (Alibaba); eu-de, eu-nl and ap-southeast-1 (OTC / Huawei).
+pub fn default_regions() -> Vec<RegionConfig> {
+    vec![
+        RegionConfig::new("cn-hangzhou", Flavor::Alibaba),
+        RegionConfig::new("cn-shanghai", Flavor::Alibaba),
+        RegionConfig::new("eu-de", Flavor::Otc),
+        RegionConfig::new("eu-nl", Flavor::Otc),
+        RegionConfig::new("ap-southeast-1", Flavor::Otc),
+    ]
+}
+
+/// Serde for `Duration` as whole milliseconds.
+pub(crate) mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip_as_milliseconds() {
+        let config = SimulatorConfig::standard();
+        let json = serde_json::to_value(&config).expect("serializes");
+        assert_eq!(json["latencies"]["associateMs"], 1000);
+        assert_eq!(json["rateLimits"]["mutatingPerSecond"], 20);
+        let back: SimulatorConfig = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, config);
+    }
+
+    #[test]
+    fn partial_config_fills_defaults() {
+        let config: SimulatorConfig = serde_json::from_str(r#"{"seed": 7, "latencies": {"releaseMs": 500}}"#).expect("deserializes");
+        assert_eq!(config.seed, 7);
+        assert_eq!(config.latencies.release, Duration::from_millis(500));
+        assert_eq!(config.latencies.associate, Duration::ZERO);
+        assert_eq!(config.regions.len(), 5);
+        assert_eq!(config.eip_quota_per_region, 100_000);
+    }
+}

@@ -1,0 +1,1067 @@
+//! One region's EIPs and instances, and the state machines of the four mutating calls.
+//!
+//! Transitions are lazy: a transitional EIP records when its operation completes, and every
+//! access first settles everything due by "now" (`tokio::time::Instant`, so paused test clocks
+//! drive it). There are no background tasks.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::cloud::{
+    AllocateRequest, Allocated, BindTarget, ChargeType, CloudEip, EipPhase, InstanceType, OWNER_TAG, Operation, Receipt, Transition,
+};
+
+use super::codes::Refusal;
+use super::config::{Flavor, Latencies};
+
+/// Lock reason reported for locked EIPs (Alibaba `OperationLocks.LockReason`).
+const LOCK_REASON: &str = "financial";
+/// Addresses per /16 block: third octet 0..=255, fourth 1..=254.
+const IPS_PER_BLOCK: u64 = 256 * 254;
+/// /16 blocks reserved per region (second octet stride).
+const BLOCKS_PER_REGION: u64 = 16;
+
+/// Errors of the simulator's admin and inspection methods (not cloud errors).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    #[error("unknown region {0:?}")]
+    UnknownRegion(String),
+    #[error("unknown EIP {0:?}")]
+    UnknownEip(String),
+    #[error("unknown instance {0:?}")]
+    UnknownInstance(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// An EIP created outside the operator (console, Terraform, billing), for adoption, prepaid and
+/// locked scenarios.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SeedEip {
+    pub charge_type: ChargeType,
+    pub locked: bool,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+    pub bound_to: Option<BindTarget>,
+    pub bandwidth_mbps: Option<u32>,
+}
+
+/// One bindable instance as the simulator knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceInfo {
+    pub instance_type: InstanceType,
+    pub instance_id: String,
+    /// SNAT/DNAT entries on a NAT gateway; while > 0 an unbind without `force` is refused.
+    pub nat_entries: u32,
+    /// Allocation IDs bound (or being bound) to it.
+    pub eips: Vec<String>,
+}
+
+/// The raw state string and phase of an EIP in a region of `flavor`.
+///
+/// Alibaba keeps the status of a locked EIP and reports the lock separately; OTC shows `FREEZED`.
+/// On OTC a binding to a load balancer reads `ELB` and to a VPN gateway `VPN`.
+pub fn raw_state(flavor: Flavor, pending: Option<Transition>, bound_to: Option<InstanceType>, locked: bool) -> (&'static str, EipPhase) {
+    let raw = match (flavor, pending) {
+        // Alibaba allocates synchronously; the simulator never produces this combination.
+        (Flavor::Alibaba, Some(Transition::Allocating)) => "Allocating",
+        (Flavor::Alibaba, Some(Transition::Associating)) => "Associating",
+        (Flavor::Alibaba, Some(Transition::Unassociating)) => "Unassociating",
+        (Flavor::Alibaba, Some(Transition::Releasing)) => "Releasing",
+        (Flavor::Alibaba, Some(Transition::Updating)) => "Modifying",
+        (Flavor::Alibaba, None) if bound_to.is_some() => "InUse",
+        (Flavor::Alibaba, None) => "Available",
+        (Flavor::Otc, _) if locked => "FREEZED",
+        (Flavor::Otc, Some(Transition::Allocating)) => "PENDING_CREATE",
+        (Flavor::Otc, Some(Transition::Associating | Transition::Unassociating | Transition::Updating)) => "PENDING_UPDATE",
+        (Flavor::Otc, Some(Transition::Releasing)) => "PENDING_DELETE",
+        (Flavor::Otc, None) => match bound_to {
+            None => "DOWN",
+            Some(InstanceType::SlbInstance) => "ELB",
+            Some(InstanceType::Vpn) => "VPN",
+            Some(_) => "ACTIVE",
+        },
+    };
+    let phase = match (locked, pending, bound_to) {
+        (true, _, _) => EipPhase::Locked,
+        (false, Some(transition), _) => EipPhase::Transitional(transition),
+        (false, None, Some(_)) => EipPhase::Bound,
+        (false, None, None) => EipPhase::Unbound,
+    };
+    (raw, phase)
+}
+
+/// Per-call context handed to the region by the simulator.
+pub(crate) struct Ctx {
+    pub now: Instant,
+    pub latencies: Latencies,
+    pub quota: u32,
+    pub auto_create_instances: bool,
+    /// The fresh request ID of this call.
+    pub request_id: String,
+}
+
+/// A successful call: its value, the request ID the caller sees (the original one on an
+/// idempotent replay) and, when the call created something, the IDs to log.
+pub(crate) struct Reply<T> {
+    pub value: T,
+    pub request_id: String,
+    pub created_ids: Option<Vec<String>>,
+}
+
+impl<T> Reply<T> {
+    pub fn new(value: T, ctx: &Ctx) -> Self {
+        Reply {
+            value,
+            request_id: ctx.request_id.clone(),
+            created_ids: None,
+        }
+    }
+}
+
+fn receipt(request_id: &str) -> Reply<Receipt> {
+    Reply {
+        value: Receipt {
+            request_id: request_id.to_owned(),
+        },
+        request_id: request_id.to_owned(),
+        created_ids: None,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    transition: Transition,
+    /// Matches the entry in `Region::due`; a cancelled transition leaves a stale entry behind.
+    key: u64,
+}
+
+#[derive(Clone, Debug)]
+struct EipRecord {
+    id: String,
+    ip: String,
+    created: u64,
+    /// Set from the start of an associate until an unassociate completes.
+    bound_to: Option<BindTarget>,
+    pending: Option<Pending>,
+    charge_type: ChargeType,
+    locked: bool,
+    deletion_protection: bool,
+    tags: BTreeMap<String, String>,
+    bandwidth_mbps: Option<u32>,
+    /// Bumped by every state change a caller started; idempotency records of older epochs are
+    /// stale, so a reused token after, say, an out-of-band unbind is a new request.
+    epoch: u64,
+    /// Client tokens that refer to this EIP, dropped with it.
+    tokens: Vec<(Operation, String)>,
+}
+
+#[derive(Clone, Debug)]
+struct OpToken {
+    allocation_id: String,
+    epoch: u64,
+    fingerprint: String,
+    request_id: String,
+}
+
+#[derive(Clone, Debug)]
+struct AllocateToken {
+    request: AllocateRequest,
+    allocation_id: String,
+    request_id: String,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Instance {
+    nat_entries: u32,
+    eips: BTreeSet<String>,
+}
+
+type InstanceKey = (InstanceType, String);
+
+/// Nat gateways and load balancers hold many EIPs; everything else one.
+fn exclusive(instance_type: InstanceType) -> bool {
+    !matches!(instance_type, InstanceType::Nat | InstanceType::SlbInstance)
+}
+
+pub(crate) struct Region {
+    pub name: String,
+    pub flavor: Flavor,
+    rng: SmallRng,
+    ip_base: (u64, u64),
+    ip_offset: u64,
+    created: u64,
+    eips: HashMap<String, EipRecord>,
+    /// OWNER_TAG value → allocation IDs (tags never change after creation).
+    owners: HashMap<String, BTreeSet<String>>,
+    instances: HashMap<InstanceKey, Instance>,
+    allocate_tokens: HashMap<String, AllocateToken>,
+    op_tokens: HashMap<(Operation, String), OpToken>,
+    /// Completion instants of pending transitions, earliest first.
+    due: BinaryHeap<Reverse<(Instant, u64, String)>>,
+    next_key: u64,
+}
+
+impl Region {
+    /// `flavor_index` is the region's position among regions of its flavour (separates IP blocks).
+    pub fn new(name: &str, flavor: Flavor, flavor_index: u64, seed: u64) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed ^ fnv64(name.as_bytes()));
+        let ip_offset = rng.random_range(0..IPS_PER_BLOCK);
+        let ip_base = match flavor {
+            Flavor::Alibaba => (47, 96 + BLOCKS_PER_REGION * flavor_index),
+            Flavor::Otc => (80, 158 + BLOCKS_PER_REGION * flavor_index),
+        };
+        let mut region = Region {
+            name: name.to_owned(),
+            flavor,
+            rng,
+            ip_base,
+            ip_offset,
+            created: 0,
+            eips: HashMap::new(),
+            owners: HashMap::new(),
+            instances: HashMap::new(),
+            allocate_tokens: HashMap::new(),
+            op_tokens: HashMap::new(),
+            due: BinaryHeap::new(),
+            next_key: 0,
+        };
+        for (instance_type, prefix, count) in [
+            (InstanceType::EcsInstance, "i-sim-", 20),
+            (InstanceType::NetworkInterface, "eni-sim-", 10),
+            (InstanceType::Nat, "ngw-sim-", 3),
+            (InstanceType::SlbInstance, "lb-sim-", 3),
+            (InstanceType::HaVip, "havip-sim-", 3),
+            (InstanceType::Port, "port-sim-", 20),
+            (InstanceType::Vpn, "vpn-sim-", 3),
+        ] {
+            region.add_instances(instance_type, &prefixed_ids(prefix, count), 0);
+        }
+        region
+    }
+
+    // ----- time -----
+
+    /// Completes every transition due by `now`.
+    pub fn settle(&mut self, now: Instant) {
+        while let Some(Reverse((at, key, _))) = self.due.peek() {
+            if *at > now {
+                break;
+            }
+            let key = *key;
+            let Some(Reverse((_, _, id))) = self.due.pop() else {
+                break;
+            };
+            let transition = match self.eips.get_mut(&id) {
+                Some(record) if record.pending.is_some_and(|p| p.key == key) => record.pending.take().map(|p| p.transition),
+                _ => None, // cancelled or superseded
+            };
+            if let Some(transition) = transition {
+                self.complete(&id, transition);
+            }
+        }
+    }
+
+    /// Puts `id` into `transition` for `latency`, or completes it at once for zero latency.
+    fn start(&mut self, id: &str, transition: Transition, latency: Duration, now: Instant) {
+        if latency.is_zero() {
+            self.complete(id, transition);
+            return;
+        }
+        self.next_key += 1;
+        let key = self.next_key;
+        if let Some(record) = self.eips.get_mut(id) {
+            record.pending = Some(Pending { transition, key });
+            self.due.push(Reverse((now + latency, key, id.to_owned())));
+        }
+    }
+
+    fn complete(&mut self, id: &str, transition: Transition) {
+        match transition {
+            Transition::Allocating | Transition::Associating | Transition::Updating => {
+                if let Some(record) = self.eips.get_mut(id) {
+                    record.pending = None;
+                }
+            }
+            Transition::Unassociating => {
+                let old = self.eips.get_mut(id).and_then(|record| {
+                    record.pending = None;
+                    record.bound_to.take()
+                });
+                if let Some(old) = old {
+                    self.release_holder(&old, id);
+                }
+            }
+            Transition::Releasing => self.remove_eip(id),
+        }
+    }
+
+    // ----- rendering -----
+
+    fn render(&self, record: &EipRecord) -> CloudEip {
+        let (raw, phase) = raw_state(
+            self.flavor,
+            record.pending.map(|p| p.transition),
+            record.bound_to.as_ref().map(|b| b.instance_type),
+            record.locked,
+        );
+        CloudEip {
+            allocation_id: record.id.clone(),
+            ip_address: record.ip.clone(),
+            raw_state: raw.to_owned(),
+            phase,
+            bound_to: record.bound_to.clone(),
+            charge_type: record.charge_type,
+            locks: if record.locked { vec![LOCK_REASON.to_owned()] } else { Vec::new() },
+            tags: record.tags.clone(),
+            bandwidth_mbps: record.bandwidth_mbps,
+        }
+    }
+
+    pub fn eip(&mut self, now: Instant, id: &str) -> Option<CloudEip> {
+        self.settle(now);
+        self.eips.get(id).map(|record| self.render(record))
+    }
+
+    /// All EIPs in creation order.
+    pub fn all(&mut self, now: Instant) -> Vec<CloudEip> {
+        self.settle(now);
+        let mut records: Vec<&EipRecord> = self.eips.values().collect();
+        records.sort_by_key(|record| record.created);
+        records.into_iter().map(|record| self.render(record)).collect()
+    }
+
+    // ----- provider calls -----
+
+    /// Known EIPs among `ids`, in request order, each once.
+    pub fn describe(&mut self, ctx: &Ctx, ids: &[String]) -> Reply<Vec<CloudEip>> {
+        self.settle(ctx.now);
+        let mut seen = HashSet::new();
+        let found = ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .filter_map(|id| self.eips.get(id))
+            .map(|record| self.render(record))
+            .collect();
+        Reply::new(found, ctx)
+    }
+
+    pub fn find_by_owner(&mut self, ctx: &Ctx, owner_uid: &str) -> Reply<Vec<CloudEip>> {
+        self.settle(ctx.now);
+        let mut records: Vec<&EipRecord> = self
+            .owners
+            .get(owner_uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.eips.get(id))
+            .collect();
+        records.sort_by_key(|record| record.created);
+        Reply::new(records.into_iter().map(|record| self.render(record)).collect(), ctx)
+    }
+
+    pub fn allocate(&mut self, ctx: &Ctx, request: &AllocateRequest) -> Result<Reply<Allocated>, Refusal> {
+        self.settle(ctx.now);
+        if let Some(token) = self.allocate_tokens.get(&request.client_token)
+            && let Some(record) = self.eips.get(&token.allocation_id)
+        {
+            // Tokens of released EIPs were dropped with them, so this one is live.
+            if token.request != *request {
+                return Err(Refusal::TokenMismatch {
+                    client_token: request.client_token.clone(),
+                });
+            }
+            let eip = self.render(record);
+            let request_id = token.request_id.clone();
+            return Ok(Reply {
+                value: Allocated {
+                    eip,
+                    receipt: Receipt {
+                        request_id: request_id.clone(),
+                    },
+                },
+                request_id,
+                created_ids: Some(vec![record.id.clone()]),
+            });
+        }
+        if let Some(bandwidth) = request.bandwidth_mbps
+            && !(1..=1000).contains(&bandwidth)
+        {
+            return Err(Refusal::InvalidParameter(format!(
+                "Bandwidth {bandwidth} is out of range 1-1000 Mbit/s."
+            )));
+        }
+        if self.eips.len() >= ctx.quota as usize {
+            return Err(Refusal::QuotaExceeded { quota: ctx.quota });
+        }
+        let id = self.insert_eip(request.charge_type, request.tags.clone(), Some(request.bandwidth_mbps.unwrap_or(5)));
+        if !request.client_token.is_empty() {
+            self.allocate_tokens.insert(
+                request.client_token.clone(),
+                AllocateToken {
+                    request: request.clone(),
+                    allocation_id: id.clone(),
+                    request_id: ctx.request_id.clone(),
+                },
+            );
+            if let Some(record) = self.eips.get_mut(&id) {
+                record.tokens.push((Operation::Allocate, request.client_token.clone()));
+            }
+        }
+        // Alibaba allocates synchronously (`Available` at once); OTC goes through PENDING_CREATE.
+        if self.flavor == Flavor::Otc {
+            self.start(&id, Transition::Allocating, ctx.latencies.allocate, ctx.now);
+        }
+        let eip = self
+            .eip(ctx.now, &id)
+            .ok_or_else(|| Refusal::NotFound { allocation_id: id.clone() })?;
+        Ok(Reply {
+            value: Allocated {
+                eip,
+                receipt: Receipt {
+                    request_id: ctx.request_id.clone(),
+                },
+            },
+            request_id: ctx.request_id.clone(),
+            created_ids: Some(vec![id]),
+        })
+    }
+
+    pub fn associate(&mut self, ctx: &Ctx, id: &str, target: &BindTarget, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
+        self.settle(ctx.now);
+        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
+            allocation_id: id.to_owned(),
+        })?;
+        let fingerprint = format!("{id}|{target:?}");
+        if let Some(replay) = self.replay(Operation::Associate, client_token, &fingerprint)? {
+            return Ok(replay);
+        }
+        if record.locked {
+            return Err(Refusal::Locked);
+        }
+        if let Some(pending) = record.pending {
+            return Err(Refusal::Busy {
+                transition: pending.transition,
+            });
+        }
+        if let Some(bound_to) = &record.bound_to {
+            return Err(Refusal::AlreadyBound {
+                bound_to: bound_to.clone(),
+            });
+        }
+        let key = (target.instance_type, target.instance_id.clone());
+        match self.instances.get(&key) {
+            None if target.instance_type == InstanceType::IpAddress || ctx.auto_create_instances => {}
+            None => {
+                return Err(Refusal::UnknownInstance { target: target.clone() });
+            }
+            Some(instance) => {
+                if exclusive(target.instance_type)
+                    && let Some(holder) = instance.eips.iter().next()
+                {
+                    return Err(Refusal::InstanceHasEip {
+                        target: target.clone(),
+                        holder: holder.clone(),
+                    });
+                }
+            }
+        }
+        let bound = with_private_ip(target);
+        self.instances.entry(key).or_default().eips.insert(id.to_owned());
+        let epoch = self.bump(id, |record| record.bound_to = Some(bound));
+        self.remember(Operation::Associate, client_token, id, epoch, fingerprint, &ctx.request_id);
+        self.start(id, Transition::Associating, ctx.latencies.associate, ctx.now);
+        Ok(receipt(&ctx.request_id))
+    }
+
+    pub fn unassociate(
+        &mut self,
+        ctx: &Ctx,
+        id: &str,
+        current: &BindTarget,
+        force: bool,
+        client_token: &str,
+    ) -> Result<Reply<Receipt>, Refusal> {
+        self.settle(ctx.now);
+        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
+            allocation_id: id.to_owned(),
+        })?;
+        let fingerprint = format!("{id}|{current:?}|{force}");
+        if let Some(replay) = self.replay(Operation::Unassociate, client_token, &fingerprint)? {
+            return Ok(replay);
+        }
+        if record.locked {
+            return Err(Refusal::Locked);
+        }
+        if let Some(pending) = record.pending {
+            return Err(Refusal::Busy {
+                transition: pending.transition,
+            });
+        }
+        let Some(actual) = record.bound_to.clone() else {
+            return match self.flavor {
+                Flavor::Alibaba => Err(Refusal::NotBound),
+                // OTC: a blank port on an unbound EIP is accepted and changes nothing.
+                Flavor::Otc => {
+                    let epoch = record.epoch;
+                    self.remember(Operation::Unassociate, client_token, id, epoch, fingerprint, &ctx.request_id);
+                    Ok(receipt(&ctx.request_id))
+                }
+            };
+        };
+        // Alibaba's call names the instance; OTC's v1 unbind just blanks whatever port is set.
+        if self.flavor == Flavor::Alibaba && !actual.satisfies(current) {
+            return Err(Refusal::BindingMismatch {
+                current: current.clone(),
+                actual,
+            });
+        }
+        if actual.instance_type == InstanceType::Nat && !force {
+            let entries = self
+                .instances
+                .get(&(InstanceType::Nat, actual.instance_id.clone()))
+                .map_or(0, |nat| nat.nat_entries);
+            if entries > 0 {
+                return Err(Refusal::NatEntries {
+                    nat_gateway: actual.instance_id,
+                    entries,
+                });
+            }
+        }
+        let epoch = self.bump(id, |_| {});
+        self.remember(Operation::Unassociate, client_token, id, epoch, fingerprint, &ctx.request_id);
+        self.start(id, Transition::Unassociating, ctx.latencies.unassociate, ctx.now);
+        Ok(receipt(&ctx.request_id))
+    }
+
+    pub fn release(&mut self, ctx: &Ctx, id: &str, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
+        self.settle(ctx.now);
+        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
+            allocation_id: id.to_owned(),
+        })?;
+        let fingerprint = id.to_owned();
+        if let Some(replay) = self.replay(Operation::Release, client_token, &fingerprint)? {
+            return Ok(replay);
+        }
+        if record.locked {
+            return Err(Refusal::Locked);
+        }
+        if let Some(pending) = record.pending {
+            return Err(Refusal::Busy {
+                transition: pending.transition,
+            });
+        }
+        // Permanent blockers first: they tell the user more than "bound" does.
+        if record.charge_type == ChargeType::PrePaid {
+            return Err(Refusal::Prepaid);
+        }
+        if record.deletion_protection {
+            return Err(Refusal::DeletionProtection);
+        }
+        if let Some(bound_to) = &record.bound_to {
+            return Err(Refusal::ReleaseWhileBound {
+                bound_to: bound_to.clone(),
+            });
+        }
+        let epoch = self.bump(id, |_| {});
+        self.remember(Operation::Release, client_token, id, epoch, fingerprint, &ctx.request_id);
+        self.start(id, Transition::Releasing, ctx.latencies.release, ctx.now);
+        Ok(receipt(&ctx.request_id))
+    }
+
+    // ----- idempotency -----
+
+    /// The original receipt when `client_token` was used for this very request and the EIP has
+    /// not changed hands since; a mismatch error when it was used for something else.
+    fn replay(&self, operation: Operation, client_token: &str, fingerprint: &str) -> Result<Option<Reply<Receipt>>, Refusal> {
+        if client_token.is_empty() {
+            return Ok(None);
+        }
+        let Some(token) = self.op_tokens.get(&(operation, client_token.to_owned())) else {
+            return Ok(None);
+        };
+        let live = self
+            .eips
+            .get(&token.allocation_id)
+            .is_some_and(|record| record.epoch == token.epoch);
+        if !live {
+            return Ok(None);
+        }
+        if token.fingerprint != fingerprint {
+            return Err(Refusal::TokenMismatch {
+                client_token: client_token.to_owned(),
+            });
+        }
+        Ok(Some(receipt(&token.request_id)))
+    }
+
+    fn remember(&mut self, operation: Operation, client_token: &str, id: &str, epoch: u64, fingerprint: String, request_id: &str) {
+        if client_token.is_empty() {
+            return;
+        }
+        let key = (operation, client_token.to_owned());
+        let token = OpToken {
+            allocation_id: id.to_owned(),
+            epoch,
+            fingerprint,
+            request_id: request_id.to_owned(),
+        };
+        if let Some(previous) = self.op_tokens.insert(key.clone(), token)
+            && previous.allocation_id != id
+            && let Some(other) = self.eips.get_mut(&previous.allocation_id)
+        {
+            other.tokens.retain(|k| *k != key);
+        }
+        if let Some(record) = self.eips.get_mut(id)
+            && !record.tokens.contains(&key)
+        {
+            record.tokens.push(key);
+        }
+    }
+
+    /// Applies `change` to the EIP and starts a new epoch; returns it.
+    fn bump(&mut self, id: &str, change: impl FnOnce(&mut EipRecord)) -> u64 {
+        match self.eips.get_mut(id) {
+            Some(record) => {
+                change(record);
+                record.epoch += 1;
+                record.epoch
+            }
+            None => 0,
+        }
+    }
+
+    // ----- bookkeeping -----
+
+    fn insert_eip(&mut self, charge_type: ChargeType, tags: BTreeMap<String, String>, bandwidth_mbps: Option<u32>) -> String {
+        let id = self.new_allocation_id();
+        let ip = self.new_ip();
+        self.created += 1;
+        if let Some(owner) = tags.get(OWNER_TAG) {
+            self.owners.entry(owner.clone()).or_default().insert(id.clone());
+        }
+        let record = EipRecord {
+            id: id.clone(),
+            ip,
+            created: self.created,
+            bound_to: None,
+            pending: None,
+            charge_type,
+            locked: false,
+            deletion_protection: false,
+            tags,
+            bandwidth_mbps,
+            epoch: 0,
+            tokens: Vec::new(),
+        };
+        self.eips.insert(id.clone(), record);
+        id
+    }
+
+    fn remove_eip(&mut self, id: &str) {
+        let Some(record) = self.eips.remove(id) else {
+            return;
+        };
+        if let Some(owner) = record.tags.get(OWNER_TAG)
+            && let Some(ids) = self.owners.get_mut(owner)
+        {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.owners.remove(owner);
+            }
+        }
+        if let Some(bound_to) = &record.bound_to {
+            self.release_holder(bound_to, id);
+        }
+        for (operation, token) in record.tokens {
+            if operation == Operation::Allocate {
+                if self.allocate_tokens.get(&token).is_some_and(|t| t.allocation_id == id) {
+                    self.allocate_tokens.remove(&token);
+                }
+            } else {
+                let key = (operation, token);
+                if self.op_tokens.get(&key).is_some_and(|t| t.allocation_id == id) {
+                    self.op_tokens.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn release_holder(&mut self, target: &BindTarget, id: &str) {
+        let key = (target.instance_type, target.instance_id.clone());
+        if let Some(instance) = self.instances.get_mut(&key) {
+            instance.eips.remove(id);
+        }
+    }
+
+    fn new_allocation_id(&mut self) -> String {
+        loop {
+            let id = match self.flavor {
+                Flavor::Alibaba => {
+                    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+                    let suffix: String = (0..20)
+                        .map(|_| char::from(ALPHABET[self.rng.random_range(0..ALPHABET.len())]))
+                        .collect();
+                    format!("eip-{suffix}")
+                }
+                Flavor::Otc => format_uuid(self.rng.random(), false),
+            };
+            if !self.eips.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Unique within the region for over a million allocations; never reused.
+    fn new_ip(&mut self) -> String {
+        let k = self.ip_offset + self.created;
+        let (first, second) = self.ip_base;
+        let second = (second + (k / IPS_PER_BLOCK) % BLOCKS_PER_REGION) % 256;
+        let within = k % IPS_PER_BLOCK;
+        format!("{first}.{second}.{}.{}", within / 254, 1 + within % 254)
+    }
+
+    // ----- admin -----
+
+    pub fn add_instances(&mut self, instance_type: InstanceType, ids: &[String], nat_entries: u32) {
+        for id in ids {
+            self.instances.entry((instance_type, id.clone())).or_default().nat_entries = nat_entries;
+        }
+    }
+
+    pub fn set_nat_entries(&mut self, instance_id: &str, entries: u32) -> Result<InstanceInfo, AdminError> {
+        let key = (InstanceType::Nat, instance_id.to_owned());
+        let instance = self
+            .instances
+            .get_mut(&key)
+            .ok_or_else(|| AdminError::UnknownInstance(instance_id.to_owned()))?;
+        instance.nat_entries = entries;
+        Ok(instance_info(&key, instance))
+    }
+
+    pub fn instances(&self) -> Vec<InstanceInfo> {
+        let mut out: Vec<InstanceInfo> = self.instances.iter().map(|(key, instance)| instance_info(key, instance)).collect();
+        out.sort_by(|a, b| (a.instance_type, &a.instance_id).cmp(&(b.instance_type, &b.instance_id)));
+        out
+    }
+
+    pub fn seed_eip(&mut self, now: Instant, seed: SeedEip) -> Result<CloudEip, AdminError> {
+        self.settle(now);
+        let bound = match &seed.bound_to {
+            Some(target) => {
+                self.claim_for_admin(target, None)?;
+                Some(with_private_ip(target))
+            }
+            None => None,
+        };
+        let id = self.insert_eip(seed.charge_type, seed.tags, seed.bandwidth_mbps);
+        if let Some(target) = &bound {
+            self.instances
+                .entry((target.instance_type, target.instance_id.clone()))
+                .or_default()
+                .eips
+                .insert(id.clone());
+        }
+        if let Some(record) = self.eips.get_mut(&id) {
+            record.bound_to = bound;
+            record.locked = seed.locked;
+            record.deletion_protection = seed.deletion_protection;
+        }
+        self.eip(now, &id).ok_or(AdminError::UnknownEip(id))
+    }
+
+    /// Out-of-band unbind (console): immediate, cancels any transition except a release.
+    pub fn oob_unbind(&mut self, now: Instant, id: &str) -> Result<CloudEip, AdminError> {
+        self.oob_prepare(now, id)?;
+        let old = self.eips.get_mut(id).and_then(|record| record.bound_to.take());
+        if let Some(old) = old {
+            self.release_holder(&old, id);
+        }
+        self.bump(id, |record| record.pending = None);
+        self.eip(now, id).ok_or_else(|| AdminError::UnknownEip(id.to_owned()))
+    }
+
+    /// Out-of-band bind (console): immediate; unknown instances are created.
+    pub fn oob_bind(&mut self, now: Instant, id: &str, target: &BindTarget) -> Result<CloudEip, AdminError> {
+        self.oob_prepare(now, id)?;
+        self.claim_for_admin(target, Some(id))?;
+        let old = self.eips.get_mut(id).and_then(|record| record.bound_to.take());
+        if let Some(old) = old {
+            self.release_holder(&old, id);
+        }
+        self.instances
+            .entry((target.instance_type, target.instance_id.clone()))
+            .or_default()
+            .eips
+            .insert(id.to_owned());
+        let bound = with_private_ip(target);
+        self.bump(id, |record| {
+            record.pending = None;
+            record.bound_to = Some(bound);
+        });
+        self.eip(now, id).ok_or_else(|| AdminError::UnknownEip(id.to_owned()))
+    }
+
+    /// Out-of-band release (console, expired subscription): gone at once, whatever its state.
+    pub fn oob_release(&mut self, now: Instant, id: &str) -> Result<(), AdminError> {
+        self.settle(now);
+        if !self.eips.contains_key(id) {
+            return Err(AdminError::UnknownEip(id.to_owned()));
+        }
+        self.remove_eip(id);
+        Ok(())
+    }
+
+    pub fn oob_lock(&mut self, now: Instant, id: &str, locked: bool) -> Result<CloudEip, AdminError> {
+        self.settle(now);
+        let record = self.eips.get_mut(id).ok_or_else(|| AdminError::UnknownEip(id.to_owned()))?;
+        record.locked = locked;
+        self.eip(now, id).ok_or_else(|| AdminError::UnknownEip(id.to_owned()))
+    }
+
+    fn oob_prepare(&mut self, now: Instant, id: &str) -> Result<(), AdminError> {
+        self.settle(now);
+        let record = self.eips.get(id).ok_or_else(|| AdminError::UnknownEip(id.to_owned()))?;
+        if record.pending.is_some_and(|p| p.transition == Transition::Releasing) {
+            return Err(AdminError::Conflict(format!("EIP {id} is being released")));
+        }
+        Ok(())
+    }
+
+    /// Admin binds create unknown instances but respect exclusivity (`except`: the EIP itself).
+    fn claim_for_admin(&mut self, target: &BindTarget, except: Option<&str>) -> Result<(), AdminError> {
+        let instance = self
+            .instances
+            .entry((target.instance_type, target.instance_id.clone()))
+            .or_default();
+        if exclusive(target.instance_type)
+            && let Some(holder) = instance.eips.iter().find(|holder| Some(holder.as_str()) != except)
+        {
+            return Err(AdminError::Conflict(format!("instance {target} already has EIP {holder}")));
+        }
+        Ok(())
+    }
+}
+
+fn instance_info(key: &InstanceKey, instance: &Instance) -> InstanceInfo {
+    InstanceInfo {
+        instance_type: key.0,
+        instance_id: key.1.clone(),
+        nat_entries: instance.nat_entries,
+        eips: instance.eips.iter().cloned().collect(),
+    }
+}
+
+/// The cloud picks a private address for ECS, ENI and port bindings when none was asked for;
+/// derived from the instance ID so it is stable.
+fn with_private_ip(target: &BindTarget) -> BindTarget {
+    let mut bound = target.clone();
+    if bound.private_ip_address.is_none()
+        && matches!(
+            target.instance_type,
+            InstanceType::EcsInstance | InstanceType::NetworkInterface | InstanceType::Port
+        )
+    {
+        let h = fnv64(target.instance_id.as_bytes());
+        bound.private_ip_address = Some(format!("10.{}.{}.{}", (h >> 16) & 0xff, (h >> 8) & 0xff, 2 + (h & 0xff) % 250));
+    }
+    bound
+}
+
+/// `{prefix}0001`, `{prefix}0002`, …
+pub(crate) fn prefixed_ids(prefix: &str, count: u32) -> Vec<String> {
+    (1..=count).map(|n| format!("{prefix}{n:04}")).collect()
+}
+
+/// UUID-shaped (version 4 bits set) rendering of 128 random bits.
+pub(crate) fn format_uuid(bits: u128, uppercase: bool) -> String {
+    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    let uuid = format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+    if uppercase { uuid.to_uppercase() } else { uuid }
+}
+
+/// FNV-1a, for stable per-name seeds and derived addresses.
+pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::OWNER_TAG;
+
+    fn ctx(now: Instant, latency: Duration) -> Ctx {
+        Ctx {
+            now,
+            latencies: Latencies {
+                allocate: latency,
+                associate: latency,
+                unassociate: latency,
+                release: latency,
+            },
+            quota: 10,
+            auto_create_instances: false,
+            request_id: "req-1".into(),
+        }
+    }
+
+    fn ecs(id: &str) -> BindTarget {
+        BindTarget {
+            instance_type: InstanceType::EcsInstance,
+            instance_id: id.into(),
+            private_ip_address: None,
+        }
+    }
+
+    fn allocate(region: &mut Region, ctx: &Ctx) -> CloudEip {
+        region
+            .allocate(ctx, &AllocateRequest::default())
+            .map(|reply| reply.value.eip)
+            .expect("allocates")
+    }
+
+    #[test]
+    fn raw_states_by_flavor() {
+        use EipPhase::*;
+        assert_eq!(raw_state(Flavor::Alibaba, None, None, false), ("Available", Unbound));
+        assert_eq!(raw_state(Flavor::Alibaba, None, Some(InstanceType::Nat), true), ("InUse", Locked));
+        assert_eq!(
+            raw_state(Flavor::Otc, Some(Transition::Associating), None, false),
+            ("PENDING_UPDATE", Transitional(Transition::Associating))
+        );
+        assert_eq!(raw_state(Flavor::Otc, None, Some(InstanceType::SlbInstance), false), ("ELB", Bound));
+        assert_eq!(raw_state(Flavor::Otc, None, Some(InstanceType::Vpn), false), ("VPN", Bound));
+        assert_eq!(raw_state(Flavor::Otc, None, None, true), ("FREEZED", Locked));
+    }
+
+    #[test]
+    fn ids_and_addresses_have_the_flavor_shape_and_are_deterministic() {
+        let now = Instant::now();
+        let c = ctx(now, Duration::ZERO);
+        let mut ali = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 42);
+        let eip = allocate(&mut ali, &c);
+        assert!(
+            eip.allocation_id.starts_with("eip-") && eip.allocation_id.len() == 24,
+            "{}",
+            eip.allocation_id
+        );
+        assert!(
+            eip.allocation_id[4..]
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        );
+        assert!(eip.ip_address.starts_with("47.96."), "{}", eip.ip_address);
+
+        let mut otc = Region::new("eu-de", Flavor::Otc, 0, 42);
+        let first = allocate(&mut otc, &c);
+        assert_eq!(first.allocation_id.len(), 36);
+        assert_eq!(first.allocation_id.matches('-').count(), 4);
+        assert!(first.ip_address.starts_with("80.158."), "{}", first.ip_address);
+
+        let mut again = Region::new("eu-de", Flavor::Otc, 0, 42);
+        assert_eq!(allocate(&mut again, &c).allocation_id, first.allocation_id);
+        let mut other_seed = Region::new("eu-de", Flavor::Otc, 0, 43);
+        assert_ne!(allocate(&mut other_seed, &c).allocation_id, first.allocation_id);
+    }
+
+    #[test]
+    fn addresses_are_unique() {
+        let now = Instant::now();
+        let mut c = ctx(now, Duration::ZERO);
+        c.quota = 70_000;
+        let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 1);
+        let mut seen = HashSet::new();
+        for _ in 0..66_000 {
+            assert!(seen.insert(allocate(&mut region, &c).ip_address));
+        }
+    }
+
+    #[test]
+    fn transitions_complete_lazily_at_their_instant() {
+        let start = Instant::now();
+        let mut region = Region::new("eu-de", Flavor::Otc, 0, 7);
+        let eip = allocate(&mut region, &ctx(start, Duration::from_secs(1)));
+        assert_eq!(eip.raw_state, "PENDING_CREATE");
+        let later = start + Duration::from_millis(999);
+        assert_eq!(
+            region.eip(later, &eip.allocation_id).map(|e| e.raw_state),
+            Some("PENDING_CREATE".into())
+        );
+        let done = start + Duration::from_secs(1);
+        assert_eq!(region.eip(done, &eip.allocation_id).map(|e| e.raw_state), Some("DOWN".into()));
+    }
+
+    #[test]
+    fn out_of_band_unbind_cancels_a_pending_associate() {
+        let start = Instant::now();
+        let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+        let c = ctx(start, Duration::from_secs(5));
+        let eip = allocate(&mut region, &c);
+        region
+            .associate(&c, &eip.allocation_id, &ecs("i-sim-0001"), "t")
+            .map(|_| ())
+            .expect("associates");
+        let unbound = region.oob_unbind(start, &eip.allocation_id).expect("unbinds");
+        assert_eq!((unbound.raw_state.as_str(), unbound.bound_to), ("Available", None));
+        // The stale completion must not resurrect the binding.
+        assert_eq!(
+            region.eip(start + Duration::from_secs(10), &eip.allocation_id).map(|e| e.phase),
+            Some(EipPhase::Unbound)
+        );
+        // The instance is free again.
+        let other = allocate(&mut region, &c);
+        assert!(region.associate(&c, &other.allocation_id, &ecs("i-sim-0001"), "").is_ok());
+    }
+
+    #[test]
+    fn release_removes_owner_index_and_tokens() {
+        let now = Instant::now();
+        let c = ctx(now, Duration::ZERO);
+        let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+        let request = AllocateRequest {
+            client_token: "tok".into(),
+            tags: BTreeMap::from([(OWNER_TAG.to_owned(), "uid-1".to_owned())]),
+            ..AllocateRequest::default()
+        };
+        let eip = region.allocate(&c, &request).map(|r| r.value.eip).expect("allocates");
+        assert_eq!(region.find_by_owner(&c, "uid-1").value.len(), 1);
+        region.release(&c, &eip.allocation_id, "rel").map(|_| ()).expect("releases");
+        assert!(region.find_by_owner(&c, "uid-1").value.is_empty());
+        assert!(region.allocate_tokens.is_empty() && region.op_tokens.is_empty() && region.owners.is_empty());
+        // The token is free again: a new allocation, not the released one.
+        let fresh = region.allocate(&c, &request).map(|r| r.value.eip).expect("allocates");
+        assert_ne!(fresh.allocation_id, eip.allocation_id);
+    }
+
+    #[test]
+    fn private_ip_is_filled_for_ecs_and_satisfies_the_request() {
+        let wanted = ecs("i-sim-0001");
+        let bound = with_private_ip(&wanted);
+        assert!(bound.private_ip_address.is_some());
+        assert!(bound.satisfies(&wanted));
+        let nat = BindTarget {
+            instance_type: InstanceType::Nat,
+            ..wanted
+        };
+        assert_eq!(with_private_ip(&nat).private_ip_address, None);
+    }
+
+    #[test]
+    fn uuid_format() {
+        let uuid = format_uuid(u128::MAX, true);
+        assert_eq!(uuid, "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF");
+        assert_eq!(format_uuid(0, false), "00000000-0000-4000-8000-000000000000");
+    }
+}

@@ -1,0 +1,143 @@
+//! Which cloud account an ElasticIP lives in: resolves spec.providerConfigRef (or the default
+//! ProviderConfig) to a provider client, built once per ProviderConfig generation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kube::ResourceExt;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType};
+use crate::cloud::CloudProvider;
+use crate::cloud::simulator::Simulator;
+
+/// Name reported for the implicit simulator account of `run --provider simulator`.
+pub const IMPLICIT_SIMULATOR: &str = "(implicit simulator)";
+
+/// A provider client and the ProviderConfig it came from.
+#[derive(Clone)]
+pub struct Resolved {
+    pub config_name: String,
+    pub provider: Arc<dyn CloudProvider>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("ProviderConfig {0:?} does not exist")]
+    NotFound(String),
+    #[error("spec.providerConfigRef is unset and no ProviderConfig is marked default: true")]
+    NoDefault,
+    #[error("spec.providerConfigRef is unset and several ProviderConfigs are marked default: {0:?}; mark only one")]
+    AmbiguousDefault(Vec<String>),
+    #[error("ProviderConfig {name:?}: provider type {provider} is not supported by this build of the operator yet")]
+    Unsupported { name: String, provider: &'static str },
+    #[error("ProviderConfig {name:?}: {message}")]
+    Invalid { name: String, message: String },
+}
+
+impl ResolveError {
+    /// CamelCase reason for the Stalled condition.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ResolveError::NotFound(_) => "ProviderConfigNotFound",
+            ResolveError::NoDefault => "NoDefaultProviderConfig",
+            ResolveError::AmbiguousDefault(_) => "AmbiguousDefaultProviderConfig",
+            ResolveError::Unsupported { .. } => "ProviderNotSupported",
+            ResolveError::Invalid { .. } => "InvalidProviderConfig",
+        }
+    }
+}
+
+/// Resolves ElasticIPs to provider clients.
+pub struct Providers {
+    configs: Store<ProviderConfig>,
+    simulator: Option<Simulator>,
+    /// Region of the implicit default simulator account (`run --provider simulator`), used when
+    /// no ProviderConfig is marked default.
+    implicit_simulator_region: Option<String>,
+    /// Clients by ProviderConfig name, with the generation they were built from.
+    cache: Mutex<HashMap<String, (Option<i64>, Arc<dyn CloudProvider>)>>,
+}
+
+impl Providers {
+    pub fn new(configs: Store<ProviderConfig>, simulator: Option<Simulator>, implicit_simulator_region: Option<String>) -> Self {
+        Providers {
+            configs,
+            simulator,
+            implicit_simulator_region,
+            cache: Mutex::default(),
+        }
+    }
+
+    pub fn resolve(&self, spec: &ElasticIPSpec) -> Result<Resolved, ResolveError> {
+        let config = match &spec.provider_config_ref {
+            Some(reference) => self
+                .configs
+                .get(&ObjectRef::new(&reference.name))
+                .ok_or_else(|| ResolveError::NotFound(reference.name.clone()))?,
+            None => {
+                let mut defaults: Vec<_> = self.configs.state().into_iter().filter(|c| c.spec.default).collect();
+                match defaults.len() {
+                    1 => defaults.remove(0),
+                    0 => return self.implicit_simulator(),
+                    _ => {
+                        let mut names: Vec<String> = defaults.iter().map(|c| c.name_any()).collect();
+                        names.sort();
+                        return Err(ResolveError::AmbiguousDefault(names));
+                    }
+                }
+            }
+        };
+        let name = config.name_any();
+        let generation = config.metadata.generation;
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((built_from, provider)) = cache.get(&name)
+            && *built_from == generation
+        {
+            return Ok(Resolved {
+                config_name: name,
+                provider: provider.clone(),
+            });
+        }
+        let provider = self.build(&name, &config)?;
+        cache.insert(name.clone(), (generation, provider.clone()));
+        Ok(Resolved {
+            config_name: name,
+            provider,
+        })
+    }
+
+    fn implicit_simulator(&self) -> Result<Resolved, ResolveError> {
+        let (Some(simulator), Some(region)) = (&self.simulator, &self.implicit_simulator_region) else {
+            return Err(ResolveError::NoDefault);
+        };
+        let provider = simulator.provider(region).map_err(|message| ResolveError::Invalid {
+            name: IMPLICIT_SIMULATOR.into(),
+            message,
+        })?;
+        Ok(Resolved {
+            config_name: IMPLICIT_SIMULATOR.into(),
+            provider: Arc::new(provider),
+        })
+    }
+
+    fn build(&self, name: &str, config: &ProviderConfig) -> Result<Arc<dyn CloudProvider>, ResolveError> {
+        match config.spec.provider {
+            ProviderType::Simulator => {
+                let simulator = self.simulator.as_ref().ok_or_else(|| ResolveError::Invalid {
+                    name: name.into(),
+                    message: "provider simulator needs the operator started with the built-in simulator (run --provider simulator)".into(),
+                })?;
+                let provider = simulator.provider(&config.spec.region).map_err(|message| ResolveError::Invalid {
+                    name: name.into(),
+                    message,
+                })?;
+                Ok(Arc::new(provider))
+            }
+            other => Err(ResolveError::Unsupported {
+                name: name.into(),
+                provider: other.as_str(),
+            }),
+        }
+    }
+}

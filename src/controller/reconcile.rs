@@ -1,0 +1,519 @@
+//! The reconciler's I/O: observe the cloud, ask [`decide`] what to do, execute that one step,
+//! then write the status, publish Events and pick the requeue delay.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::{debug, info, warn};
+
+use super::decide::{CloudView, Inputs, Step, decide};
+use super::providers::{Providers, ResolveError};
+use super::status::{self, Outcome, StatusInputs, Unobserved};
+use super::timing::Timing;
+use crate::api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
+use crate::cloud::{AllocateRequest, CloudError, CloudProvider, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Receipt};
+
+/// Field manager of the operator's writes.
+pub const MANAGER: &str = "eip-operator";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("object has no {0}")]
+    MissingField(&'static str),
+    #[error("cannot serialize: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    pub client: Client,
+    pub providers: Providers,
+    pub recorder: Recorder,
+    pub timing: Timing,
+    /// Consecutive retryable failures per object UID, for backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, providers: Providers, recorder: Recorder, timing: Timing) -> Self {
+        Context {
+            client,
+            providers,
+            recorder,
+            timing,
+            failures: Mutex::default(),
+        }
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a retryable failure; returns the number before this one.
+    fn record_failure(&self, uid: &str) -> u32 {
+        let mut failures = self.failures();
+        let count = failures.entry(uid.to_string()).or_insert(0);
+        let before = *count;
+        *count = count.saturating_add(1);
+        before
+    }
+
+    fn clear_failures(&self, uid: &str) {
+        self.failures().remove(uid);
+    }
+}
+
+/// Reconciles one ElasticIP.
+pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let uid = eip.uid().ok_or(Error::MissingField("metadata.uid"))?;
+    let namespace = eip.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let api: Api<ElasticIP> = Api::namespaced(ctx.client.clone(), &namespace);
+    let deleting = eip.meta().deletion_timestamp.is_some();
+    let has_finalizer = eip.finalizers().iter().any(|f| f == FINALIZER);
+
+    if deleting && !has_finalizer {
+        return Ok(Action::await_change());
+    }
+    if !has_finalizer {
+        // Before anything exists in the cloud, so a deletion can never skip the cleanup.
+        add_finalizer(&api, &eip).await?;
+    }
+
+    let prev = eip.status.as_ref();
+    let resolved = match ctx.providers.resolve(&eip.spec) {
+        Ok(resolved) => resolved,
+        Err(err) => return unresolved(&api, &eip, &ctx, err).await,
+    };
+
+    let cloud = match observe(resolved.provider.as_ref(), &eip, &uid).await {
+        Ok(cloud) => cloud,
+        Err(err) => return unobserved(&api, &eip, &ctx, &uid, err).await,
+    };
+    if let Some(drift) = status::detect_drift(prev, &cloud) {
+        publish(&ctx, &eip, EventType::Warning, "DriftDetected", "Observe", drift).await;
+    }
+
+    let step = decide(&Inputs {
+        spec: &eip.spec,
+        uid: &uid,
+        deleting,
+        cloud: &cloud,
+    });
+    debug!(name = %eip.name_any(), namespace, ?step, "decided");
+    let now = Timestamp::now();
+    let outcome = execute(resolved.provider.as_ref(), &eip, &uid, &step, &cloud, now).await;
+
+    if step == Step::RemoveFinalizer {
+        remove_finalizer(&api, &eip).await?;
+        ctx.clear_failures(&uid);
+        let (reason, note) = finalized_event(&eip, &cloud);
+        publish(&ctx, &eip, EventType::Normal, reason, "RemoveFinalizer", note).await;
+        info!(name = %eip.name_any(), namespace, reason, "finalizer removed");
+        return Ok(Action::await_change());
+    }
+
+    announce(&ctx, &eip, &step, &outcome).await;
+    let next = status::next_status(
+        prev,
+        &StatusInputs {
+            generation: eip.meta().generation,
+            spec: &eip.spec,
+            deleting,
+            cloud: &cloud,
+            step: &step,
+            outcome: &outcome,
+            provider_config: &resolved.config_name,
+            now,
+        },
+    );
+    write_status(&api, &eip, next).await?;
+
+    let failures = match &outcome {
+        Outcome::Failed(err) if err.class == ErrorClass::Retryable => ctx.record_failure(&uid),
+        _ => {
+            ctx.clear_failures(&uid);
+            0
+        }
+    };
+    let waited = waited_for(prev, &step, now);
+    Ok(Action::requeue(ctx.timing.requeue_after(&step, &outcome, waited, failures)))
+}
+
+/// Requeue after errors of the Kubernetes API (cloud errors are handled inside [`reconcile`]).
+pub fn error_policy(eip: Arc<ElasticIP>, error: &Error, ctx: Arc<Context>) -> Action {
+    let uid = eip.uid().unwrap_or_default();
+    let failures = ctx.record_failure(&uid);
+    warn!(name = %eip.name_any(), namespace = eip.namespace().unwrap_or_default(), %error, failures, "reconcile failed");
+    Action::requeue(ctx.timing.backoff(failures))
+}
+
+/// What the cloud holds for this object: the adopted EIP, the recorded one, or whatever carries
+/// the object's owner tag (an allocation a crash left unrecorded).
+async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str) -> Result<CloudView, CloudError> {
+    let known_id = eip
+        .spec
+        .allocation_id
+        .as_ref()
+        .or(eip.status.as_ref().and_then(|s| s.allocation_id.as_ref()));
+    if let Some(id) = known_id {
+        let found = provider.describe(std::slice::from_ref(id)).await?;
+        return Ok(match found.into_iter().find(|e| &e.allocation_id == id) {
+            Some(eip) => CloudView::Present(eip),
+            None => CloudView::Missing { allocation_id: id.clone() },
+        });
+    }
+    let mut owned = provider.find_by_owner(uid).await?;
+    // Idempotent allocation makes more than one impossible; should it happen anyway, manage the
+    // oldest-named one deterministically and leave the others visible in the cloud.
+    owned.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
+    if owned.len() > 1 {
+        warn!(
+            uid,
+            count = owned.len(),
+            "several EIPs carry this object's owner tag; managing the first"
+        );
+    }
+    Ok(owned.into_iter().next().map_or(CloudView::NeverAllocated, CloudView::Present))
+}
+
+/// Makes the step's cloud call, if it has one.
+async fn execute(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, step: &Step, cloud: &CloudView, now: Timestamp) -> Outcome {
+    let allocation_id = match cloud {
+        CloudView::Present(e) => e.allocation_id.as_str(),
+        _ => "",
+    };
+    let started = status::continued_operation(eip.status.as_ref().and_then(|s| s.last_operation.as_ref()), step)
+        .map(|op| op.started_at.clone())
+        .unwrap_or_else(|| now.to_string());
+    let result = match step {
+        Step::Allocate => {
+            return match provider.allocate(&allocate_request(eip, uid)).await {
+                Ok(allocated) => Outcome::Accepted {
+                    receipt: allocated.receipt,
+                    allocated: Some(allocated.eip),
+                },
+                Err(err) => Outcome::Failed(err),
+            };
+        }
+        Step::Associate { target } => {
+            let token = client_token(&[uid, "associate", allocation_id, &target.to_string(), &started]);
+            provider.associate(allocation_id, target, &token).await
+        }
+        Step::Unassociate { current } => {
+            let token = client_token(&[uid, "unassociate", allocation_id, &current.to_string(), &started]);
+            provider.unassociate(allocation_id, current, eip.spec.force_unbind, &token).await
+        }
+        Step::Release => {
+            let token = client_token(&[uid, "release", allocation_id, &started]);
+            provider.release(allocation_id, &token).await
+        }
+        Step::Wait { .. } | Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => return Outcome::NoCall,
+    };
+    match result {
+        Ok(receipt) => Outcome::Accepted { receipt, allocated: None },
+        // Unbinding or releasing what no longer exists reaches the goal.
+        Err(err) if err.class == ErrorClass::Gone && matches!(step, Step::Unassociate { .. } | Step::Release) => Outcome::Accepted {
+            receipt: Receipt {
+                request_id: err.request_id.unwrap_or_default(),
+            },
+            allocated: None,
+        },
+        // Binding an EIP that vanished: look again; the next observation reports it.
+        Err(err) if err.class == ErrorClass::Gone => Outcome::Failed(CloudError {
+            class: ErrorClass::Retryable,
+            ..err
+        }),
+        Err(err) => Outcome::Failed(err),
+    }
+}
+
+fn allocate_request(eip: &ElasticIP, uid: &str) -> AllocateRequest {
+    let allocation = eip.spec.allocation.clone().unwrap_or_default();
+    let mut tags: BTreeMap<String, String> = allocation.tags.clone();
+    tags.insert(OWNER_TAG.into(), uid.into());
+    tags.insert(
+        OWNER_NAME_TAG.into(),
+        format!("{}/{}", eip.namespace().unwrap_or_default(), eip.name_any()),
+    );
+    AllocateRequest {
+        // One allocation per object, ever: a retry or a restart gets the same EIP back.
+        client_token: client_token(&[uid, "allocate"]),
+        bandwidth_mbps: allocation.bandwidth_mbps,
+        charge_type: allocation.charge_type.map(Into::into).unwrap_or_default(),
+        internet_charge_type: allocation.internet_charge_type.map(|t| t.as_str().to_string()),
+        isp: allocation.isp,
+        name: allocation.name,
+        description: allocation.description,
+        tags,
+    }
+}
+
+/// Idempotency token (Alibaba `ClientToken`: ASCII, at most 64 characters).
+pub fn client_token(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hex::encode(hasher.finalize());
+    format!("eipop-{}", &digest[..40])
+}
+
+/// How long the current operation has been going on, for the growing poll interval.
+fn waited_for(prev: Option<&ElasticIPStatus>, step: &Step, now: Timestamp) -> Duration {
+    if !matches!(step, Step::Wait { .. }) {
+        return Duration::ZERO;
+    }
+    prev.and_then(|s| s.last_operation.as_ref())
+        .and_then(|op| op.started_at.parse::<Timestamp>().ok())
+        .and_then(|started| Duration::try_from(now.duration_since(started)).ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+async fn unresolved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, err: ResolveError) -> Result<Action, Error> {
+    let status = eip.status.as_ref();
+    let never_touched_cloud =
+        eip.spec.allocation_id.is_none() && status.is_none_or(|s| s.allocation_id.is_none() && s.last_operation.is_none());
+    if eip.meta().deletion_timestamp.is_some()
+        && (never_touched_cloud || crate::controller::decide::effective_deletion_policy(&eip.spec) == DeletionPolicy::Retain)
+    {
+        // Nothing was ever asked of any cloud for this object (or nothing is to be touched).
+        remove_finalizer(api, eip).await?;
+        publish(
+            ctx,
+            eip,
+            EventType::Normal,
+            "Finalized",
+            "RemoveFinalizer",
+            format!("no cloud EIP to clean up ({err})"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let blocked = Unobserved::Stalled {
+        reason: err.reason(),
+        message: err.to_string(),
+    };
+    stall_unobserved(api, eip, ctx, blocked).await
+}
+
+async fn unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &str, err: CloudError) -> Result<Action, Error> {
+    if err.class == ErrorClass::Terminal {
+        let reason = err.blocker.map_or("CloudRefused", |b| b.reason());
+        let blocked = Unobserved::Stalled {
+            reason,
+            message: format!("cannot read the EIP from the cloud: {}: {}", err.code, err.message),
+        };
+        return stall_unobserved(api, eip, ctx, blocked).await;
+    }
+    let failures = ctx.record_failure(uid);
+    if failures == 0 {
+        publish(
+            ctx,
+            eip,
+            EventType::Warning,
+            "CloudCallFailed",
+            "Observe",
+            format!("{}: {}: {}", err.operation, err.code, err.message),
+        )
+        .await;
+    }
+    let delay = ctx
+        .timing
+        .requeue_after(&Step::Converged, &Outcome::Failed(err.clone()), Duration::ZERO, failures);
+    let next = status::unobserved_status(
+        eip.status.as_ref(),
+        eip.meta().generation,
+        &eip.spec,
+        &Unobserved::Retrying(err),
+        Timestamp::now(),
+    );
+    write_status(api, eip, next).await?;
+    Ok(Action::requeue(delay))
+}
+
+async fn stall_unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, blocked: Unobserved) -> Result<Action, Error> {
+    if let Unobserved::Stalled { reason, message } = &blocked
+        && !already_stalled(eip, reason)
+    {
+        publish(ctx, eip, EventType::Warning, reason, "Resolve", message.clone()).await;
+    }
+    let next = status::unobserved_status(eip.status.as_ref(), eip.meta().generation, &eip.spec, &blocked, Timestamp::now());
+    write_status(api, eip, next).await?;
+    Ok(Action::requeue(ctx.timing.stalled_resync))
+}
+
+fn already_stalled(eip: &ElasticIP, reason: &str) -> bool {
+    eip.condition(status::STALLED)
+        .is_some_and(|c| c.status == "True" && c.reason == reason)
+}
+
+/// Events for what this reconcile did (and Warnings for what went wrong, once per episode).
+async fn announce(ctx: &Context, eip: &ElasticIP, step: &Step, outcome: &Outcome) {
+    let action = status::step_action(step).unwrap_or("Reconcile");
+    match (step, outcome) {
+        (Step::Stalled(stall), _) if !already_stalled(eip, stall.reason()) => {
+            publish(ctx, eip, EventType::Warning, stall.reason(), action, stall.message()).await;
+        }
+        (_, Outcome::Failed(err)) => {
+            let first_failure = eip
+                .status
+                .as_ref()
+                .and_then(|s| s.last_operation.as_ref())
+                .is_none_or(|op| op.action != action || op.error.is_none());
+            let terminal = err.class == ErrorClass::Terminal;
+            let reason = if terminal {
+                err.blocker.map_or("CloudRefused", |b| b.reason())
+            } else if err.throttled {
+                "Throttled"
+            } else {
+                "CloudCallFailed"
+            };
+            if (terminal && !already_stalled(eip, reason)) || (!terminal && first_failure) {
+                let request = err.request_id.as_deref().map(|id| format!(" (request {id})")).unwrap_or_default();
+                publish(
+                    ctx,
+                    eip,
+                    EventType::Warning,
+                    reason,
+                    action,
+                    format!("{} failed: {}: {}{request}", err.operation, err.code, err.message),
+                )
+                .await;
+            }
+        }
+        (_, Outcome::Accepted { receipt, allocated }) => {
+            let (reason, what) = match step {
+                Step::Allocate => {
+                    let what = allocated
+                        .as_ref()
+                        .map_or(String::new(), |e| format!(" {} ({})", e.ip_address, e.allocation_id));
+                    ("Allocated", format!("allocated EIP{what}"))
+                }
+                Step::Associate { target } => ("Binding", format!("binding to {target}")),
+                Step::Unassociate { current } => ("Unbinding", format!("unbinding from {current}")),
+                Step::Release => ("Releasing", "releasing the EIP".to_string()),
+                _ => return,
+            };
+            let request = if receipt.request_id.is_empty() {
+                String::new()
+            } else {
+                format!(" (request {})", receipt.request_id)
+            };
+            publish(ctx, eip, EventType::Normal, reason, action, format!("{what}{request}")).await;
+        }
+        _ => {}
+    }
+}
+
+fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String) {
+    let policy = crate::controller::decide::effective_deletion_policy(&eip.spec);
+    match (policy, cloud) {
+        (DeletionPolicy::Retain, CloudView::Present(e)) => (
+            "Retained",
+            format!(
+                "EIP {} ({}) left as it is, per deletionPolicy Retain",
+                e.ip_address, e.allocation_id
+            ),
+        ),
+        (DeletionPolicy::Unbind, CloudView::Present(e)) => (
+            "Unbound",
+            format!(
+                "EIP {} ({}) unbound and kept, per deletionPolicy Unbind",
+                e.ip_address, e.allocation_id
+            ),
+        ),
+        (_, CloudView::NeverAllocated) => ("Finalized", "no EIP was ever allocated".to_string()),
+        (_, _) => ("Released", "the EIP is released".to_string()),
+    }
+}
+
+async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(truncate(note, 1000)),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(err) = ctx.recorder.publish(&event, &eip.object_ref(&())).await {
+        // Events are best effort: losing one must not stop the lifecycle.
+        warn!(name = %eip.name_any(), %err, reason, "cannot publish event");
+    }
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+async fn add_finalizer(api: &Api<ElasticIP>, eip: &ElasticIP) -> Result<(), Error> {
+    let mut finalizers = eip.finalizers().to_vec();
+    finalizers.push(FINALIZER.into());
+    patch_finalizers(api, eip, finalizers).await
+}
+
+async fn remove_finalizer(api: &Api<ElasticIP>, eip: &ElasticIP) -> Result<(), Error> {
+    let finalizers = eip.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    patch_finalizers(api, eip, finalizers).await
+}
+
+/// Replaces the finalizer list, guarded by the resourceVersion it was computed from (a
+/// concurrent change makes the patch fail with a conflict and the reconcile retry).
+async fn patch_finalizers(api: &Api<ElasticIP>, eip: &ElasticIP, finalizers: Vec<String>) -> Result<(), Error> {
+    let patch = json!({ "metadata": { "resourceVersion": eip.resource_version(), "finalizers": finalizers } });
+    api.patch(&eip.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+/// Server-side apply of the status subresource, skipped when nothing changed.
+async fn write_status(api: &Api<ElasticIP>, eip: &ElasticIP, next: ElasticIPStatus) -> Result<(), Error> {
+    if eip.status.as_ref() == Some(&next) {
+        return Ok(());
+    }
+    let patch = json!({
+        "apiVersion": ElasticIP::api_version(&()),
+        "kind": ElasticIP::kind(&()),
+        "status": next,
+    });
+    api.patch_status(&eip.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_tokens_are_deterministic_distinct_and_within_alibaba_limits() {
+        let a = client_token(&["uid", "allocate"]);
+        assert_eq!(a, client_token(&["uid", "allocate"]));
+        assert_ne!(a, client_token(&["uid2", "allocate"]));
+        // Separators matter: ("ab","c") and ("a","bc") differ.
+        assert_ne!(client_token(&["ab", "c"]), client_token(&["a", "bc"]));
+        assert!(a.len() <= 64 && a.is_ascii());
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("ééé".to_string(), 3), "é");
+        assert_eq!(truncate("abc".to_string(), 10), "abc");
+    }
+}

@@ -1,0 +1,143 @@
+//! When to look at an object again: pure functions of the step, its outcome and how long the
+//! cloud has been working.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::decide::Step;
+use super::status::Outcome;
+use crate::cloud::ErrorClass;
+
+/// Requeue settings, from the command line.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// How often a converged object is checked for drift.
+    pub resync: Duration,
+    /// How often a stalled object is checked again (the blocker may have been lifted).
+    pub stalled_resync: Duration,
+    /// First look after a mutating call was accepted.
+    pub after_call: Duration,
+    /// Bounds of the growing poll while the cloud is in a transitional state.
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+    /// Bounds of the exponential backoff after retryable errors.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            resync: Duration::from_secs(300),
+            stalled_resync: Duration::from_secs(300),
+            after_call: Duration::from_millis(500),
+            poll_min: Duration::from_millis(500),
+            poll_max: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Timing {
+    /// The delay before the next reconcile.
+    ///
+    /// `waited` is how long the current operation has been going on (a quarter of it is the
+    /// next poll, so polls thin out on slow transitions); `failures` counts consecutive retryable
+    /// failures of this object.
+    pub fn requeue_after(&self, step: &Step, outcome: &Outcome, waited: Duration, failures: u32) -> Duration {
+        match outcome {
+            Outcome::Failed(err) if err.class == ErrorClass::Retryable => match err.retry_after {
+                Some(after) => after + jitter(after / 10),
+                None => self.backoff(failures),
+            },
+            Outcome::Failed(_) => self.stalled_resync,
+            Outcome::Accepted { .. } => self.after_call,
+            Outcome::NoCall => match step {
+                Step::Wait { .. } => (waited / 4).clamp(self.poll_min, self.poll_max),
+                Step::Stalled(_) => self.stalled_resync,
+                _ => self.resync,
+            },
+        }
+    }
+
+    /// Exponential backoff with ±20% jitter, so objects that failed together do not retry together.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let exp = self.backoff_base.saturating_mul(1u32 << failures.min(16));
+        let capped = exp.min(self.backoff_max);
+        let spread = capped / 5;
+        capped - spread + jitter(spread * 2)
+    }
+}
+
+fn jitter(max: Duration) -> Duration {
+    if max.is_zero() {
+        return max;
+    }
+    Duration::from_nanos(rand::rng().random_range(0..=max.as_nanos().min(u64::MAX as u128) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::{Blocker, CloudError, Operation, Receipt, Transition};
+
+    fn wait() -> Step {
+        Step::Wait {
+            transition: Transition::Releasing,
+            state: "Releasing".into(),
+        }
+    }
+
+    #[test]
+    fn polls_grow_with_the_wait_and_stay_bounded() {
+        let t = Timing::default();
+        let at = |secs| t.requeue_after(&wait(), &Outcome::NoCall, Duration::from_secs(secs), 0);
+        assert_eq!(at(0), t.poll_min);
+        assert_eq!(at(8), Duration::from_secs(2));
+        assert!(at(8) < at(40));
+        assert_eq!(at(10_000), t.poll_max);
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let t = Timing::default();
+        for failures in 0..40 {
+            let d = t.backoff(failures);
+            let nominal = t.backoff_base.saturating_mul(1u32 << failures.min(16)).min(t.backoff_max);
+            assert!(d >= nominal * 4 / 5 && d <= nominal * 6 / 5, "{failures}: {d:?}");
+        }
+        assert!(t.backoff(0) < Duration::from_secs(2));
+        assert!(t.backoff(30) <= t.backoff_max * 6 / 5);
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let t = Timing::default();
+        let err = CloudError::throttled(Operation::Release, "Throttling.User", "slow down", Some(Duration::from_secs(3)));
+        let d = t.requeue_after(&Step::Release, &Outcome::Failed(err), Duration::ZERO, 5);
+        assert!(d >= Duration::from_secs(3) && d <= Duration::from_millis(3300), "{d:?}");
+    }
+
+    #[test]
+    fn terminal_errors_and_stalls_resync_slowly_and_calls_look_again_soon() {
+        let t = Timing::default();
+        let err = CloudError::terminal(
+            Operation::Release,
+            Blocker::PrepaidCannotRelease,
+            "Forbidden.ChargeTypeIsPrepaid",
+            "prepaid",
+        );
+        assert_eq!(
+            t.requeue_after(&Step::Release, &Outcome::Failed(err), Duration::ZERO, 0),
+            t.stalled_resync
+        );
+        let accepted = Outcome::Accepted {
+            receipt: Receipt::default(),
+            allocated: None,
+        };
+        assert_eq!(t.requeue_after(&Step::Release, &accepted, Duration::ZERO, 0), t.after_call);
+        assert_eq!(t.requeue_after(&Step::Converged, &Outcome::NoCall, Duration::ZERO, 0), t.resync);
+    }
+}

@@ -1,0 +1,220 @@
+//! The `eip-operator` binary: `run` (the controller), `crd` (prints the CRDs), `simulator`
+//! (serves the simulated cloud's admin API).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use eip_operator::cloud::simulator::{Simulator, SimulatorConfig, server};
+use eip_operator::controller::{self, Settings, Timing};
+use eip_operator::telemetry::{self, LogFormat};
+use tracing::{error, info};
+
+#[derive(Parser)]
+#[command(
+    name = "eip-operator",
+    version,
+    about = "Manages cloud Elastic IP addresses as Kubernetes custom resources"
+)]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "EIP_OPERATOR_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller against the cluster of the current kubeconfig (or the in-cluster config).
+    Run(RunArgs),
+    /// Print the CustomResourceDefinitions as YAML.
+    Crd,
+    /// Serve the simulated cloud's admin API on a loopback address.
+    Simulator(SimulatorArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DefaultProvider {
+    /// Use the built-in simulator for ElasticIPs when no ProviderConfig is marked default.
+    Simulator,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Profile {
+    /// Every operation completes at once.
+    Instant,
+    /// A few seconds per transition, no rate limits: watch the lifecycle happen.
+    Dev,
+    /// The benchmark profile: 1-2 s transitions, 20 calls/s per mutating API, 40/s describe.
+    Standard,
+}
+
+#[derive(clap::Args)]
+struct SimulatorOptions {
+    /// Host the built-in simulated cloud, for ProviderConfigs of type `simulator`.
+    #[arg(long, env = "EIP_OPERATOR_SIMULATOR")]
+    simulator: bool,
+    /// Latency and rate-limit profile of the simulator.
+    #[arg(long, value_enum, default_value = "dev")]
+    simulator_profile: Profile,
+    /// Seed of the simulator (IDs, addresses, injected faults).
+    #[arg(long, default_value_t = 1)]
+    simulator_seed: u64,
+    /// Serve the simulator's admin API on this address (loopback only).
+    #[arg(long)]
+    simulator_admin_addr: Option<SocketAddr>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Built-in default account for ElasticIPs when no ProviderConfig is marked default
+    /// (implies --simulator).
+    #[arg(long, value_enum)]
+    provider: Option<DefaultProvider>,
+    /// Region of that default account.
+    #[arg(long, default_value = "cn-hangzhou")]
+    simulator_region: String,
+    #[command(flatten)]
+    simulator: SimulatorOptions,
+    /// Reconciles running at once.
+    #[arg(long, default_value_t = 16, env = "EIP_OPERATOR_CONCURRENCY")]
+    concurrency: u16,
+    /// Seconds between drift checks of a converged ElasticIP.
+    #[arg(long, default_value_t = 300)]
+    resync_seconds: u64,
+    /// Only watch this namespace (default: all namespaces).
+    #[arg(long, env = "EIP_OPERATOR_NAMESPACE")]
+    namespace: Option<String>,
+    /// Instance name in Events (the pod name in a cluster).
+    #[arg(long, env = "POD_NAME")]
+    instance: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct SimulatorArgs {
+    /// Address of the admin API (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: SocketAddr,
+    #[arg(long, value_enum, default_value = "dev")]
+    profile: Profile,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn simulator_config(profile: Profile, seed: u64) -> SimulatorConfig {
+    let config = match profile {
+        Profile::Instant => SimulatorConfig::instant(),
+        Profile::Dev => SimulatorConfig::dev(),
+        Profile::Standard => SimulatorConfig::standard(),
+    };
+    config.with_seed(seed)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!("{err}");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<(), String> {
+    match command {
+        Command::Crd => {
+            let yaml = eip_operator::api::crds_yaml().map_err(|e| format!("cannot render the CRDs: {e}"))?;
+            print!("{yaml}");
+            Ok(())
+        }
+        Command::Simulator(args) => {
+            let simulator = Simulator::new(simulator_config(args.profile, args.seed));
+            let listener = bind_loopback(args.listen).await?;
+            serve_admin(simulator, listener).await
+        }
+        Command::Run(args) => run(args).await,
+    }
+}
+
+async fn bind_loopback(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    if !addr.ip().is_loopback() {
+        return Err(format!("the simulator's admin API only listens on loopback addresses, not {addr}"));
+    }
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+async fn serve_admin(simulator: Simulator, listener: tokio::net::TcpListener) -> Result<(), String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    info!(%addr, "simulator admin API listening");
+    println!("simulator admin API: http://{addr}");
+    server::serve(simulator, listener, shutdown_signal())
+        .await
+        .map_err(|e| format!("simulator server: {e}"))
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
+    let with_simulator = args.simulator.simulator || args.provider == Some(DefaultProvider::Simulator);
+    let simulator =
+        with_simulator.then(|| Simulator::new(simulator_config(args.simulator.simulator_profile, args.simulator.simulator_seed)));
+    if let (Some(simulator), Some(addr)) = (&simulator, args.simulator.simulator_admin_addr) {
+        let listener = bind_loopback(addr).await?;
+        let simulator = simulator.clone();
+        tokio::spawn(async move {
+            if let Err(err) = serve_admin(simulator, listener).await {
+                error!("{err}");
+            }
+        });
+    }
+    let implicit_region = (args.provider == Some(DefaultProvider::Simulator)).then_some(args.simulator_region);
+    let settings = Settings {
+        concurrency: args.concurrency,
+        timing: Timing {
+            resync: std::time::Duration::from_secs(args.resync_seconds),
+            ..Timing::default()
+        },
+        instance: args.instance,
+        namespace: args.namespace,
+        ..Settings::default()
+    };
+    controller::run(client, settings, simulator, implicit_region, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    info!("shutting down");
+}
