@@ -1,4 +1,6 @@
 //! The `ElasticIP` custom resource.
+// kube's `printcolumn(...)` attributes repeat the same keys by design.
+#![allow(clippy::duplicated_attributes)]
 
 use std::collections::BTreeMap;
 

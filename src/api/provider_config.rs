@@ -1,4 +1,6 @@
 //! The cluster-scoped `ProviderConfig` custom resource: one cloud account in one region.
+// kube's `printcolumn(...)` attributes repeat the same keys by design.
+#![allow(clippy::duplicated_attributes)]
 
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;

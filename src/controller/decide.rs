@@ -250,10 +250,10 @@ fn decide_deleting(inputs: &Inputs<'_>) -> Step {
     }
     // With Delete, settle whether the address may be released before changing anything, so a
     // blocked deletion leaves the EIP exactly as it was.
-    if policy == DeletionPolicy::Delete {
-        if let Some(stall) = release_blocker(inputs, eip) {
-            return Step::Stalled(stall);
-        }
+    if policy == DeletionPolicy::Delete
+        && let Some(stall) = release_blocker(inputs, eip)
+    {
+        return Step::Stalled(stall);
     }
     match (eip.phase, &eip.bound_to, policy) {
         (EipPhase::Bound, None, _) => Step::Stalled(Stall::UnknownBinding {
@@ -624,9 +624,14 @@ mod tests {
             })
         };
         assert_eq!(decide_with(&s), Step::Converged);
-        s.binding.as_mut().map(|b| b.private_ip_address = Some("10.0.0.6".into()));
+        let set_ip = |s: &mut ElasticIPSpec, ip: &str| {
+            if let Some(b) = s.binding.as_mut() {
+                b.private_ip_address = Some(ip.into());
+            }
+        };
+        set_ip(&mut s, "10.0.0.6");
         assert!(matches!(decide_with(&s), Step::Unassociate { .. }));
-        s.binding.as_mut().map(|b| b.private_ip_address = Some("10.0.0.5".into()));
+        set_ip(&mut s, "10.0.0.5");
         assert_eq!(decide_with(&s), Step::Converged);
     }
 

@@ -7,6 +7,9 @@ pub mod reconcile;
 pub mod status;
 pub mod timing;
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;

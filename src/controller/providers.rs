@@ -48,6 +48,9 @@ impl ResolveError {
     }
 }
 
+/// A provider client and the ProviderConfig generation it was built from.
+type CachedProvider = (Option<i64>, Arc<dyn CloudProvider>);
+
 /// Resolves ElasticIPs to provider clients.
 pub struct Providers {
     configs: Store<ProviderConfig>,
@@ -56,7 +59,7 @@ pub struct Providers {
     /// no ProviderConfig is marked default.
     implicit_simulator_region: Option<String>,
     /// Clients by ProviderConfig name, with the generation they were built from.
-    cache: Mutex<HashMap<String, (Option<i64>, Arc<dyn CloudProvider>)>>,
+    cache: Mutex<HashMap<String, CachedProvider>>,
 }
 
 impl Providers {

@@ -59,7 +59,7 @@ pub struct Latencies {
 pub struct RateLimits {
     /// Allocate, Associate, Unassociate, Release (one bucket each).
     pub mutating_per_second: Option<u32>,
-    /// Describe and FindByOwner (one bucket each).
+    /// `Describe` and `FindByOwner` (one bucket each).
     pub describe_per_second: Option<u32>,
 }
 

@@ -4,8 +4,8 @@
 //! [`Simulator`] owns every region; [`Simulator::provider`] hands out a [`CloudProvider`] for one
 //! region. Calls through a provider are logged ([`Simulator::calls`]) and counted
 //! ([`Simulator::counters`]); admin methods (seeding, out-of-band changes) are not. Time is
-//! `tokio::time::Instant`, so tests drive transitions with a paused clock. Error codes per
-//! flavour: see [`codes`](self::codes) (module docs).
+//! `tokio::time::Instant`, so tests drive transitions with a paused clock. The error codes per
+//! flavour and operation are tabulated in `codes.rs`.
 
 mod codes;
 mod config;
@@ -357,7 +357,7 @@ impl Simulator {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves consistent-enough state for a test double.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn with_region<T>(&self, region: &str, f: impl FnOnce(&mut Region) -> T) -> Result<T, AdminError> {

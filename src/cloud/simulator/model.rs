@@ -202,7 +202,7 @@ pub(crate) struct Region {
     ip_offset: u64,
     created: u64,
     eips: HashMap<String, EipRecord>,
-    /// OWNER_TAG value → allocation IDs (tags never change after creation).
+    /// `OWNER_TAG` value → allocation IDs (tags never change after creation).
     owners: HashMap<String, BTreeSet<String>>,
     instances: HashMap<InstanceKey, Instance>,
     allocate_tokens: HashMap<String, AllocateToken>,

@@ -1,0 +1,540 @@
+//! Reconciler tests: the real reconciler and the real (in-process) simulator, with the
+//! Kubernetes API mocked by a tiny fake (tower-test) that keeps one object's state.
+//!
+//! These prove the reconciler's call sequences; Kubernetes behaviour itself (finalizers holding
+//! an object, the status subresource, CEL) is proven against a real API server in `tests/`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::ObjectMeta;
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector;
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde_json::{Value, json};
+
+use super::providers::Providers;
+use super::reconcile::{Context, reconcile};
+use super::timing::Timing;
+use crate::api::{
+    Binding, DeletionPolicy, ElasticIP, ElasticIPSpec, ElasticIPStatus, FINALIZER, ProviderConfig, ProviderConfigSpec, ProviderType,
+};
+use crate::cloud::simulator::{CallOutcome, Latencies, SeedEip, Simulator, SimulatorConfig};
+use crate::cloud::{BindTarget, ChargeType, EipPhase, InstanceType, OWNER_TAG, Operation};
+
+const REGION: &str = "cn-hangzhou";
+const UID: &str = "6f1b2c3d-0000-4000-8000-000000000001";
+
+/// One object as the fake API server holds it, and every request it answered.
+#[derive(Clone, Default)]
+struct FakeApi {
+    object: Arc<Mutex<Option<ElasticIP>>>,
+    requests: Arc<Mutex<Vec<(Method, String)>>>,
+    events: Arc<Mutex<Vec<Value>>>,
+    /// Answer the next finalizer patch with a server error.
+    fail_finalizer_patch: Arc<Mutex<bool>>,
+}
+
+impl FakeApi {
+    fn current(&self) -> Option<ElasticIP> {
+        self.object.lock().expect("lock").clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut ElasticIP)) {
+        let mut guard = self.object.lock().expect("lock");
+        let object = guard.as_mut().expect("object exists");
+        change(object);
+        bump(object);
+    }
+
+    fn requests(&self) -> Vec<(Method, String)> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    fn event_reasons(&self) -> Vec<(String, String)> {
+        self.events
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|e| {
+                (
+                    e["type"].as_str().unwrap_or_default().to_string(),
+                    e["reason"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn handle(&self, method: Method, path: String, body: Value) -> (StatusCode, Value) {
+        self.requests.lock().expect("lock").push((method.clone(), path.clone()));
+        if method == Method::POST && path.contains("/events") {
+            self.events.lock().expect("lock").push(body.clone());
+            return (StatusCode::CREATED, body);
+        }
+        let mut guard = self.object.lock().expect("lock");
+        let Some(object) = guard.as_mut() else {
+            return (
+                StatusCode::NOT_FOUND,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+            );
+        };
+        if method == Method::PATCH && path.ends_with("/status") {
+            object.status = Some(serde_json::from_value(body["status"].clone()).expect("status body"));
+            bump(object);
+            return (StatusCode::OK, serde_json::to_value(&*object).expect("serialize"));
+        }
+        if method == Method::PATCH {
+            let mut fail = self.fail_finalizer_patch.lock().expect("lock");
+            if *fail {
+                *fail = false;
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "injected", "code": 500}),
+                );
+            }
+            let rv = body["metadata"]["resourceVersion"].as_str().map(str::to_string);
+            if rv.is_some() && rv != object.metadata.resource_version {
+                return (
+                    StatusCode::CONFLICT,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409}),
+                );
+            }
+            let finalizers: Vec<String> = serde_json::from_value(body["metadata"]["finalizers"].clone()).expect("finalizers");
+            object.metadata.finalizers = Some(finalizers.clone());
+            bump(object);
+            let answer = serde_json::to_value(&*object).expect("serialize");
+            if object.metadata.deletion_timestamp.is_some() && finalizers.is_empty() {
+                *guard = None; // the API server deletes it now
+            }
+            return (StatusCode::OK, answer);
+        }
+        panic!("unexpected request {method} {path}");
+    }
+}
+
+fn bump(object: &mut ElasticIP) {
+    let rv: u64 = object
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    object.metadata.resource_version = Some((rv + 1).to_string());
+}
+
+/// A client whose requests the fake answers.
+fn fake_client(fake: FakeApi) -> Client {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(async move {
+        while let Some((request, send)) = handle.next_request().await {
+            let (parts, body) = request.into_parts();
+            let bytes = body.collect().await.expect("body").to_bytes();
+            let body: Value = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).expect("json body")
+            };
+            let (status, answer) = fake.handle(parts.method, parts.uri.path().to_string(), body);
+            let response = Response::builder()
+                .status(status)
+                .body(Body::from(serde_json::to_vec(&answer).expect("json")))
+                .expect("response");
+            send.send_response(response);
+        }
+    });
+    Client::new(service, "default")
+}
+
+fn simulator_config() -> ProviderConfig {
+    let mut config = ProviderConfig::new(
+        "sim",
+        ProviderConfigSpec {
+            provider: ProviderType::Simulator,
+            region: REGION.into(),
+            endpoint: None,
+            credentials_secret_ref: None,
+            rate_limits: None,
+            default: true,
+        },
+    );
+    config.metadata.generation = Some(1);
+    config
+}
+
+struct Harness {
+    fake: FakeApi,
+    sim: Simulator,
+    ctx: Arc<Context>,
+}
+
+impl Harness {
+    fn new(object: ElasticIP, latencies: Latencies) -> Self {
+        let sim = Simulator::new(
+            SimulatorConfig {
+                latencies,
+                ..SimulatorConfig::instant()
+            }
+            .with_seed(7),
+        );
+        let fake = FakeApi::default();
+        *fake.object.lock().expect("lock") = Some(object);
+        let client = fake_client(fake.clone());
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(simulator_config()));
+        let providers = Providers::new(store, Some(sim.clone()), None);
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "eip-operator".into(),
+                instance: None,
+            },
+        );
+        let ctx = Arc::new(Context::new(client, providers, recorder, Timing::default()));
+        Harness { fake, sim, ctx }
+    }
+
+    /// Reconciles the current object once (as the controller would after a requeue).
+    async fn reconcile_once(&self) -> bool {
+        let Some(object) = self.fake.current() else { return false };
+        reconcile(Arc::new(object), self.ctx.clone()).await.expect("reconcile");
+        true
+    }
+
+    /// Reconciles until the object is gone or `limit` rounds pass, advancing the paused clock
+    /// half a second between rounds. Returns the phases the status went through.
+    async fn drive(&self, limit: usize) -> Vec<String> {
+        let mut phases = Vec::new();
+        for _ in 0..limit {
+            if !self.reconcile_once().await {
+                break;
+            }
+            if let Some(phase) = self.fake.current().and_then(|o| o.status).and_then(|s| s.phase) {
+                let phase = format!("{phase:?}");
+                if phases.last() != Some(&phase) {
+                    phases.push(phase);
+                }
+            }
+            tokio::time::advance(Duration::from_millis(500)).await;
+        }
+        phases
+    }
+
+    fn mutating_calls(&self) -> Vec<(Operation, CallOutcome)> {
+        self.sim
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation.is_mutating())
+            .map(|c| (c.operation, c.outcome))
+            .collect()
+    }
+}
+
+fn elastic_ip(spec: ElasticIPSpec) -> ElasticIP {
+    let mut object = ElasticIP::new("web", spec);
+    object.metadata = ObjectMeta {
+        name: Some("web".into()),
+        namespace: Some("default".into()),
+        uid: Some(UID.into()),
+        generation: Some(1),
+        resource_version: Some("1".into()),
+        ..ObjectMeta::default()
+    };
+    object
+}
+
+fn binding(id: &str) -> Option<Binding> {
+    Some(Binding {
+        instance_type: InstanceType::EcsInstance,
+        instance_id: id.into(),
+        private_ip_address: None,
+        mode: None,
+        vpc_id: None,
+    })
+}
+
+fn ecs(id: &str) -> BindTarget {
+    BindTarget {
+        instance_type: InstanceType::EcsInstance,
+        instance_id: id.into(),
+        private_ip_address: None,
+    }
+}
+
+/// An EIP the operator allocated earlier for [`UID`], recorded in the status, and being deleted.
+fn deleting_object_owning(sim: &Simulator, seed: SeedEip) -> (ElasticIP, String) {
+    let eip = sim.seed_eip(REGION, seed).expect("seed");
+    let mut object = elastic_ip(ElasticIPSpec {
+        binding: binding("i-sim-0001"),
+        ..Default::default()
+    });
+    object.metadata.finalizers = Some(vec![FINALIZER.into()]);
+    object.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    object.status = Some(ElasticIPStatus {
+        allocation_id: Some(eip.allocation_id.clone()),
+        ..Default::default()
+    });
+    (object, eip.allocation_id)
+}
+
+fn owned_tags() -> BTreeMap<String, String> {
+    BTreeMap::from([(OWNER_TAG.to_string(), UID.to_string())])
+}
+
+#[tokio::test(start_paused = true)]
+async fn finalizer_is_added_before_anything_happens_in_the_cloud() {
+    let h = Harness::new(
+        elastic_ip(ElasticIPSpec {
+            binding: binding("i-sim-0001"),
+            ..Default::default()
+        }),
+        Latencies::default(),
+    );
+
+    // A failed finalizer patch stops the reconcile before any cloud call.
+    *h.fake.fail_finalizer_patch.lock().expect("lock") = true;
+    let object = h.fake.current().expect("object");
+    assert!(reconcile(Arc::new(object), h.ctx.clone()).await.is_err());
+    assert!(h.sim.calls().is_empty(), "no cloud call without the finalizer: {:?}", h.sim.calls());
+
+    // Then it goes through: the first request is the finalizer patch, the allocation follows.
+    assert!(h.reconcile_once().await);
+    let requests = h.fake.requests();
+    assert_eq!(
+        requests[1],
+        (
+            Method::PATCH,
+            "/apis/eip-operator.dev/v1alpha1/namespaces/default/elasticips/web".into()
+        )
+    );
+    assert_eq!(
+        h.fake.current().expect("object").metadata.finalizers,
+        Some(vec![FINALIZER.to_string()])
+    );
+    let calls: Vec<Operation> = h.sim.calls().iter().map(|c| c.operation).collect();
+    assert_eq!(calls, vec![Operation::FindByOwner, Operation::Allocate]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn created_object_is_allocated_bound_and_ready() {
+    let latencies = Latencies {
+        associate: Duration::from_secs(2),
+        ..Latencies::default()
+    };
+    let h = Harness::new(
+        elastic_ip(ElasticIPSpec {
+            binding: binding("i-sim-0001"),
+            ..Default::default()
+        }),
+        latencies,
+    );
+    let phases = h.drive(12).await;
+
+    let object = h.fake.current().expect("object");
+    let status = object.status.as_ref().expect("status");
+    let ready = object.condition("Ready").expect("Ready");
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Bound"), "{status:?}");
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.bound_to.as_ref().map(|b| b.instance_id.as_str()), Some("i-sim-0001"));
+    assert_eq!(status.cloud_state.as_deref(), Some("InUse"));
+    let allocation_id = status.allocation_id.clone().expect("allocation id");
+    let eip = h.sim.eip(REGION, &allocation_id).expect("EIP exists");
+    assert_eq!(eip.owner_uid(), Some(UID), "tagged with the owner UID");
+    assert!(
+        phases.contains(&"Binding".to_string()) && phases.last() == Some(&"Ready".to_string()),
+        "{phases:?}"
+    );
+    assert_eq!(
+        h.mutating_calls(),
+        vec![(Operation::Allocate, CallOutcome::Ok), (Operation::Associate, CallOutcome::Ok)]
+    );
+    assert!(h.fake.event_reasons().contains(&("Normal".into(), "Allocated".into())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_after_allocation_finds_the_same_eip() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    assert!(h.reconcile_once().await);
+    let first = h
+        .fake
+        .current()
+        .and_then(|o| o.status)
+        .and_then(|s| s.allocation_id)
+        .expect("allocated");
+    // The status write is lost (crash between the allocation and the status write).
+    h.fake.update(|o| o.status = None);
+    assert!(h.reconcile_once().await);
+    let second = h
+        .fake
+        .current()
+        .and_then(|o| o.status)
+        .and_then(|s| s.allocation_id)
+        .expect("found");
+    assert_eq!(first, second);
+    assert_eq!(h.sim.eips(REGION).len(), 1, "no second EIP");
+    assert_eq!(h.mutating_calls(), vec![(Operation::Allocate, CallOutcome::Ok)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleting_a_bound_eip_unbinds_waits_releases_waits_then_lets_go() {
+    let latencies = Latencies {
+        unassociate: Duration::from_secs(2),
+        release: Duration::from_secs(2),
+        ..Latencies::default()
+    };
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), latencies);
+    let (object, allocation_id) = deleting_object_owning(
+        &h.sim,
+        SeedEip {
+            tags: owned_tags(),
+            bound_to: Some(ecs("i-sim-0001")),
+            ..SeedEip::default()
+        },
+    );
+    *h.fake.object.lock().expect("lock") = Some(object);
+
+    let phases = h.drive(30).await;
+
+    assert!(h.fake.current().is_none(), "finalizer removed, object gone");
+    assert!(h.sim.eip(REGION, &allocation_id).is_none(), "EIP released");
+    let mutating = h.mutating_calls();
+    assert_eq!(
+        mutating,
+        vec![(Operation::Unassociate, CallOutcome::Ok), (Operation::Release, CallOutcome::Ok)]
+    );
+    assert_eq!(
+        phases,
+        vec!["Unbinding".to_string(), "Releasing".to_string()],
+        "requeued while Unassociating and Releasing"
+    );
+    // The reconciler looked again (Describe) while the cloud was working, rather than blocking.
+    let calls = h.sim.calls();
+    let position = |op| calls.iter().position(|c| c.operation == op).expect("call made");
+    let describes_between = calls[position(Operation::Unassociate)..position(Operation::Release)]
+        .iter()
+        .filter(|c| c.operation == Operation::Describe)
+        .count();
+    assert!(describes_between >= 2, "polled while Unassociating: {calls:?}");
+    let events = h.fake.event_reasons();
+    for reason in ["Unbinding", "Releasing", "Released"] {
+        assert!(events.contains(&("Normal".into(), reason.into())), "{events:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn prepaid_eip_stalls_without_a_release_and_retain_lets_it_go() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    let (object, allocation_id) = deleting_object_owning(
+        &h.sim,
+        SeedEip {
+            tags: owned_tags(),
+            bound_to: Some(ecs("i-sim-0002")),
+            charge_type: ChargeType::PrePaid,
+            ..SeedEip::default()
+        },
+    );
+    *h.fake.object.lock().expect("lock") = Some(object);
+
+    h.drive(3).await;
+    let object = h.fake.current().expect("still held by the finalizer");
+    let stalled = object.condition("Stalled").expect("Stalled");
+    assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "PrepaidCannotRelease"));
+    assert!(stalled.message.contains("deletionPolicy"), "{}", stalled.message);
+    assert!(h.mutating_calls().is_empty(), "nothing touched: {:?}", h.mutating_calls());
+    let warnings: Vec<_> = h.fake.event_reasons().into_iter().filter(|(t, _)| t == "Warning").collect();
+    assert_eq!(
+        warnings,
+        vec![("Warning".to_string(), "PrepaidCannotRelease".to_string())],
+        "one Warning, not one per retry"
+    );
+
+    // The documented way out: keep the address.
+    h.fake.update(|o| {
+        o.spec.deletion_policy = Some(DeletionPolicy::Retain);
+        o.metadata.generation = Some(2);
+    });
+    h.drive(2).await;
+    assert!(h.fake.current().is_none(), "finalizer removed");
+    let eip = h.sim.eip(REGION, &allocation_id).expect("EIP kept");
+    assert_eq!(eip.phase, EipPhase::Bound, "retained as it was");
+    assert!(h.mutating_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn nat_entries_stall_the_unbind_until_force_is_set() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    h.sim.set_nat_entries(REGION, "ngw-sim-0001", 2).expect("nat entries");
+    let nat = BindTarget {
+        instance_type: InstanceType::Nat,
+        instance_id: "ngw-sim-0001".into(),
+        private_ip_address: None,
+    };
+    let (object, allocation_id) = deleting_object_owning(
+        &h.sim,
+        SeedEip {
+            tags: owned_tags(),
+            bound_to: Some(nat),
+            ..SeedEip::default()
+        },
+    );
+    *h.fake.object.lock().expect("lock") = Some(object);
+
+    h.drive(2).await;
+    let object = h.fake.current().expect("held");
+    let stalled = object.condition("Stalled").expect("Stalled");
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_str()),
+        ("True", "NatEntriesBlockUnbind"),
+        "{stalled:?}"
+    );
+    assert!(stalled.message.contains("forceUnbind"));
+
+    h.fake.update(|o| o.spec.force_unbind = true);
+    h.drive(10).await;
+    assert!(h.fake.current().is_none());
+    assert!(h.sim.eip(REGION, &allocation_id).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn eip_of_another_owner_is_never_released() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    let other = BTreeMap::from([(OWNER_TAG.to_string(), "someone-else".to_string())]);
+    let (object, allocation_id) = deleting_object_owning(
+        &h.sim,
+        SeedEip {
+            tags: other,
+            ..SeedEip::default()
+        },
+    );
+    *h.fake.object.lock().expect("lock") = Some(object);
+    h.drive(3).await;
+    let object = h.fake.current().expect("held");
+    assert_eq!(object.condition("Stalled").map(|c| c.reason.as_str()), Some("NotOwned"));
+    assert!(h.sim.eip(REGION, &allocation_id).is_some());
+    assert!(h.mutating_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn unchanged_status_is_not_written_again() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    h.drive(3).await;
+    let status_writes = |h: &Harness| {
+        h.fake
+            .requests()
+            .iter()
+            .filter(|(m, p)| m == Method::PATCH && p.ends_with("/status"))
+            .count()
+    };
+    let before = status_writes(&h);
+    h.drive(3).await;
+    assert_eq!(status_writes(&h), before, "converged: no status writes");
+    let object = h.fake.current().expect("object");
+    assert_eq!(object.condition("Ready").map(|c| c.status.as_str()), Some("True"));
+    assert_eq!(object.meta().generation, Some(1));
+}
