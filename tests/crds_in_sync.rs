@@ -1,15 +1,15 @@
 //! `crds/` holds the CRDs the code generates; regenerate with
-//! `cargo run -- crd > crds/eip-operator.dev.yaml`.
+//! `cargo run -- crd > crds/eip-operator.dev.yaml` (and the same for
+//! `config/crd/eip-operator.dev.yaml`, the kustomize base).
 
 #[test]
 fn checked_in_crds_match_the_generated_ones() {
     let generated = eip_operator::api::crds_yaml().expect("render CRDs");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/eip-operator.dev.yaml");
-    let checked_in = std::fs::read_to_string(path).expect("crds/eip-operator.dev.yaml exists");
-    assert!(
-        checked_in == generated,
-        "crds/eip-operator.dev.yaml is stale: run `cargo run -- crd > crds/eip-operator.dev.yaml`"
-    );
+    for path in ["crds/eip-operator.dev.yaml", "config/crd/eip-operator.dev.yaml"] {
+        let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        let checked_in = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(checked_in == generated, "{path} is stale: run `cargo run -- crd > {path}`");
+    }
 }
 
 #[test]

@@ -1,0 +1,45 @@
+//! The operator's ClusterRole (`config/rbac/`) is enough to run it (every scenario runs the
+//! operator as that ServiceAccount) and grants nothing it does not need.
+
+use crate::support::{ControlPlane, OPERATOR_USER};
+
+pub async fn operator_identity_is_sufficient_and_minimal(cp: &ControlPlane) {
+    let can_i = |verb: &str, resource: &str, all_namespaces: bool| -> bool {
+        let mut args = vec!["auth", "can-i", verb, resource, "--as", OPERATOR_USER];
+        if all_namespaces {
+            args.push("--all-namespaces");
+        } else {
+            args.extend(["-n", "default"]);
+        }
+        let out = cp.kubectl(&args);
+        let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(answer == "yes" || answer == "no", "kubectl auth can-i {args:?}: {answer} {}", String::from_utf8_lossy(&out.stderr));
+        answer == "yes"
+    };
+    let needed = [
+        ("watch", "elasticips.eip-operator.dev", true),
+        ("list", "elasticips.eip-operator.dev", true),
+        ("patch", "elasticips.eip-operator.dev", false),
+        ("patch", "elasticips.eip-operator.dev/status", false),
+        ("watch", "providerconfigs.eip-operator.dev", true),
+        ("create", "events.events.k8s.io", false),
+    ];
+    for (verb, resource, all) in needed {
+        assert!(can_i(verb, resource, all), "the operator needs {verb} {resource}");
+    }
+    let not_needed = [
+        ("list", "secrets", true),
+        ("get", "secrets", false),
+        ("create", "elasticips.eip-operator.dev", false),
+        ("delete", "elasticips.eip-operator.dev", false),
+        ("update", "elasticips.eip-operator.dev", false),
+        ("patch", "providerconfigs.eip-operator.dev", true),
+        ("delete", "providerconfigs.eip-operator.dev", true),
+        ("create", "pods", false),
+        ("create", "clusterrolebindings", true),
+        ("impersonate", "users", true),
+    ];
+    for (verb, resource, all) in not_needed {
+        assert!(!can_i(verb, resource, all), "the operator must not be able to {verb} {resource}");
+    }
+}

@@ -1,0 +1,230 @@
+//! Shared pieces of the end-to-end tests: the control plane, an operator per scenario, and
+//! helpers to drive and observe objects the way users do.
+
+pub mod control_plane;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use eip_operator::api::ElasticIP;
+use eip_operator::cloud::simulator::{Latencies, Simulator, SimulatorConfig};
+use eip_operator::controller::{self, Settings, Timing};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, Client};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use control_plane::ControlPlane;
+
+/// The operator's identity: its ServiceAccount from `config/rbac/`.
+pub const OPERATOR_USER: &str = "system:serviceaccount:eip-operator:eip-operator";
+
+/// One scenario's world: its own namespace, simulated cloud, ProviderConfig and operator (scoped
+/// to the namespace), on the shared control plane. Scenarios run in parallel.
+pub struct Scenario<'a> {
+    pub cp: &'a ControlPlane,
+    pub ns: String,
+    /// Name of the scenario's ProviderConfig (type simulator, region cn-hangzhou).
+    pub provider_config: String,
+    pub sim: Simulator,
+    pub admin: Client,
+    operator: Option<Operator>,
+}
+
+pub const REGION: &str = "cn-hangzhou";
+
+/// Latencies long enough that requeues while Associating/Unassociating/Releasing really happen.
+pub fn e2e_latencies() -> Latencies {
+    Latencies {
+        allocate: Duration::ZERO,
+        associate: Duration::from_secs(1),
+        unassociate: Duration::from_secs(2),
+        release: Duration::from_secs(2),
+    }
+}
+
+impl<'a> Scenario<'a> {
+    pub async fn new(cp: &'a ControlPlane, name: &str) -> Scenario<'a> {
+        let ns = format!("e2e-{name}");
+        cp.kubectl_ok(&["create", "namespace", &ns]);
+        let provider_config = format!("sim-{name}");
+        cp.apply(&format!(
+            "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {provider_config}\nspec:\n  provider: simulator\n  region: {REGION}\n"
+        ));
+        let sim = Simulator::new(SimulatorConfig { latencies: e2e_latencies(), ..SimulatorConfig::instant() }.with_seed(42));
+        let admin = Client::try_from(cp.config(None).await).expect("admin client");
+        let mut scenario = Scenario { cp, ns, provider_config, sim, admin, operator: None };
+        scenario.start_operator().await;
+        scenario
+    }
+
+    /// Starts the operator (in this process, as its ServiceAccount, watching this namespace).
+    pub async fn start_operator(&mut self) {
+        assert!(self.operator.is_none(), "operator already running");
+        let client = Client::try_from(self.cp.config(Some(OPERATOR_USER)).await).expect("operator client");
+        let settings = Settings {
+            concurrency: 4,
+            namespace: Some(self.ns.clone()),
+            instance: Some(format!("e2e-{}", self.ns)),
+            timing: Timing { resync: Duration::from_secs(5), stalled_resync: Duration::from_secs(5), ..Timing::default() },
+            ..Settings::default()
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(client, settings, Some(self.sim.clone()), None, async move {
+            let _ = stopped.await;
+        }));
+        self.operator = Some(Operator { task, stop });
+    }
+
+    /// Kills the operator where it stands (between two awaits, like a crashed process).
+    pub async fn kill_operator(&mut self) {
+        if let Some(operator) = self.operator.take() {
+            operator.task.abort();
+            let _ = operator.task.await;
+            drop(operator.stop);
+        }
+    }
+
+    pub async fn stop_operator(&mut self) {
+        if let Some(operator) = self.operator.take() {
+            let _ = operator.stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(20), operator.task).await;
+        }
+    }
+
+    pub fn eips(&self) -> Api<ElasticIP> {
+        Api::namespaced(self.admin.clone(), &self.ns)
+    }
+
+    pub async fn get(&self, name: &str) -> Option<ElasticIP> {
+        self.eips().get_opt(name).await.expect("get ElasticIP")
+    }
+
+    /// Applies a manifest into this scenario's namespace with the real kubectl.
+    pub fn apply(&self, yaml: &str) {
+        self.cp.apply_in(&self.ns, yaml);
+    }
+
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let mut full = vec!["-n", self.ns.as_str()];
+        full.extend_from_slice(args);
+        self.cp.kubectl_ok(&full)
+    }
+
+    /// An ElasticIP manifest using this scenario's ProviderConfig; `spec` is extra YAML lines
+    /// indented under `spec:`.
+    pub fn manifest(&self, name: &str, spec: &str) -> String {
+        let mut yaml = format!(
+            "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: {name}\nspec:\n  providerConfigRef:\n    name: {}\n",
+            self.provider_config
+        );
+        for line in spec.lines().filter(|l| !l.trim().is_empty()) {
+            yaml.push_str("  ");
+            yaml.push_str(line);
+            yaml.push('\n');
+        }
+        yaml
+    }
+
+    /// Waits until the object satisfies `done` (bounded), returning it.
+    pub async fn wait_for(&self, name: &str, what: &str, timeout: Duration, done: impl Fn(&ElasticIP) -> bool) -> ElasticIP {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let current = self.get(name).await;
+            if let Some(object) = &current
+                && done(object)
+            {
+                return object.clone();
+            }
+            assert!(Instant::now() < deadline, "{name}: timed out after {timeout:?} waiting for {what}; now: {:#?}", current.map(|o| o.status));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while let Some(object) = self.get(name).await {
+            assert!(Instant::now() < deadline, "{name} still exists after {timeout:?}: {:#?}", object.status);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.eips().delete(name, &DeleteParams::default()).await.expect("delete");
+    }
+
+    /// Events about the named object: (type, reason, note).
+    pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
+        let events: Api<Event> = Api::namespaced(self.admin.clone(), &self.ns);
+        let list = events.list(&ListParams::default().fields(&format!("regarding.name={name}"))).await.expect("list events");
+        list.items
+            .into_iter()
+            .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect()
+    }
+
+    /// The simulator's mutating calls naming this EIP, in order.
+    pub fn mutating_calls(&self, allocation_id: &str) -> Vec<String> {
+        self.sim
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation.is_mutating() && c.allocation_ids.iter().any(|id| id == allocation_id))
+            .map(|c| format!("{}:{}", c.operation, c.outcome.as_str()))
+            .collect()
+    }
+
+    pub async fn finish(mut self) {
+        self.stop_operator().await;
+    }
+}
+
+impl Drop for Scenario<'_> {
+    fn drop(&mut self) {
+        // A failed scenario must not leave its operator running against the shared control plane.
+        if let Some(operator) = self.operator.take() {
+            operator.task.abort();
+        }
+    }
+}
+
+struct Operator {
+    task: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+}
+
+impl ControlPlane {
+    /// `kubectl apply -f -` (cluster-scoped or default namespace).
+    pub fn apply(&self, yaml: &str) {
+        let out = pipe(self.kubectl_command(&["apply", "-f", "-"]), yaml);
+        assert!(out.status.success(), "kubectl apply failed: {}\n{yaml}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn apply_in(&self, ns: &str, yaml: &str) {
+        let out = pipe(self.kubectl_command(&["-n", ns, "apply", "-f", "-"]), yaml);
+        assert!(out.status.success(), "kubectl apply failed: {}\n{yaml}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `kubectl apply` that is expected to be refused: returns stderr.
+    pub fn apply_rejected(&self, ns: &str, yaml: &str) -> String {
+        let out = pipe(self.kubectl_command(&["-n", ns, "apply", "-f", "-"]), yaml);
+        assert!(!out.status.success(), "expected the API server to reject:\n{yaml}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+pub fn pipe(mut command: Command, input: &str) -> Output {
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// The Ready/Stalled/... condition's (status, reason).
+pub fn condition(object: &ElasticIP, type_: &str) -> Option<(String, String)> {
+    object.condition(type_).map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+pub fn is_true(object: &ElasticIP, type_: &str) -> bool {
+    object.condition(type_).is_some_and(|c| c.status == "True")
+}
