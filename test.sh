@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests.
+# Runs every test: formatting, lints, unit and integration tests, and the end-to-end suite on a
+# real kube-apiserver + etcd built from pinned Go modules (tools/build.sh, cached).
 set -euo pipefail
 cd "$(dirname "$0")"
-command -v cargo >/dev/null || { echo "error: cargo is required (rustup)" >&2; exit 1; }
+die() { echo "test.sh: ERROR: $*" >&2; exit 1; }
+command -v cargo >/dev/null || die "cargo is required (rustup)"
+command -v go >/dev/null || die "go is required to build the test control plane (tools/)"
+command -v openssl >/dev/null || die "openssl is required by the end-to-end harness (service-account key)"
+
+echo "== tools (kube-apiserver, etcd, kubectl, helm, kstatus)" >&2
+EIP_TOOLS_BIN="$(bash tools/build.sh | tail -n1)" || die "tools/build.sh failed"
+export EIP_TOOLS_BIN
+
+echo "== cargo fmt, clippy" >&2
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+
+echo "== cargo test (unit, integration, end-to-end)" >&2
 cargo test --all-targets

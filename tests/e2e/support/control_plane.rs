@@ -45,7 +45,7 @@ fn free_port() -> u16 {
 }
 
 /// Spawns a child that the kernel kills if this thread (the test's main thread) dies.
-fn spawn(command: &mut Command) -> Child {
+pub fn spawn(command: &mut Command) -> Child {
     // SAFETY: prctl is async-signal-safe and touches only the child's own state.
     unsafe {
         command.pre_exec(|| {
