@@ -14,16 +14,30 @@ use control_plane::ControlPlane;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let operator = std::env::var_os("EIP_OPERATOR_BIN").map(PathBuf::from).unwrap_or_else(|| root.join("target/debug/eip-operator"));
-    assert!(operator.is_file(), "{} not found: build it first (cargo build --bin eip-operator)", operator.display());
+    let operator = std::env::var_os("EIP_OPERATOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/debug/eip-operator"));
+    assert!(
+        operator.is_file(),
+        "{} not found: build it first (cargo build --bin eip-operator)",
+        operator.display()
+    );
 
     eprintln!("starting etcd and kube-apiserver...");
     let cp = ControlPlane::start(control_plane::tools_bin());
     let crds = root.join("crds/eip-operator.dev.yaml");
     cp.kubectl_ok(&["apply", "--server-side", "-f", &crds.to_string_lossy()]);
-    cp.kubectl_ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/elasticips.eip-operator.dev", "crd/providerconfigs.eip-operator.dev"]);
+    cp.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/elasticips.eip-operator.dev",
+        "crd/providerconfigs.eip-operator.dev",
+    ]);
 
-    let admin = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port");
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
     let mut child = control_plane::spawn(
         Command::new(&operator)
             .args(["run", "--simulator", "--simulator-profile", "dev", "--resync-seconds", "30"])

@@ -9,6 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType};
 use crate::cloud::CloudProvider;
+use crate::cloud::rate_limit::RateLimited;
 use crate::cloud::simulator::Simulator;
 
 /// Name reported for the implicit simulator account of `run --provider simulator`.
@@ -102,7 +103,10 @@ impl Providers {
                 provider: provider.clone(),
             });
         }
-        let provider = self.build(&name, &config)?;
+        let mut provider = self.build(&name, &config)?;
+        if let Some(limits) = config.spec.rate_limits {
+            provider = Arc::new(RateLimited::new(provider, limits.mutating_per_second, limits.describe_per_second));
+        }
         cache.insert(name.clone(), (generation, provider.clone()));
         Ok(Resolved {
             config_name: name,

@@ -14,12 +14,19 @@ use crate::support::{ControlPlane, REGION, Scenario, condition, is_true};
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn allocation_id(object: &eip_operator::api::ElasticIP) -> String {
-    object.status.as_ref().and_then(|s| s.allocation_id.clone()).expect("status.allocationId")
+    object
+        .status
+        .as_ref()
+        .and_then(|s| s.allocation_id.clone())
+        .expect("status.allocationId")
 }
 
 pub async fn create_bind_ready_and_printer_columns(cp: &ControlPlane) {
     let s = Scenario::new(cp, "create").await;
-    s.apply(&s.manifest("web", "binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0001\nallocation:\n  bandwidthMbps: 10\n  name: web"));
+    s.apply(&s.manifest(
+        "web",
+        "binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0001\nallocation:\n  bandwidthMbps: 10\n  name: web",
+    ));
 
     // The way users wait: kubectl wait on the Ready condition.
     s.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "eip/web"]);
@@ -73,13 +80,12 @@ pub async fn delete_blocks_until_unbound_then_released(cp: &ControlPlane) {
 
     // kubectl delete waits for the finalizer; watch the object while it does.
     let started = Instant::now();
-    let mut delete = s
-        .cp
-        .kubectl_command(&["-n", &s.ns, "delete", "eip", "web", "--timeout=90s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl delete");
+    let mut delete =
+        s.cp.kubectl_command(&["-n", &s.ns, "delete", "eip", "web", "--timeout=90s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl delete");
     let mut phases_seen = Vec::new();
     let mut terminating_seen = false;
     loop {
@@ -101,16 +107,31 @@ pub async fn delete_blocks_until_unbound_then_released(cp: &ControlPlane) {
     let took = started.elapsed();
 
     assert!(terminating_seen, "the object stayed in Terminating while the operator worked");
-    assert!(phases_seen.contains(&Phase::Unbinding) && phases_seen.contains(&Phase::Releasing), "{phases_seen:?}");
+    assert!(
+        phases_seen.contains(&Phase::Unbinding) && phases_seen.contains(&Phase::Releasing),
+        "{phases_seen:?}"
+    );
     assert!(s.get("web").await.is_none());
     // Unbind strictly before release, each once, and the EIP is gone from the cloud.
-    assert_eq!(s.mutating_calls(&id), vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"]);
+    assert_eq!(
+        s.mutating_calls(&id),
+        vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"]
+    );
     assert!(s.sim.eip(REGION, &id).is_none(), "released");
     // The object went away only after the simulated unbind (2 s) and release (2 s) completed.
     assert!(took >= Duration::from_secs(4), "deleted too early: {took:?}");
     let calls = s.sim.calls();
-    let at = |op: &str| calls.iter().find(|c| c.operation.as_str() == op && c.allocation_ids.contains(&id)).map(|c| c.seq).expect("call");
-    let polls_while_unbinding = calls.iter().filter(|c| c.seq > at("Unassociate") && c.seq < at("Release") && c.operation.as_str() == "Describe").count();
+    let at = |op: &str| {
+        calls
+            .iter()
+            .find(|c| c.operation.as_str() == op && c.allocation_ids.contains(&id))
+            .map(|c| c.seq)
+            .expect("call")
+    };
+    let polls_while_unbinding = calls
+        .iter()
+        .filter(|c| c.seq > at("Unassociate") && c.seq < at("Release") && c.operation.as_str() == "Describe")
+        .count();
     assert!(polls_while_unbinding >= 1, "requeued and looked again while Unassociating");
     let events: Vec<String> = s.events("web").await.into_iter().map(|(_, reason, _)| reason).collect();
     for reason in ["Unbinding", "Releasing", "Released"] {
@@ -125,7 +146,14 @@ pub async fn rebind_and_unbind_follow_the_spec(cp: &ControlPlane) {
     let object = s.wait_for("app", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await;
     let id = allocation_id(&object);
 
-    s.kubectl_ok(&["patch", "eip", "app", "--type=merge", "-p", r#"{"spec":{"binding":{"instanceId":"i-sim-0004"}}}"#]);
+    s.kubectl_ok(&[
+        "patch",
+        "eip",
+        "app",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"binding":{"instanceId":"i-sim-0004"}}}"#,
+    ]);
     let object = s
         .wait_for("app", "rebound to i-sim-0004", READY_TIMEOUT, |o| {
             is_true(o, "Ready")
@@ -135,11 +163,21 @@ pub async fn rebind_and_unbind_follow_the_spec(cp: &ControlPlane) {
         })
         .await;
     assert_eq!(object.metadata.generation, Some(2));
-    assert_eq!(s.mutating_calls(&id), vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Associate:Ok"]);
+    assert_eq!(
+        s.mutating_calls(&id),
+        vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Associate:Ok"]
+    );
     let cloud = s.sim.eip(REGION, &id).expect("EIP");
     assert_eq!(cloud.bound_to.map(|b| b.instance_id), Some("i-sim-0004".to_string()));
 
-    s.kubectl_ok(&["patch", "eip", "app", "--type=json", "-p", r#"[{"op":"remove","path":"/spec/binding"}]"#]);
+    s.kubectl_ok(&[
+        "patch",
+        "eip",
+        "app",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/spec/binding"}]"#,
+    ]);
     let object = s
         .wait_for("app", "unbound", READY_TIMEOUT, |o| {
             is_true(o, "Ready") && o.status.as_ref().is_some_and(|st| st.observed_generation == o.metadata.generation)
@@ -153,8 +191,14 @@ pub async fn rebind_and_unbind_follow_the_spec(cp: &ControlPlane) {
 
 pub async fn unbind_and_retain_policies_keep_the_eip(cp: &ControlPlane) {
     let s = Scenario::new(cp, "policies").await;
-    s.apply(&s.manifest("keep-unbound", "deletionPolicy: Unbind\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0005"));
-    s.apply(&s.manifest("keep-bound", "deletionPolicy: Retain\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0006"));
+    s.apply(&s.manifest(
+        "keep-unbound",
+        "deletionPolicy: Unbind\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0005",
+    ));
+    s.apply(&s.manifest(
+        "keep-bound",
+        "deletionPolicy: Retain\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0006",
+    ));
     let unbind = allocation_id(&s.wait_for("keep-unbound", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await);
     let retain = allocation_id(&s.wait_for("keep-bound", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await);
 
@@ -164,7 +208,11 @@ pub async fn unbind_and_retain_policies_keep_the_eip(cp: &ControlPlane) {
     let unbound = s.sim.eip(REGION, &unbind).expect("Unbind keeps the allocation");
     assert_eq!((unbound.phase, unbound.bound_to), (EipPhase::Unbound, None));
     let kept = s.sim.eip(REGION, &retain).expect("Retain keeps the allocation");
-    assert_eq!(kept.bound_to.map(|b| b.instance_id), Some("i-sim-0006".to_string()), "Retain touches nothing");
+    assert_eq!(
+        kept.bound_to.map(|b| b.instance_id),
+        Some("i-sim-0006".to_string()),
+        "Retain touches nothing"
+    );
     assert_eq!(s.mutating_calls(&unbind), vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok"]);
     assert_eq!(s.mutating_calls(&retain), vec!["Allocate:Ok", "Associate:Ok"]);
     let reasons: Vec<String> = s.events("keep-bound").await.into_iter().map(|e| e.1).collect();
@@ -174,9 +222,15 @@ pub async fn unbind_and_retain_policies_keep_the_eip(cp: &ControlPlane) {
 
 pub async fn adopted_eip_is_kept_by_default(cp: &ControlPlane) {
     let s = Scenario::new(cp, "adopt").await;
-    let existing = s.sim.seed_eip(REGION, SeedEip::default()).expect("seed an EIP made outside the operator");
+    let existing = s
+        .sim
+        .seed_eip(REGION, SeedEip::default())
+        .expect("seed an EIP made outside the operator");
     let id = existing.allocation_id.clone();
-    s.apply(&s.manifest("legacy", &format!("allocationId: {id}\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0007")));
+    s.apply(&s.manifest(
+        "legacy",
+        &format!("allocationId: {id}\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0007"),
+    ));
     let object = s.wait_for("legacy", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await;
     let status = object.status.expect("status");
     assert_eq!(status.ownership, Some(Ownership::Adopted));
@@ -186,7 +240,11 @@ pub async fn adopted_eip_is_kept_by_default(cp: &ControlPlane) {
     s.kubectl_ok(&["delete", "eip", "legacy", "--timeout=60s"]);
     let kept = s.sim.eip(REGION, &id).expect("an adopted EIP is not released by default");
     assert_eq!(kept.bound_to.map(|b| b.instance_id), Some("i-sim-0007".to_string()));
-    assert_eq!(s.mutating_calls(&id), vec!["Associate:Ok"], "never allocated a replacement, never released");
+    assert_eq!(
+        s.mutating_calls(&id),
+        vec!["Associate:Ok"],
+        "never allocated a replacement, never released"
+    );
 
     // Adopting an ID the cloud does not have stalls, and never allocates a replacement.
     s.apply(&s.manifest("ghost", "allocationId: eip-doesnotexist0000000"));
@@ -200,7 +258,10 @@ pub async fn adopted_eip_is_kept_by_default(cp: &ControlPlane) {
 
 pub async fn prepaid_delete_stalls_until_retain(cp: &ControlPlane) {
     let s = Scenario::new(cp, "prepaid").await;
-    s.apply(&s.manifest("sub", "allocation:\n  chargeType: PrePaid\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0008"));
+    s.apply(&s.manifest(
+        "sub",
+        "allocation:\n  chargeType: PrePaid\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0008",
+    ));
     let object = s.wait_for("sub", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await;
     let id = allocation_id(&object);
     assert_eq!(s.sim.eip(REGION, &id).expect("EIP").charge_type, ChargeType::PrePaid);
@@ -209,8 +270,15 @@ pub async fn prepaid_delete_stalls_until_retain(cp: &ControlPlane) {
     let stalled = s.wait_for("sub", "Stalled", READY_TIMEOUT, |o| is_true(o, "Stalled")).await;
     let cond = stalled.condition("Stalled").expect("Stalled");
     assert_eq!(cond.reason, "PrepaidCannotRelease");
-    assert!(cond.message.contains("deletionPolicy"), "the message names the way out: {}", cond.message);
-    assert!(stalled.metadata.deletion_timestamp.is_some(), "held in Terminating by the finalizer");
+    assert!(
+        cond.message.contains("deletionPolicy"),
+        "the message names the way out: {}",
+        cond.message
+    );
+    assert!(
+        stalled.metadata.deletion_timestamp.is_some(),
+        "held in Terminating by the finalizer"
+    );
     assert!(!is_true(&stalled, "Ready") && !is_true(&stalled, "Reconciling"));
     let warnings: Vec<_> = s.events("sub").await.into_iter().filter(|e| e.0 == "Warning").collect();
     assert!(warnings.iter().any(|e| e.1 == "PrepaidCannotRelease"), "{warnings:?}");
@@ -222,7 +290,14 @@ pub async fn prepaid_delete_stalls_until_retain(cp: &ControlPlane) {
     assert_eq!(warnings_later, warnings.len(), "no hot loop of Warnings");
 
     // The documented way out: keep the address.
-    s.kubectl_ok(&["patch", "eip", "sub", "--type=merge", "-p", r#"{"spec":{"deletionPolicy":"Retain"}}"#]);
+    s.kubectl_ok(&[
+        "patch",
+        "eip",
+        "sub",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"deletionPolicy":"Retain"}}"#,
+    ]);
     s.wait_gone("sub", READY_TIMEOUT).await;
     assert!(s.sim.eip(REGION, &id).is_some(), "the prepaid EIP is kept");
     s.finish().await;
@@ -234,7 +309,11 @@ pub async fn drift_is_reported_and_repaired(cp: &ControlPlane) {
     let id = allocation_id(&s.wait_for("web", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await);
 
     // Someone rebinds it in the console.
-    let elsewhere = BindTarget { instance_type: InstanceType::EcsInstance, instance_id: "i-sim-0010".into(), private_ip_address: None };
+    let elsewhere = BindTarget {
+        instance_type: InstanceType::EcsInstance,
+        instance_id: "i-sim-0010".into(),
+        private_ip_address: None,
+    };
     s.sim.oob_unbind(REGION, &id).expect("out-of-band unbind");
     s.sim.oob_bind(REGION, &id, &elsewhere).expect("out-of-band bind");
 
@@ -250,7 +329,11 @@ pub async fn drift_is_reported_and_repaired(cp: &ControlPlane) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     s.wait_for("web", "Ready again", READY_TIMEOUT, |o| {
-        is_true(o, "Ready") && o.status.as_ref().and_then(|st| st.bound_to.as_ref()).is_some_and(|b| b.instance_id == "i-sim-0009")
+        is_true(o, "Ready")
+            && o.status
+                .as_ref()
+                .and_then(|st| st.bound_to.as_ref())
+                .is_some_and(|b| b.instance_id == "i-sim-0009")
     })
     .await;
     s.finish().await;

@@ -53,7 +53,12 @@ fn main() -> ExitCode {
         return libtest_mimic::run(&args, trials).exit_code();
     }
 
-    let runtime = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime"));
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime"),
+    );
     let cp = Arc::new(ControlPlane::start(support::control_plane::tools_bin()));
     install(&cp);
 
@@ -82,7 +87,13 @@ fn install(cp: &ControlPlane) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let crds = root.join("crds/eip-operator.dev.yaml");
     cp.kubectl_ok(&["apply", "--server-side", "-f", &crds.to_string_lossy()]);
-    cp.kubectl_ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/elasticips.eip-operator.dev", "crd/providerconfigs.eip-operator.dev"]);
+    cp.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/elasticips.eip-operator.dev",
+        "crd/providerconfigs.eip-operator.dev",
+    ]);
     cp.kubectl_ok(&["create", "namespace", "eip-operator"]);
     cp.kubectl_ok(&["apply", "-k", &root.join("config/rbac").to_string_lossy()]);
 }

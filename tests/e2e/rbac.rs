@@ -13,7 +13,11 @@ pub async fn operator_identity_is_sufficient_and_minimal(cp: &ControlPlane) {
         }
         let out = cp.kubectl(&args);
         let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(answer == "yes" || answer == "no", "kubectl auth can-i {args:?}: {answer} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            answer == "yes" || answer == "no",
+            "kubectl auth can-i {args:?}: {answer} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         answer == "yes"
     };
     let needed = [

@@ -14,7 +14,10 @@ const COUNT: usize = 8;
 pub async fn restarts_mid_operation_converge_without_leaks(cp: &ControlPlane) {
     let mut s = Scenario::new(cp, "restart").await;
     for i in 1..=COUNT {
-        s.apply(&s.manifest(&format!("eip-{i}"), &format!("binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-{:04}", i + 10)));
+        s.apply(&s.manifest(
+            &format!("eip-{i}"),
+            &format!("binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-{:04}", i + 10),
+        ));
     }
     // Kill the operator at random moments while it allocates and binds.
     for _ in 0..6 {
@@ -25,7 +28,9 @@ pub async fn restarts_mid_operation_converge_without_leaks(cp: &ControlPlane) {
     }
     let mut uids = BTreeSet::new();
     for i in 1..=COUNT {
-        let object = s.wait_for(&format!("eip-{i}"), "Ready", Duration::from_secs(90), |o| is_true(o, "Ready")).await;
+        let object = s
+            .wait_for(&format!("eip-{i}"), "Ready", Duration::from_secs(90), |o| is_true(o, "Ready"))
+            .await;
         uids.insert(object.uid().expect("uid"));
     }
 

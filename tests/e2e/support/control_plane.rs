@@ -35,13 +35,20 @@ pub fn tools_bin() -> PathBuf {
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(output.status.success(), "tools/build.sh failed ({}): the end-to-end tests need kube-apiserver, etcd and kubectl", output.status);
+    assert!(
+        output.status.success(),
+        "tools/build.sh failed ({}): the end-to-end tests need kube-apiserver, etcd and kubectl",
+        output.status
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     PathBuf::from(stdout.lines().last().expect("tools/build.sh prints the bin dir").trim())
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free loopback port")
 }
 
 /// Spawns a child that the kernel kills if this thread (the test's main thread) dies.
@@ -53,7 +60,9 @@ pub fn spawn(command: &mut Command) -> Child {
             Ok(())
         });
     }
-    command.spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()))
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()))
 }
 
 fn tail(path: &Path) -> String {
@@ -74,13 +83,20 @@ impl ControlPlane {
         let mut etcd = spawn(
             Command::new(bin.join("etcd"))
                 .args(["--data-dir", &path.join("etcd").to_string_lossy()])
-                .args(["--listen-client-urls", "http://127.0.0.1:0", "--listen-peer-urls", "http://127.0.0.1:0"])
+                .args([
+                    "--listen-client-urls",
+                    "http://127.0.0.1:0",
+                    "--listen-peer-urls",
+                    "http://127.0.0.1:0",
+                ])
                 .args(["--unsafe-no-fsync", "--log-level", "warn"])
                 .stdout(Stdio::piped())
                 .stderr(etcd_log),
         );
         let mut ready_line = String::new();
-        BufReader::new(etcd.stdout.take().expect("etcd stdout")).read_line(&mut ready_line).expect("etcd output");
+        BufReader::new(etcd.stdout.take().expect("etcd stdout"))
+            .read_line(&mut ready_line)
+            .expect("etcd output");
         let etcd_url = ready_line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("client="))
@@ -107,7 +123,11 @@ impl ControlPlane {
                 .arg(format!("--etcd-servers={etcd_url}"))
                 .arg(format!("--cert-dir={}", path.join("pki").display()))
                 .arg(format!("--secure-port={port}"))
-                .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--service-cluster-ip-range=10.0.0.0/24"])
+                .args([
+                    "--bind-address=127.0.0.1",
+                    "--advertise-address=127.0.0.1",
+                    "--service-cluster-ip-range=10.0.0.0/24",
+                ])
                 .args(["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"])
                 .arg(format!("--token-auth-file={}", path.join("tokens.csv").display()))
                 .arg(format!("--service-account-issuer={server}/"))
@@ -117,7 +137,15 @@ impl ControlPlane {
                 .stdout(apiserver_log.try_clone().expect("log"))
                 .stderr(apiserver_log),
         );
-        let mut plane = ControlPlane { bin, server, token, kubeconfig: path.join("kubeconfig"), etcd, apiserver, dir };
+        let mut plane = ControlPlane {
+            bin,
+            server,
+            token,
+            kubeconfig: path.join("kubeconfig"),
+            etcd,
+            apiserver,
+            dir,
+        };
         plane.wait_ready(&path);
         plane.write_kubeconfig();
         plane
@@ -141,7 +169,11 @@ impl ControlPlane {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "kube-apiserver not ready after 120 s:\n{}", tail(&path.join("kube-apiserver.log")));
+            assert!(
+                Instant::now() < deadline,
+                "kube-apiserver not ready after 120 s:\n{}",
+                tail(&path.join("kube-apiserver.log"))
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -162,7 +194,9 @@ impl ControlPlane {
     /// A client config for the admin, or (with `impersonate`) for another identity.
     pub async fn config(&self, impersonate: Option<&str>) -> kube::Config {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
-        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("kube config");
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("kube config");
         if let Some(user) = impersonate {
             config.auth_info.impersonate = Some(user.to_string());
             config.auth_info.impersonate_groups = Some(vec!["system:serviceaccounts".into(), "system:authenticated".into()]);
@@ -184,7 +218,12 @@ impl ControlPlane {
     /// Runs kubectl and returns its stdout, failing the test on a non-zero exit.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 

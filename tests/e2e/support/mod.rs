@@ -53,9 +53,22 @@ impl<'a> Scenario<'a> {
         cp.apply(&format!(
             "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {provider_config}\nspec:\n  provider: simulator\n  region: {REGION}\n"
         ));
-        let sim = Simulator::new(SimulatorConfig { latencies: e2e_latencies(), ..SimulatorConfig::instant() }.with_seed(42));
+        let sim = Simulator::new(
+            SimulatorConfig {
+                latencies: e2e_latencies(),
+                ..SimulatorConfig::instant()
+            }
+            .with_seed(42),
+        );
         let admin = Client::try_from(cp.config(None).await).expect("admin client");
-        let mut scenario = Scenario { cp, ns, provider_config, sim, admin, operator: None };
+        let mut scenario = Scenario {
+            cp,
+            ns,
+            provider_config,
+            sim,
+            admin,
+            operator: None,
+        };
         scenario.start_operator().await;
         scenario
     }
@@ -68,7 +81,11 @@ impl<'a> Scenario<'a> {
             concurrency: 4,
             namespace: Some(self.ns.clone()),
             instance: Some(format!("e2e-{}", self.ns)),
-            timing: Timing { resync: Duration::from_secs(5), stalled_resync: Duration::from_secs(5), ..Timing::default() },
+            timing: Timing {
+                resync: Duration::from_secs(5),
+                stalled_resync: Duration::from_secs(5),
+                ..Timing::default()
+            },
             ..Settings::default()
         };
         let (stop, stopped) = oneshot::channel::<()>();
@@ -138,7 +155,11 @@ impl<'a> Scenario<'a> {
             {
                 return object.clone();
             }
-            assert!(Instant::now() < deadline, "{name}: timed out after {timeout:?} waiting for {what}; now: {:#?}", current.map(|o| o.status));
+            assert!(
+                Instant::now() < deadline,
+                "{name}: timed out after {timeout:?} waiting for {what}; now: {:#?}",
+                current.map(|o| o.status)
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -146,7 +167,11 @@ impl<'a> Scenario<'a> {
     pub async fn wait_gone(&self, name: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while let Some(object) = self.get(name).await {
-            assert!(Instant::now() < deadline, "{name} still exists after {timeout:?}: {:#?}", object.status);
+            assert!(
+                Instant::now() < deadline,
+                "{name} still exists after {timeout:?}: {:#?}",
+                object.status
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -158,10 +183,19 @@ impl<'a> Scenario<'a> {
     /// Events about the named object: (type, reason, note).
     pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
         let events: Api<Event> = Api::namespaced(self.admin.clone(), &self.ns);
-        let list = events.list(&ListParams::default().fields(&format!("regarding.name={name}"))).await.expect("list events");
+        let list = events
+            .list(&ListParams::default().fields(&format!("regarding.name={name}")))
+            .await
+            .expect("list events");
         list.items
             .into_iter()
-            .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
@@ -198,12 +232,20 @@ impl ControlPlane {
     /// `kubectl apply -f -` (cluster-scoped or default namespace).
     pub fn apply(&self, yaml: &str) {
         let out = pipe(self.kubectl_command(&["apply", "-f", "-"]), yaml);
-        assert!(out.status.success(), "kubectl apply failed: {}\n{yaml}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}\n{yaml}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn apply_in(&self, ns: &str, yaml: &str) {
         let out = pipe(self.kubectl_command(&["-n", ns, "apply", "-f", "-"]), yaml);
-        assert!(out.status.success(), "kubectl apply failed: {}\n{yaml}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}\n{yaml}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `kubectl apply` that is expected to be refused: returns stderr.
@@ -215,7 +257,12 @@ impl ControlPlane {
 }
 
 pub fn pipe(mut command: Command, input: &str) -> Output {
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     child.wait_with_output().expect("wait")
 }
