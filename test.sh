@@ -18,3 +18,7 @@ cargo clippy --all-targets -- -D warnings
 
 echo "== cargo test (unit, integration, end-to-end)" >&2
 cargo test --all-targets
+
+echo "== official SDKs against the simulator (tests/sdk)" >&2
+cargo build --quiet --bin eip-operator
+bash tests/sdk/run.sh

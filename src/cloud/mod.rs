@@ -357,6 +357,27 @@ impl fmt::Display for Operation {
     }
 }
 
+/// The key/value pairs of a credentials Secret (already base64-decoded). Which keys matter is
+/// up to each provider (see its module docs). Values are secrets: never log them.
+pub type SecretData = BTreeMap<String, String>;
+
+/// Where a provider reads its credentials. The operator's implementation reads the Secret a
+/// ProviderConfig names, re-reading it so that a rotated Secret takes effect without a restart.
+#[async_trait]
+pub trait SecretSource: Send + Sync + 'static {
+    async fn read(&self) -> Result<SecretData, CloudError>;
+}
+
+/// Fixed credentials (tests, and the simulator).
+pub struct StaticSecret(pub SecretData);
+
+#[async_trait]
+impl SecretSource for StaticSecret {
+    async fn read(&self) -> Result<SecretData, CloudError> {
+        Ok(self.0.clone())
+    }
+}
+
 /// Largest number of allocation IDs one Describe call accepts (Alibaba's documented limit).
 pub const DESCRIBE_BATCH: usize = 50;
 

@@ -106,6 +106,72 @@ pub struct SimulatorConfig {
     pub eip_quota_per_region: u32,
     /// When false, binding to an instance the simulator does not know fails like the real cloud.
     pub auto_create_instances: bool,
+    /// Who the wire protocols accept (access keys, IAM users, projects).
+    pub auth: SimAuth,
+}
+
+/// Credentials the simulator's wire protocols accept. Defaults are fixed, well-known test values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SimAuth {
+    /// Access key pairs (Alibaba AccessKeyId/AccessKeySecret, OTC/Huawei AK/SK).
+    pub access_keys: Vec<AccessKey>,
+    /// IAM users for password tokens (OTC/Huawei `POST /v3/auth/tokens`).
+    pub iam_users: Vec<IamUser>,
+    /// OTC/Huawei projects: the project ID in a URL selects the region.
+    pub projects: Vec<Project>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IamUser {
+    pub domain: String,
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+}
+
+/// The access key the simulator accepts by default.
+pub const SIM_ACCESS_KEY_ID: &str = "SIMACCESSKEYID0000001";
+pub const SIM_ACCESS_KEY_SECRET: &str = "sim-access-key-secret-0000000000000001";
+
+impl Default for SimAuth {
+    fn default() -> Self {
+        SimAuth {
+            access_keys: vec![AccessKey {
+                id: SIM_ACCESS_KEY_ID.into(),
+                secret: SIM_ACCESS_KEY_SECRET.into(),
+            }],
+            iam_users: vec![IamUser {
+                domain: "sim-domain".into(),
+                name: "sim-user".into(),
+                password: "sim-password".into(),
+            }],
+            projects: ["eu-de", "eu-nl", "ap-southeast-1"]
+                .iter()
+                .enumerate()
+                .map(|(i, region)| Project {
+                    id: format!("{:032x}", 0x5151_0000u64 + i as u64),
+                    name: (*region).to_string(),
+                    region: (*region).to_string(),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Default for SimulatorConfig {
@@ -118,6 +184,7 @@ impl Default for SimulatorConfig {
             regions: default_regions(),
             eip_quota_per_region: 100_000,
             auto_create_instances: false,
+            auth: SimAuth::default(),
         }
     }
 }

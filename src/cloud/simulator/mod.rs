@@ -11,6 +11,8 @@ mod codes;
 mod config;
 mod model;
 pub mod server;
+mod wire_alibaba;
+mod wire_otc;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -27,7 +29,10 @@ use crate::cloud::{
     AllocateRequest, Allocated, BindTarget, CloudEip, CloudError, CloudProvider, DESCRIBE_BATCH, InstanceType, Operation, Receipt,
 };
 
-pub use config::{Faults, Flavor, Latencies, RateLimits, RegionConfig, SimulatorConfig, default_regions};
+pub use config::{
+    AccessKey, Faults, Flavor, IamUser, Latencies, Project, RateLimits, RegionConfig, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, SimAuth,
+    SimulatorConfig, default_regions,
+};
 pub use model::{AdminError, InstanceInfo, SeedEip, raw_state};
 
 use codes::Refusal;

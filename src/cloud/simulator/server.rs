@@ -63,7 +63,10 @@ pub fn router(sim: Simulator) -> Router {
         .route("/admin/latencies", put(set_latencies))
         .route("/admin/rate-limits", put(set_rate_limits))
         .fallback(not_found)
-        .with_state(sim)
+        .with_state(sim.clone())
+        // The clouds' own wire protocols, on the same listener.
+        .merge(super::wire_alibaba::routes(sim.clone()))
+        .merge(super::wire_otc::routes(sim))
 }
 
 struct ApiError(StatusCode, String);
