@@ -46,6 +46,14 @@ pub struct ProviderConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<RateLimits>,
 
+    /// Alibaba Cloud settings (provider `alibaba`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alibaba: Option<AlibabaOptions>,
+
+    /// Open Telekom Cloud / Huawei Cloud settings (providers `otc` and `huawei`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otc: Option<OtcOptions>,
+
     /// Use this ProviderConfig for ElasticIPs that name none. At most one should be default;
     /// with several, the operator reports the ambiguity instead of picking one.
     #[serde(default)]
@@ -93,4 +101,50 @@ pub struct RateLimits {
     /// Calls per second for the describe API.
     #[schemars(range(min = 1, max = 10000))]
     pub describe_per_second: u32,
+}
+
+/// Alibaba Cloud settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlibabaOptions {
+    /// Request signing: `V3` (ACS3-HMAC-SHA256, the default) or `V1` (HMAC-SHA1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_version: Option<AlibabaSignatureVersion>,
+    /// STS endpoint for RRSA (AssumeRoleWithOIDC); `https://sts.<region>.aliyuncs.com` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("isURL(self)").message("stsEndpoint must be a URL"))]
+    pub sts_endpoint: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum AlibabaSignatureVersion {
+    V3,
+    V1,
+}
+
+/// Open Telekom Cloud / Huawei Cloud settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.projectId) && has(self.projectName))").message("set projectId or projectName, not both"))]
+pub struct OtcOptions {
+    /// Project ID (the `{project_id}` of the API paths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub project_id: Option<String>,
+    /// Project name, resolved to its ID through IAM (e.g. `eu-de`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub project_name: Option<String>,
+    /// IAM endpoint override (`https://iam.<region>...` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("isURL(self)").message("iamEndpoint must be a URL"))]
+    pub iam_endpoint: Option<String>,
+    /// Coalesce unbinds and releases into the batch API (`/v2/{project_id}/batchpublicips`).
+    /// Default: on for `huawei`, off for `otc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_operations: Option<bool>,
+    /// Bind and unbind through the v3 `associate-instance` API (needed for load balancers).
+    /// Default: on, except in OTC region `eu-nl`, which lacks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v3_bindings: Option<bool>,
 }

@@ -4,6 +4,7 @@
 pub mod decide;
 pub mod providers;
 pub mod reconcile;
+pub mod secrets;
 pub mod status;
 pub mod timing;
 
@@ -110,7 +111,7 @@ pub async fn run(
             instance: settings.instance.clone(),
         },
     );
-    let providers = Providers::new(configs.clone(), simulator, implicit_simulator_region);
+    let providers = Providers::new(configs.clone(), simulator, implicit_simulator_region).with_client(client.clone());
     let ctx = Arc::new(Context::new(client, providers, recorder, settings.timing.clone()));
 
     // Resolve no ElasticIP before the ProviderConfigs are known.

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use super::secrets::KubeSecretSource;
 use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType};
-use crate::cloud::CloudProvider;
 use crate::cloud::rate_limit::RateLimited;
 use crate::cloud::simulator::Simulator;
+use crate::cloud::{CloudProvider, SecretSource};
 
 /// Name reported for the implicit simulator account of `run --provider simulator`.
 pub const IMPLICIT_SIMULATOR: &str = "(implicit simulator)";
@@ -55,6 +56,8 @@ type CachedProvider = (Option<i64>, Arc<dyn CloudProvider>);
 /// Resolves ElasticIPs to provider clients.
 pub struct Providers {
     configs: Store<ProviderConfig>,
+    /// Reads credentials Secrets (absent in unit tests, where no provider needs one).
+    client: Option<kube::Client>,
     simulator: Option<Simulator>,
     /// Region of the implicit default simulator account (`run --provider simulator`), used when
     /// no ProviderConfig is marked default.

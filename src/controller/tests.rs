@@ -161,6 +161,8 @@ fn simulator_config() -> ProviderConfig {
             endpoint: None,
             credentials_secret_ref: None,
             rate_limits: None,
+            alibaba: None,
+            otc: None,
             default: true,
         },
     );
