@@ -104,7 +104,7 @@ pub struct RateLimits {
 }
 
 /// Alibaba Cloud settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlibabaOptions {
     /// Request signing: `V3` (ACS3-HMAC-SHA256, the default) or `V1` (HMAC-SHA1).

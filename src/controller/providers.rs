@@ -70,10 +70,31 @@ impl Providers {
     pub fn new(configs: Store<ProviderConfig>, simulator: Option<Simulator>, implicit_simulator_region: Option<String>) -> Self {
         Providers {
             configs,
+            client: None,
             simulator,
             implicit_simulator_region,
             cache: Mutex::default(),
         }
+    }
+
+    /// Lets providers read the credentials Secrets that ProviderConfigs name.
+    pub fn with_client(mut self, client: kube::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The credentials of a ProviderConfig, from the Secret it names.
+    #[allow(dead_code)] // used by the cloud providers' arms of `build`
+    fn secrets(&self, name: &str, config: &ProviderConfig) -> Result<Arc<dyn SecretSource>, ResolveError> {
+        let reference = config.spec.credentials_secret_ref.as_ref().ok_or_else(|| ResolveError::Invalid {
+            name: name.into(),
+            message: "credentialsSecretRef is required".into(),
+        })?;
+        let client = self.client.clone().ok_or_else(|| ResolveError::Invalid {
+            name: name.into(),
+            message: "no Kubernetes client to read credentials with".into(),
+        })?;
+        Ok(Arc::new(KubeSecretSource::new(client, &reference.namespace, &reference.name)))
     }
 
     pub fn resolve(&self, spec: &ElasticIPSpec) -> Result<Resolved, ResolveError> {
