@@ -24,7 +24,7 @@ die() { printf 'tools/build.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 
 command -v go >/dev/null 2>&1 \
-  || die "'go' not found on PATH. Install Go >= 1.26 (e.g. from the Go module proxy's toolchain or your distro) and retry."
+  || die "'go' not found on PATH. Install Go >= 1.26, put it on PATH and retry."
 
 # Never let go switch/download toolchains or pick up an outer go.work.
 export GOTOOLCHAIN=local GOWORK=off
@@ -77,13 +77,23 @@ if command -v flock >/dev/null 2>&1; then
     printf '%s\n' "$BIN_DIR"
     exit 0
   fi
+  # We hold the lock, so no build is running: leftovers of killed builds can go.
+  rm -rf "$CACHE_ROOT"/.tmp.* "$CACHE_ROOT"/*.old.* 2>/dev/null || true
 fi
 
 # ---- build into a temp dir, then rename into place ---------------------------
 TMP_DIR="$(mktemp -d "$CACHE_ROOT/.tmp.${KEY}.XXXXXX")"
-cleanup() { rm -rf "$TMP_DIR"; }
+CHILD=""
+cleanup() {
+  if [[ -n "$CHILD" ]]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
+  rm -rf "$TMP_DIR"
+}
 trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
+trap 'log "interrupted"; exit 130' INT TERM HUP
+# Run a command in the background and wait for it, so that a signal sent to this
+# script alone is handled at once (and stops the build) rather than after it.
+run() { "$@" & CHILD=$!; wait "$CHILD"; local rc=$?; CHILD=""; return $rc; }
+chmod 755 "$TMP_DIR"
 mkdir -p "$TMP_DIR/bin"
 
 # 2 cores: 2 parallel package builds; static binaries; go.sum is committed, so
@@ -106,16 +116,16 @@ HELM_LDFLAGS+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=${K8S_MAJOR}"
 HELM_LDFLAGS+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${K8S_MINOR}"
 
 start=$SECONDS
-log "building into $FINAL_DIR (cold build: ~10-20 min on 2 cores; ${go_version}, -p ${PAR})"
+log "building into $FINAL_DIR (cold build: ~8-10 min on 2 cores; ${go_version}, -p ${PAR})"
 
 log "[1/2] kube-apiserver, kubectl, etcd, kstatus (module tools/)"
-( cd "$TOOLS_DIR" && go build -p "$PAR" -trimpath -ldflags "$K8S_LDFLAGS" -o "$TMP_DIR/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver ./cmd/kubectl ./cmd/etcd ./cmd/kstatus ) >&2 \
+run go -C "$TOOLS_DIR" build -p "$PAR" -trimpath -ldflags "$K8S_LDFLAGS" -o "$TMP_DIR/bin/" \
+    k8s.io/kubernetes/cmd/kube-apiserver ./cmd/kubectl ./cmd/etcd ./cmd/kstatus >&2 \
   || die "go build failed for kube-apiserver/kubectl/etcd/kstatus (see the go output above)."
 
 log "[2/2] helm ${HELM_VERSION} (module tools/helm/)"
-( cd "$TOOLS_DIR/helm" && go build -p "$PAR" -trimpath -ldflags "$HELM_LDFLAGS" -o "$TMP_DIR/bin/helm" \
-    helm.sh/helm/v3/cmd/helm ) >&2 \
+run go -C "$TOOLS_DIR/helm" build -p "$PAR" -trimpath -ldflags "$HELM_LDFLAGS" -o "$TMP_DIR/bin/helm" \
+    helm.sh/helm/v3/cmd/helm >&2 \
   || die "go build failed for helm (see the go output above)."
 
 # ---- sanity-check the version stamps -----------------------------------------

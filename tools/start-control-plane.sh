@@ -94,6 +94,7 @@ SERVER="https://127.0.0.1:$PORT"
   --secure-port="$PORT" \
   --bind-address=127.0.0.1 \
   --advertise-address=127.0.0.1 \
+  --endpoint-reconciler-type=none \
   --service-cluster-ip-range=10.0.0.0/24 \
   --authorization-mode=RBAC \
   --token-auth-file="$DIR/tokens.csv" \

@@ -126,6 +126,8 @@ impl ControlPlane {
                 .args([
                     "--bind-address=127.0.0.1",
                     "--advertise-address=127.0.0.1",
+                    // The endpoint reconciler refuses loopback addresses; nothing here needs it.
+                    "--endpoint-reconciler-type=none",
                     "--service-cluster-ip-range=10.0.0.0/24",
                 ])
                 .args(["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"])

@@ -15,7 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/logutil"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func main() {
@@ -28,7 +31,7 @@ func run() int {
 	listenClient := fs.String("listen-client-urls", "http://127.0.0.1:2379", "client URL (loopback; port 0 = pick a free port)")
 	advertiseClient := fs.String("advertise-client-urls", "", "advertised client URL (default: the listen client URL)")
 	listenPeer := fs.String("listen-peer-urls", "http://127.0.0.1:0", "peer URL (loopback; port 0 = pick a free port)")
-	name := fs.String("name", "default", "member name")
+	name := fs.String("name", "test", "member name")
 	noFsync := fs.Bool("unsafe-no-fsync", false, "disable fsync (tests only: unsafe on crash)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error, panic, fatal")
 	startTimeout := fs.Duration("start-timeout", 60*time.Second, "how long to wait for the server to become ready")
@@ -74,16 +77,34 @@ func run() int {
 	cfg.UnsafeNoFsync = *noFsync
 	cfg.LogLevel = *logLevel
 	cfg.LogOutputs = []string{"stderr"}
+	// Own logger with an adjustable level, so a requested shutdown can be
+	// quiet (etcd logs "server closed" errors while it stops).
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "etcd: --log-level: %v\n", err)
+		return 2
+	}
+	atomicLevel := zap.NewAtomicLevelAt(level)
+	lcfg := logutil.DefaultZapLoggerConfig
+	lcfg.Level = atomicLevel
+	lcfg.OutputPaths = []string{"stderr"}
+	lcfg.ErrorOutputPaths = []string{"stderr"}
+	lg, err := lcfg.Build()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "etcd: logger: %v\n", err)
+		return 1
+	}
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "etcd: start failed: %v\n", err)
 		return 1
 	}
-	defer e.Close()
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer e.Close() // the only Close: a second one panics (close of closed channel)
 
 	select {
 	case <-e.Server.ReadyNotify():
@@ -102,7 +123,7 @@ func run() int {
 	select {
 	case s := <-sigs:
 		fmt.Fprintf(os.Stderr, "etcd: got %s, stopping\n", s)
-		e.Close()
+		atomicLevel.SetLevel(zapcore.FatalLevel)
 		return 0
 	case err := <-e.Err():
 		fmt.Fprintf(os.Stderr, "etcd: server error: %v\n", err)

@@ -15,6 +15,7 @@ import (
 	"os"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 )
@@ -50,8 +51,9 @@ func main() {
 	if err != nil {
 		fail("parse input: %v", err)
 	}
+	// utiljson keeps integers as int64, which kstatus' accessors require.
 	obj := map[string]interface{}{}
-	if err := json.Unmarshal(jsonData, &obj); err != nil || len(obj) == 0 {
+	if err := utiljson.Unmarshal(jsonData, &obj); err != nil || len(obj) == 0 {
 		fail("input is not a single Kubernetes object (%v)", err)
 	}
 	res, err := status.Compute(&unstructured.Unstructured{Object: obj})
