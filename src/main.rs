@@ -3,11 +3,17 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use eip_operator::cloud::simulator::{Simulator, SimulatorConfig, server};
+use eip_operator::controller::leader::LeaderElection;
 use eip_operator::controller::{self, Settings, Timing};
+use eip_operator::telemetry::metrics::Metrics;
+use eip_operator::telemetry::server::Health;
 use eip_operator::telemetry::{self, LogFormat};
+use tokio::sync::watch;
 use tracing::{error, info};
 
 #[derive(Parser)]
@@ -86,9 +92,24 @@ struct RunArgs {
     /// Only watch this namespace (default: all namespaces).
     #[arg(long, env = "EIP_OPERATOR_NAMESPACE")]
     namespace: Option<String>,
-    /// Instance name in Events (the pod name in a cluster).
+    /// Instance name in Events and the leader lease (the pod name in a cluster).
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
+    /// Serve /metrics, /healthz and /readyz here ("none" to disable).
+    #[arg(long, default_value = "0.0.0.0:8080", env = "EIP_OPERATOR_METRICS_ADDR")]
+    metrics_addr: String,
+    /// Reconcile only while holding a Lease, so several replicas can run (one active).
+    #[arg(long, env = "EIP_OPERATOR_LEADER_ELECTION")]
+    leader_election: bool,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "eip-operator")]
+    lease_name: String,
+    /// Namespace of the leader Lease (the operator's own namespace in a cluster).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// Seconds a leader holds the Lease without renewing it; a standby takes over after this.
+    #[arg(long, default_value_t = 15)]
+    lease_duration_seconds: u64,
 }
 
 #[derive(clap::Args)]
@@ -169,6 +190,30 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let client = kube::Client::try_default()
         .await
         .map_err(|e| format!("cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    if args.metrics_addr != "none" {
+        let addr: SocketAddr = args
+            .metrics_addr
+            .parse()
+            .map_err(|e| format!("--metrics-addr {}: {e}", args.metrics_addr))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        info!(addr = %listener.local_addr().map_err(|e| e.to_string())?, "metrics and health endpoints listening");
+        let (metrics, health, stop) = (metrics.clone(), health.clone(), controller::leader::stopped(stop_rx.clone()));
+        tokio::spawn(async move {
+            if let Err(err) = telemetry::server::serve(listener, metrics, health, stop).await {
+                error!("metrics server: {err}");
+            }
+        });
+    }
+
     let with_simulator = args.simulator.simulator || args.provider == Some(DefaultProvider::Simulator);
     let simulator =
         with_simulator.then(|| Simulator::new(simulator_config(args.simulator.simulator_profile, args.simulator.simulator_seed)));
@@ -185,15 +230,28 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let settings = Settings {
         concurrency: args.concurrency,
         timing: Timing {
-            resync: std::time::Duration::from_secs(args.resync_seconds),
+            resync: Duration::from_secs(args.resync_seconds),
             ..Timing::default()
         },
-        instance: args.instance,
+        instance: args.instance.clone(),
         namespace: args.namespace,
+        metrics,
+        health: health.clone(),
         ..Settings::default()
     };
-    controller::run(client, settings, simulator, implicit_region, shutdown_signal()).await;
-    Ok(())
+    if !args.leader_election {
+        health.set_leader(true);
+        controller::run(client, settings, simulator, implicit_region, controller::leader::stopped(stop_rx)).await;
+        return Ok(());
+    }
+
+    let election = LeaderElection {
+        lease_name: args.lease_name,
+        namespace: args.lease_namespace,
+        identity: args.instance.unwrap_or_else(|| format!("eip-operator-{}", std::process::id())),
+        lease_duration_seconds: args.lease_duration_seconds,
+    };
+    controller::leader::run_elected(client, election, settings, simulator, implicit_region, stop_rx).await
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -2,6 +2,7 @@
 //! [`reconcile::reconcile`].
 
 pub mod decide;
+pub mod leader;
 pub mod providers;
 pub mod reconcile;
 pub mod secrets;
@@ -23,6 +24,8 @@ use tracing::{info, warn};
 
 use crate::api::{ElasticIP, ProviderConfig};
 use crate::cloud::simulator::Simulator;
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::server::Health;
 pub use providers::Providers;
 pub use reconcile::{Context, Error, MANAGER, error_policy, reconcile};
 pub use timing::Timing;
@@ -39,6 +42,9 @@ pub struct Settings {
     pub instance: Option<String>,
     /// Only watch ElasticIPs in this namespace (all namespaces when unset).
     pub namespace: Option<String>,
+    pub metrics: Arc<Metrics>,
+    /// Set ready once the caches are filled.
+    pub health: Arc<Health>,
 }
 
 impl Default for Settings {
@@ -49,6 +55,8 @@ impl Default for Settings {
             reporter: MANAGER.into(),
             instance: None,
             namespace: None,
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(Health::default()),
         }
     }
 }
@@ -98,6 +106,7 @@ pub async fn run(
         None => Api::all(client.clone()),
     };
     let (reader, writer) = reflector::store();
+    settings.metrics.watch_elastic_ips(reader.clone());
     let trigger = watcher(eips, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
@@ -111,8 +120,16 @@ pub async fn run(
             instance: settings.instance.clone(),
         },
     );
-    let providers = Providers::new(configs.clone(), simulator, implicit_simulator_region).with_client(client.clone());
-    let ctx = Arc::new(Context::new(client, providers, recorder, settings.timing.clone()));
+    let providers = Providers::new(configs.clone(), simulator, implicit_simulator_region)
+        .with_client(client.clone())
+        .with_metrics(settings.metrics.clone());
+    let ctx = Arc::new(Context::new(
+        client,
+        providers,
+        recorder,
+        settings.timing.clone(),
+        settings.metrics.clone(),
+    ));
 
     // Resolve no ElasticIP before the ProviderConfigs are known.
     if configs.wait_until_ready().await.is_err() {
@@ -120,6 +137,7 @@ pub async fn run(
         return;
     }
     info!(concurrency = settings.concurrency, "controller starting");
+    settings.health.set_ready(true);
     Controller::for_stream(trigger, reader)
         .with_config(controller::Config::default().concurrency(settings.concurrency))
         .reconcile_all_on(config_changed_rx)

@@ -12,6 +12,7 @@ use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType};
 use crate::cloud::rate_limit::RateLimited;
 use crate::cloud::simulator::Simulator;
 use crate::cloud::{CloudProvider, SecretSource};
+use crate::telemetry::metrics::{Instrumented, Metrics};
 
 /// Name reported for the implicit simulator account of `run --provider simulator`.
 pub const IMPLICIT_SIMULATOR: &str = "(implicit simulator)";
@@ -58,6 +59,7 @@ pub struct Providers {
     configs: Store<ProviderConfig>,
     /// Reads credentials Secrets (absent in unit tests, where no provider needs one).
     client: Option<kube::Client>,
+    metrics: Option<Arc<Metrics>>,
     simulator: Option<Simulator>,
     /// Region of the implicit default simulator account (`run --provider simulator`), used when
     /// no ProviderConfig is marked default.
@@ -71,10 +73,17 @@ impl Providers {
         Providers {
             configs,
             client: None,
+            metrics: None,
             simulator,
             implicit_simulator_region,
             cache: Mutex::default(),
         }
+    }
+
+    /// Counts every cloud call in these metrics.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Lets providers read the credentials Secrets that ProviderConfigs name.
@@ -128,6 +137,9 @@ impl Providers {
             });
         }
         let mut provider = self.build(&name, &config)?;
+        if let Some(metrics) = &self.metrics {
+            provider = Arc::new(Instrumented::new(provider, metrics.clone()));
+        }
         if let Some(limits) = config.spec.rate_limits {
             provider = Arc::new(RateLimited::new(provider, limits.mutating_per_second, limits.describe_per_second));
         }

@@ -20,6 +20,7 @@ use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
 use crate::cloud::{AllocateRequest, CloudError, CloudProvider, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Receipt};
+use crate::telemetry::metrics::Metrics;
 
 /// Field manager of the operator's writes.
 pub const MANAGER: &str = "eip-operator";
@@ -40,17 +41,19 @@ pub struct Context {
     pub providers: Providers,
     pub recorder: Recorder,
     pub timing: Timing,
+    pub metrics: Arc<Metrics>,
     /// Consecutive retryable failures per object UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
-    pub fn new(client: Client, providers: Providers, recorder: Recorder, timing: Timing) -> Self {
+    pub fn new(client: Client, providers: Providers, recorder: Recorder, timing: Timing, metrics: Arc<Metrics>) -> Self {
         Context {
             client,
             providers,
             recorder,
             timing,
+            metrics,
             failures: Mutex::default(),
         }
     }
@@ -75,6 +78,17 @@ impl Context {
 
 /// Reconciles one ElasticIP.
 pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    ctx.metrics.reconciles_in_flight.inc();
+    let mut result = "error";
+    let action = reconcile_inner(&eip, &ctx, &mut result).await;
+    ctx.metrics.reconciles_in_flight.dec();
+    ctx.metrics.observe_reconcile(result, started.elapsed());
+    action
+}
+
+/// `result` names what the reconcile did, for the metrics.
+async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut &'static str) -> Result<Action, Error> {
     let uid = eip.uid().ok_or(Error::MissingField("metadata.uid"))?;
     let namespace = eip.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<ElasticIP> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -82,25 +96,32 @@ pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action,
     let has_finalizer = eip.finalizers().iter().any(|f| f == FINALIZER);
 
     if deleting && !has_finalizer {
+        *result = "ignored";
         return Ok(Action::await_change());
     }
     if !has_finalizer {
         // Before anything exists in the cloud, so a deletion can never skip the cleanup.
-        add_finalizer(&api, &eip).await?;
+        add_finalizer(&api, eip).await?;
     }
 
     let prev = eip.status.as_ref();
     let resolved = match ctx.providers.resolve(&eip.spec) {
         Ok(resolved) => resolved,
-        Err(err) => return unresolved(&api, &eip, &ctx, err).await,
+        Err(err) => {
+            *result = "stalled";
+            return unresolved(&api, eip, ctx, err).await;
+        }
     };
 
-    let cloud = match observe(resolved.provider.as_ref(), &eip, &uid).await {
+    let cloud = match observe(resolved.provider.as_ref(), eip, &uid).await {
         Ok(cloud) => cloud,
-        Err(err) => return unobserved(&api, &eip, &ctx, &uid, err).await,
+        Err(err) => {
+            *result = if err.class == ErrorClass::Terminal { "stalled" } else { "retry" };
+            return unobserved(&api, eip, ctx, &uid, err).await;
+        }
     };
     if let Some(drift) = status::detect_drift(prev, &cloud) {
-        publish(&ctx, &eip, EventType::Warning, "DriftDetected", "Observe", drift).await;
+        publish(ctx, eip, EventType::Warning, "DriftDetected", "Observe", drift).await;
     }
 
     let step = decide(&Inputs {
@@ -111,18 +132,19 @@ pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action,
     });
     debug!(name = %eip.name_any(), namespace, ?step, "decided");
     let now = Timestamp::now();
-    let outcome = execute(resolved.provider.as_ref(), &eip, &uid, &step, &cloud, now).await;
+    let outcome = execute(resolved.provider.as_ref(), eip, &uid, &step, &cloud, now).await;
+    *result = result_label(&step, &outcome);
 
     if step == Step::RemoveFinalizer {
-        remove_finalizer(&api, &eip).await?;
+        remove_finalizer(&api, eip).await?;
         ctx.clear_failures(&uid);
-        let (reason, note) = finalized_event(&eip, &cloud);
-        publish(&ctx, &eip, EventType::Normal, reason, "RemoveFinalizer", note).await;
+        let (reason, note) = finalized_event(eip, &cloud);
+        publish(ctx, eip, EventType::Normal, reason, "RemoveFinalizer", note).await;
         info!(name = %eip.name_any(), namespace, reason, "finalizer removed");
         return Ok(Action::await_change());
     }
 
-    announce(&ctx, &eip, &step, &outcome).await;
+    announce(ctx, eip, &step, &outcome).await;
     let next = status::next_status(
         prev,
         &StatusInputs {
@@ -136,7 +158,7 @@ pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action,
             now,
         },
     );
-    write_status(&api, &eip, next).await?;
+    write_status(&api, eip, next).await?;
 
     let failures = match &outcome {
         Outcome::Failed(err) if err.class == ErrorClass::Retryable => ctx.record_failure(&uid),
@@ -147,6 +169,20 @@ pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action,
     };
     let waited = waited_for(prev, &step, now);
     Ok(Action::requeue(ctx.timing.requeue_after(&step, &outcome, waited, failures)))
+}
+
+fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
+    match (step, outcome) {
+        (_, Outcome::Failed(err)) if err.class == ErrorClass::Retryable => "retry",
+        (_, Outcome::Failed(_)) | (Step::Stalled(_), _) => "stalled",
+        (Step::Allocate, _) => "allocate",
+        (Step::Associate { .. }, _) => "associate",
+        (Step::Unassociate { .. }, _) => "unassociate",
+        (Step::Release, _) => "release",
+        (Step::Wait { .. }, _) => "wait",
+        (Step::Converged, _) => "converged",
+        (Step::RemoveFinalizer, _) => "finalized",
+    }
 }
 
 /// Requeue after errors of the Kubernetes API (cloud errors are handled inside [`reconcile`]).

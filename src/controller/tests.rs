@@ -198,7 +198,7 @@ impl Harness {
                 instance: None,
             },
         );
-        let ctx = Arc::new(Context::new(client, providers, recorder, Timing::default()));
+        let ctx = Arc::new(Context::new(client, providers, recorder, Timing::default(), Arc::default()));
         Harness { fake, sim, ctx }
     }
 

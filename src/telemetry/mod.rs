@@ -20,3 +20,6 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
 }
+
+pub mod metrics;
+pub mod server;

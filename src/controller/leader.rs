@@ -1,0 +1,104 @@
+//! Leader election with a Lease (kube-lease-manager): only the holder reconciles; a standby
+//! takes over within a lease duration when the leader dies, at once when it steps down.
+
+use std::time::Duration;
+
+use kube::Client;
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::sync::watch;
+use tracing::{error, info};
+
+use super::{MANAGER, Settings};
+use crate::cloud::simulator::Simulator;
+
+/// Which Lease to hold, and as whom.
+#[derive(Clone, Debug)]
+pub struct LeaderElection {
+    pub lease_name: String,
+    pub namespace: String,
+    /// Unique per replica (the pod name).
+    pub identity: String,
+    /// How long a lease lasts without renewal; the leader renews a third of it before expiry.
+    pub lease_duration_seconds: u64,
+}
+
+type LeaseTask = tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>;
+
+/// Waits for the Lease, then runs the controller while holding it. Returns `Ok` when `stop` is
+/// set, and an error when the lease was lost (the process should exit and campaign again).
+pub async fn run_elected(
+    client: Client,
+    election: LeaderElection,
+    settings: Settings,
+    simulator: Option<Simulator>,
+    implicit_simulator_region: Option<String>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let health = settings.health.clone();
+    let duration = election.lease_duration_seconds.max(3);
+    let manager = LeaseManagerBuilder::new(client.clone(), &election.lease_name)
+        .with_namespace(&election.namespace)
+        .with_identity(&election.identity)
+        .with_duration(duration)
+        .with_grace((duration / 3).max(1))
+        .with_field_manager(MANAGER)
+        .build()
+        .await
+        .map_err(|e| format!("leader election: {e}"))?;
+    let (mut leader, lease_task) = manager.watch().await;
+    // A standby is healthy and ready: it serves its purpose by waiting.
+    health.set_ready(true);
+    info!(
+        identity = election.identity,
+        lease = election.lease_name,
+        namespace = election.namespace,
+        "waiting for the leader lease"
+    );
+    let mut stop_watch = stop.clone();
+    while !*leader.borrow_and_update() {
+        tokio::select! {
+            changed = leader.changed() => changed.map_err(|_| "leader election stopped".to_string())?,
+            _ = stop_watch.changed() => {
+                release(leader, lease_task).await;
+                return Ok(());
+            }
+        }
+    }
+    info!(identity = election.identity, "acquired the leader lease");
+    health.set_leader(true);
+    health.set_ready(false);
+    let mut lost = leader.clone();
+    let stop_for_controller = stop.clone();
+    let lost_or_stopped = async move {
+        tokio::select! {
+            _ = async { while lost.changed().await.is_ok() && *lost.borrow() {} } => {}
+            _ = stopped(stop_for_controller) => {}
+        }
+    };
+    super::run(client, settings, simulator, implicit_simulator_region, lost_or_stopped).await;
+    let still_leader = *leader.borrow();
+    health.set_leader(false);
+    release(leader, lease_task).await;
+    if still_leader || *stop.borrow() {
+        Ok(())
+    } else {
+        Err("lost the leader lease; exiting so that a restart campaigns again".into())
+    }
+}
+
+/// Gives up the Lease (so a standby takes over at once) and waits, briefly, for that.
+async fn release(leader: watch::Receiver<bool>, lease_task: LeaseTask) {
+    drop(leader);
+    if tokio::time::timeout(Duration::from_secs(5), lease_task).await.is_err() {
+        error!("timed out releasing the leader lease");
+    }
+}
+
+/// Completes once the stop flag is set (or its sender is gone).
+pub async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
