@@ -62,7 +62,7 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     match state.metrics.encode() {
         Ok(text) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
             text,
         )
             .into_response(),

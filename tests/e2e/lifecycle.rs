@@ -32,6 +32,7 @@ pub async fn create_bind_ready_and_printer_columns(cp: &ControlPlane) {
     s.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "eip/web"]);
 
     let object = s.get("web").await.expect("exists");
+    assert_eq!(s.cp.capture("ready", &object), "Current", "kstatus of a Ready ElasticIP");
     let status = object.status.clone().expect("status");
     assert_eq!(status.observed_generation, object.metadata.generation);
     let ip = status.ip_address.clone().expect("ipAddress");
@@ -94,6 +95,9 @@ pub async fn delete_blocks_until_unbound_then_released(cp: &ControlPlane) {
             break;
         }
         if let Some(object) = s.get("web").await {
+            if object.metadata.deletion_timestamp.is_some() && !terminating_seen {
+                assert_eq!(s.cp.capture("terminating", &object), "Terminating");
+            }
             terminating_seen |= object.metadata.deletion_timestamp.is_some();
             if let Some(phase) = object.status.and_then(|st| st.phase)
                 && phases_seen.last() != Some(&phase)
@@ -154,6 +158,12 @@ pub async fn rebind_and_unbind_follow_the_spec(cp: &ControlPlane) {
         "-p",
         r#"{"spec":{"binding":{"instanceId":"i-sim-0004"}}}"#,
     ]);
+    let moving = s
+        .wait_for("app", "Reconciling while it rebinds", READY_TIMEOUT, |o| {
+            is_true(o, "Reconciling") && o.status.as_ref().is_some_and(|st| st.observed_generation == o.metadata.generation)
+        })
+        .await;
+    assert_eq!(s.cp.capture("reconciling", &moving), "InProgress", "kstatus while Reconciling");
     let object = s
         .wait_for("app", "rebound to i-sim-0004", READY_TIMEOUT, |o| {
             is_true(o, "Ready")
@@ -250,6 +260,7 @@ pub async fn adopted_eip_is_kept_by_default(cp: &ControlPlane) {
     s.apply(&s.manifest("ghost", "allocationId: eip-doesnotexist0000000"));
     let ghost = s.wait_for("ghost", "Stalled", READY_TIMEOUT, |o| is_true(o, "Stalled")).await;
     assert_eq!(condition(&ghost, "Stalled").map(|c| c.1), Some("AdoptTargetNotFound".to_string()));
+    assert_eq!(s.cp.capture("stalled", &ghost), "Failed", "kstatus of a Stalled ElasticIP");
     assert_eq!(s.sim.eips(REGION).len(), 1, "no EIP allocated for the ghost");
     // Its deletion needs nothing from the cloud (Retain).
     s.kubectl_ok(&["delete", "eip", "ghost", "--timeout=60s"]);

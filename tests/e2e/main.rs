@@ -7,6 +7,7 @@
 //! The control plane is torn down when the run ends, whether scenarios passed, failed or panicked.
 
 mod lifecycle;
+mod operations;
 mod rbac;
 mod restart;
 mod support;
@@ -37,6 +38,8 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(lifecycle::prepaid_delete_stalls_until_retain),
         scenario!(lifecycle::drift_is_reported_and_repaired),
         scenario!(restart::restarts_mid_operation_converge_without_leaks),
+        scenario!(operations::metrics_agree_with_the_cloud),
+        scenario!(operations::standby_takes_over_an_in_flight_deletion),
         scenario!(validation::invalid_manifests_are_rejected),
         scenario!(validation::immutable_fields_cannot_change),
         scenario!(rbac::operator_identity_is_sufficient_and_minimal),

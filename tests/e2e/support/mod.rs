@@ -4,12 +4,15 @@
 pub mod control_plane;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eip_operator::api::ElasticIP;
 use eip_operator::cloud::simulator::{Latencies, Simulator, SimulatorConfig};
 use eip_operator::controller::{self, Settings, Timing};
+use eip_operator::telemetry::metrics::Metrics;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client};
@@ -30,6 +33,8 @@ pub struct Scenario<'a> {
     pub provider_config: String,
     pub sim: Simulator,
     pub admin: Client,
+    /// The metrics of the operator started last.
+    pub metrics: Arc<Metrics>,
     operator: Option<Operator>,
 }
 
@@ -67,27 +72,35 @@ impl<'a> Scenario<'a> {
             provider_config,
             sim,
             admin,
+            metrics: Arc::default(),
             operator: None,
         };
         scenario.start_operator().await;
         scenario
     }
 
-    /// Starts the operator (in this process, as its ServiceAccount, watching this namespace).
-    pub async fn start_operator(&mut self) {
-        assert!(self.operator.is_none(), "operator already running");
-        let client = Client::try_from(self.cp.config(Some(OPERATOR_USER)).await).expect("operator client");
-        let settings = Settings {
+    /// The settings an operator of this scenario runs with (fresh metrics and health).
+    pub fn settings(&self) -> Settings {
+        Settings {
             concurrency: 4,
             namespace: Some(self.ns.clone()),
             instance: Some(format!("e2e-{}", self.ns)),
-            timing: Timing {
-                resync: Duration::from_secs(5),
-                stalled_resync: Duration::from_secs(5),
-                ..Timing::default()
-            },
+            timing: Timing { resync: Duration::from_secs(5), stalled_resync: Duration::from_secs(5), ..Timing::default() },
             ..Settings::default()
-        };
+        }
+    }
+
+    /// A client acting as the operator's ServiceAccount.
+    pub async fn operator_client(&self) -> Client {
+        Client::try_from(self.cp.config(Some(OPERATOR_USER)).await).expect("operator client")
+    }
+
+    /// Starts the operator (in this process, as its ServiceAccount, watching this namespace).
+    pub async fn start_operator(&mut self) {
+        assert!(self.operator.is_none(), "operator already running");
+        let client = self.operator_client().await;
+        let settings = self.settings();
+        self.metrics = settings.metrics.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(client, settings, Some(self.sim.clone()), None, async move {
             let _ = stopped.await;
@@ -274,4 +287,29 @@ pub fn condition(object: &ElasticIP, type_: &str) -> Option<(String, String)> {
 
 pub fn is_true(object: &ElasticIP, type_: &str) -> bool {
     object.condition(type_).is_some_and(|c| c.status == "True")
+}
+
+/// Where captured status objects go (read by the Argo CD health check test in tests/sdk).
+pub fn status_dir() -> PathBuf {
+    std::env::var_os("EIP_STATUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-status"))
+}
+
+impl ControlPlane {
+    /// Saves a real object for the health-check tests and returns its kstatus verdict, computed
+    /// by the Go `sigs.k8s.io/cli-utils` kstatus library (the `kstatus` tool).
+    pub fn capture(&self, name: &str, object: &ElasticIP) -> String {
+        let dir = status_dir();
+        std::fs::create_dir_all(&dir).expect("status dir");
+        let mut value = serde_json::to_value(object).expect("serialize");
+        value["apiVersion"] = "eip-operator.dev/v1alpha1".into();
+        value["kind"] = "ElasticIP".into();
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&value).expect("json")).expect("write status");
+        let out = Command::new(self.bin.join("kstatus")).arg(&path).output().expect("run kstatus");
+        assert!(out.status.success(), "kstatus failed: {}", String::from_utf8_lossy(&out.stderr));
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).expect("kstatus json");
+        verdict["status"].as_str().unwrap_or_default().to_string()
+    }
 }

@@ -1,0 +1,163 @@
+//! Running the operator: metrics agree with the cloud, and a standby takes over from a dead
+//! leader and finishes its in-flight deletion.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eip_operator::cloud::simulator::CallOutcome;
+use eip_operator::controller::leader::{self, LeaderElection};
+use eip_operator::controller::Settings;
+use eip_operator::telemetry::server::{self, Health};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use tokio::sync::watch;
+
+use crate::support::{ControlPlane, REGION, Scenario, e2e_latencies, is_true};
+
+/// A plain HTTP/1.0 GET on loopback.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("http response");
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    (status, body.to_string())
+}
+
+/// A sample's value (OpenMetrics counters named `*_total` parse as untyped).
+fn number(value: &prometheus_parse::Value) -> f64 {
+    match value {
+        prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => *v,
+        other => panic!("unexpected sample {other:?}"),
+    }
+}
+
+pub async fn metrics_agree_with_the_cloud(cp: &ControlPlane) {
+    let s = Scenario::new(cp, "metrics").await;
+    let health = Arc::new(Health::default());
+    health.set_ready(true);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(server::serve(listener, s.metrics.clone(), health, std::future::pending()));
+
+    for (name, instance) in [("a", "i-sim-0001"), ("b", "i-sim-0002")] {
+        s.apply(&s.manifest(name, &format!("binding:\n  instanceType: EcsInstance\n  instanceId: {instance}")));
+    }
+    for name in ["a", "b"] {
+        s.wait_for(name, "Ready", Duration::from_secs(60), |o| is_true(o, "Ready")).await;
+    }
+    s.kubectl_ok(&["delete", "eip", "a", "--timeout=60s"]);
+
+    let (status, text) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.expect("join");
+    assert_eq!(status, 200);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid Prometheus text format");
+
+    // Every cloud call the simulator saw, the operator counted, by operation and outcome.
+    let mut counted: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for sample in scrape.samples.iter().filter(|m| m.metric == "eip_operator_cloud_calls_total") {
+        let value = number(&sample.value);
+        let outcome = if sample.labels.get("outcome") == Some("ok") { "Ok" } else { "Error" };
+        *counted.entry((sample.labels.get("operation").unwrap_or_default().to_string(), outcome.to_string())).or_default() += value;
+    }
+    let mut seen: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for row in s.sim.counters() {
+        let outcome = if row.outcome == CallOutcome::Ok { "Ok" } else { "Error" };
+        *seen.entry((row.operation.as_str().to_string(), outcome.to_string())).or_default() += row.count as f64;
+    }
+    assert_eq!(counted, seen, "operator metrics vs the simulator's counters");
+    assert!(seen.get(&("Release".into(), "Ok".into())).is_some_and(|n| *n >= 1.0));
+
+    let reconciles: f64 = scrape
+        .samples
+        .iter()
+        .filter(|m| m.metric == "eip_operator_reconciles_total")
+        .map(|m| number(&m.value))
+        .sum();
+    assert!(reconciles > 0.0);
+    let ready_gauge = scrape
+        .samples
+        .iter()
+        .find(|m| m.metric == "eip_operator_elasticips" && m.labels.get("phase") == Some("Ready"))
+        .map(|m| number(&m.value));
+    assert_eq!(ready_gauge, Some(1.0), "one ElasticIP (b) is Ready");
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/readyz")).await.expect("join");
+    assert_eq!(status, 200, "{body}");
+    s.finish().await;
+}
+
+struct Replica {
+    task: tokio::task::JoinHandle<Result<(), String>>,
+    _stop: watch::Sender<bool>,
+}
+
+async fn start_replica(s: &Scenario<'_>, identity: &str, lease: &str) -> Replica {
+    let (stop, stop_rx) = watch::channel(false);
+    let election = LeaderElection {
+        lease_name: lease.into(),
+        namespace: "eip-operator".into(),
+        identity: identity.into(),
+        lease_duration_seconds: 3,
+    };
+    let settings = Settings { instance: Some(identity.into()), ..s.settings() };
+    let client = s.operator_client().await;
+    let sim = s.sim.clone();
+    let task = tokio::spawn(async move { leader::run_elected(client, election, settings, Some(sim), None, stop_rx).await });
+    Replica { task, _stop: stop }
+}
+
+async fn holder(s: &Scenario<'_>, lease: &str) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(s.admin.clone(), "eip-operator");
+    leases.get_opt(lease).await.expect("get lease").and_then(|l| l.spec).and_then(|spec| spec.holder_identity)
+}
+
+pub async fn standby_takes_over_an_in_flight_deletion(cp: &ControlPlane) {
+    let mut s = Scenario::new(cp, "ha").await;
+    s.stop_operator().await;
+    let lease = "eip-operator-e2e-ha";
+    s.sim.set_latencies(eip_operator::cloud::simulator::Latencies { release: Duration::from_secs(6), ..e2e_latencies() });
+
+    let mut replicas = BTreeMap::new();
+    replicas.insert("replica-a".to_string(), start_replica(&s, "replica-a", lease).await);
+    replicas.insert("replica-b".to_string(), start_replica(&s, "replica-b", lease).await);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        if let Some(h) = holder(&s, lease).await {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "nobody took the lease");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    s.apply(&s.manifest("web", "binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0003"));
+    let object = s.wait_for("web", "Ready", Duration::from_secs(60), |o| is_true(o, "Ready")).await;
+    let id = object.status.and_then(|st| st.allocation_id).expect("allocation id");
+
+    // Delete, and kill the leader while the cloud is releasing.
+    s.delete("web").await;
+    s.wait_for("web", "Releasing", Duration::from_secs(60), |o| {
+        o.status.as_ref().and_then(|st| st.phase) == Some(eip_operator::api::Phase::Releasing)
+    })
+    .await;
+    let leader = replicas.remove(&first).expect("leader replica");
+    leader.task.abort(); // a crash: the lease is not released, it expires
+    let killed_at = Instant::now();
+
+    s.wait_gone("web", Duration::from_secs(60)).await;
+    let second = holder(&s, lease).await.expect("lease held");
+    assert_ne!(second, first, "the standby holds the lease now");
+    assert!(s.sim.eip(REGION, &id).is_none(), "the standby finished the release");
+    let calls = s.mutating_calls(&id);
+    assert_eq!(calls.iter().filter(|c| *c == "Release:Ok").count(), 1, "{calls:?}");
+    assert!(calls.iter().position(|c| c == "Unassociate:Ok") < calls.iter().position(|c| c == "Release:Ok"), "{calls:?}");
+    eprintln!("standby {second} finished the deletion {:?} after the leader {first} died", killed_at.elapsed());
+
+    for (_, replica) in replicas {
+        replica.task.abort();
+    }
+    s.finish().await;
+}
