@@ -4,6 +4,7 @@
 //! [`CloudEip`] and classified [`CloudError`]s. They make no lifecycle decisions: the reconciler
 //! decides what to call, and when.
 
+pub mod batch;
 pub mod rate_limit;
 pub mod simulator;
 
@@ -386,6 +387,18 @@ pub const DESCRIBE_BATCH: usize = 50;
 pub trait CloudProvider: Send + Sync + 'static {
     /// Short name for logs and metrics (`simulator`, `alibaba`, `otc`).
     fn name(&self) -> &str;
+
+    /// Whether allocating twice with the same client token yields the same EIP (Alibaba's
+    /// `ClientToken`). Then a living object with no recorded allocation can allocate at once;
+    /// otherwise it first looks for an EIP tagged with its UID.
+    fn allocation_is_idempotent(&self) -> bool {
+        false
+    }
+
+    /// How long the cloud usually takes to finish `operation`: the first look after a call.
+    fn expected_transition(&self, _operation: Operation) -> Duration {
+        Duration::from_secs(1)
+    }
 
     /// Describes the given EIPs. IDs the cloud does not know are absent from the result.
     /// Implementations split the IDs into batches of at most [`DESCRIBE_BATCH`].

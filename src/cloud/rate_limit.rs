@@ -40,6 +40,14 @@ impl CloudProvider for RateLimited {
         self.inner.name()
     }
 
+    fn allocation_is_idempotent(&self) -> bool {
+        self.inner.allocation_is_idempotent()
+    }
+
+    fn expected_transition(&self, operation: crate::cloud::Operation) -> std::time::Duration {
+        self.inner.expected_transition(operation)
+    }
+
     async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
         let mut found = Vec::with_capacity(allocation_ids.len());
         // One permit per wire call: split here so the inner provider sees single batches.

@@ -19,7 +19,7 @@ use super::providers::{Providers, ResolveError};
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
-use crate::cloud::{AllocateRequest, CloudError, CloudProvider, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Receipt};
+use crate::cloud::{AllocateRequest, CloudError, CloudProvider, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Operation, Receipt};
 use crate::telemetry::metrics::Metrics;
 
 /// Field manager of the operator's writes.
@@ -113,7 +113,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         }
     };
 
-    let cloud = match observe(resolved.provider.as_ref(), eip, &uid).await {
+    let cloud = match observe(resolved.provider.as_ref(), eip, &uid, deleting).await {
         Ok(cloud) => cloud,
         Err(err) => {
             *result = if err.class == ErrorClass::Terminal { "stalled" } else { "retry" };
@@ -168,7 +168,10 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         }
     };
     let waited = waited_for(prev, &step, now);
-    Ok(Action::requeue(ctx.timing.requeue_after(&step, &outcome, waited, failures)))
+    let expected = expected_transition(resolved.provider.as_ref(), &step);
+    Ok(Action::requeue(
+        ctx.timing.requeue_after(&step, &outcome, waited, failures, expected),
+    ))
 }
 
 fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
@@ -195,7 +198,7 @@ pub fn error_policy(eip: Arc<ElasticIP>, error: &Error, ctx: Arc<Context>) -> Ac
 
 /// What the cloud holds for this object: the adopted EIP, the recorded one, or whatever carries
 /// the object's owner tag (an allocation a crash left unrecorded).
-async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str) -> Result<CloudView, CloudError> {
+async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, deleting: bool) -> Result<CloudView, CloudError> {
     let known_id = eip
         .spec
         .allocation_id
@@ -207,6 +210,11 @@ async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str) -> Re
             Some(eip) => CloudView::Present(eip),
             None => CloudView::Missing { allocation_id: id.clone() },
         });
+    }
+    if !deleting && provider.allocation_is_idempotent() {
+        // Allocating with the UID-derived token returns an EIP a crash left unrecorded, so
+        // there is no need to look for it first. A deletion always looks: nothing may leak.
+        return Ok(CloudView::NeverAllocated);
     }
     let mut owned = provider.find_by_owner(uid).await?;
     // Idempotent allocation makes more than one impossible; should it happen anyway, manage the
@@ -305,6 +313,18 @@ pub fn client_token(parts: &[&str]) -> String {
     format!("eipop-{}", &digest[..40])
 }
 
+/// How long the cloud usually needs to finish what this step starts.
+fn expected_transition(provider: &dyn CloudProvider, step: &Step) -> Duration {
+    let operation = match step {
+        Step::Allocate => Operation::Allocate,
+        Step::Associate { .. } => Operation::Associate,
+        Step::Unassociate { .. } => Operation::Unassociate,
+        Step::Release => Operation::Release,
+        _ => return Duration::ZERO,
+    };
+    provider.expected_transition(operation)
+}
+
 /// How long the current operation has been going on, for the growing poll interval.
 fn waited_for(prev: Option<&ElasticIPStatus>, step: &Step, now: Timestamp) -> Duration {
     if !matches!(step, Step::Wait { .. }) {
@@ -364,9 +384,13 @@ async fn unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &
         )
         .await;
     }
-    let delay = ctx
-        .timing
-        .requeue_after(&Step::Converged, &Outcome::Failed(err.clone()), Duration::ZERO, failures);
+    let delay = ctx.timing.requeue_after(
+        &Step::Converged,
+        &Outcome::Failed(err.clone()),
+        Duration::ZERO,
+        failures,
+        Duration::ZERO,
+    );
     let next = status::unobserved_status(
         eip.status.as_ref(),
         eip.meta().generation,

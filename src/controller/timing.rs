@@ -16,7 +16,8 @@ pub struct Timing {
     pub resync: Duration,
     /// How often a stalled object is checked again (the blocker may have been lifted).
     pub stalled_resync: Duration,
-    /// First look after a mutating call was accepted.
+    /// Earliest look after a mutating call was accepted (the cloud's expected transition time
+    /// decides beyond that).
     pub after_call: Duration,
     /// Bounds of the growing poll while the cloud is in a transitional state.
     pub poll_min: Duration,
@@ -31,7 +32,7 @@ impl Default for Timing {
         Timing {
             resync: Duration::from_secs(300),
             stalled_resync: Duration::from_secs(300),
-            after_call: Duration::from_millis(500),
+            after_call: Duration::from_millis(100),
             poll_min: Duration::from_millis(500),
             poll_max: Duration::from_secs(30),
             backoff_base: Duration::from_secs(1),
@@ -45,15 +46,16 @@ impl Timing {
     ///
     /// `waited` is how long the current operation has been going on (a quarter of it is the
     /// next poll, so polls thin out on slow transitions); `failures` counts consecutive retryable
-    /// failures of this object.
-    pub fn requeue_after(&self, step: &Step, outcome: &Outcome, waited: Duration, failures: u32) -> Duration {
+    /// failures of this object; `expected` is how long the cloud usually takes to finish the
+    /// call just made (the first look comes just after that).
+    pub fn requeue_after(&self, step: &Step, outcome: &Outcome, waited: Duration, failures: u32, expected: Duration) -> Duration {
         match outcome {
             Outcome::Failed(err) if err.class == ErrorClass::Retryable => match err.retry_after {
                 Some(after) => after + jitter(after / 10),
                 None => self.backoff(failures),
             },
             Outcome::Failed(_) => self.stalled_resync,
-            Outcome::Accepted { .. } => self.after_call,
+            Outcome::Accepted { .. } => (expected + expected / 20).max(self.after_call),
             Outcome::NoCall => match step {
                 Step::Wait { .. } => (waited / 4).clamp(self.poll_min, self.poll_max),
                 Step::Stalled(_) => self.stalled_resync,
@@ -93,7 +95,7 @@ mod tests {
     #[test]
     fn polls_grow_with_the_wait_and_stay_bounded() {
         let t = Timing::default();
-        let at = |secs| t.requeue_after(&wait(), &Outcome::NoCall, Duration::from_secs(secs), 0);
+        let at = |secs| t.requeue_after(&wait(), &Outcome::NoCall, Duration::from_secs(secs), 0, Duration::ZERO);
         assert_eq!(at(0), t.poll_min);
         assert_eq!(at(8), Duration::from_secs(2));
         assert!(at(8) < at(40));
@@ -116,7 +118,7 @@ mod tests {
     fn retry_after_is_honoured() {
         let t = Timing::default();
         let err = CloudError::throttled(Operation::Release, "Throttling.User", "slow down", Some(Duration::from_secs(3)));
-        let d = t.requeue_after(&Step::Release, &Outcome::Failed(err), Duration::ZERO, 5);
+        let d = t.requeue_after(&Step::Release, &Outcome::Failed(err), Duration::ZERO, 5, Duration::ZERO);
         assert!(d >= Duration::from_secs(3) && d <= Duration::from_millis(3300), "{d:?}");
     }
 
@@ -130,14 +132,24 @@ mod tests {
             "prepaid",
         );
         assert_eq!(
-            t.requeue_after(&Step::Release, &Outcome::Failed(err), Duration::ZERO, 0),
+            t.requeue_after(&Step::Release, &Outcome::Failed(err), Duration::ZERO, 0, Duration::ZERO),
             t.stalled_resync
         );
         let accepted = Outcome::Accepted {
             receipt: Receipt::default(),
             allocated: None,
         };
-        assert_eq!(t.requeue_after(&Step::Release, &accepted, Duration::ZERO, 0), t.after_call);
-        assert_eq!(t.requeue_after(&Step::Converged, &Outcome::NoCall, Duration::ZERO, 0), t.resync);
+        assert_eq!(
+            t.requeue_after(&Step::Release, &accepted, Duration::ZERO, 0, Duration::ZERO),
+            t.after_call
+        );
+        assert_eq!(
+            t.requeue_after(&Step::Release, &accepted, Duration::ZERO, 0, Duration::from_secs(2)),
+            Duration::from_millis(2100)
+        );
+        assert_eq!(
+            t.requeue_after(&Step::Converged, &Outcome::NoCall, Duration::ZERO, 0, Duration::ZERO),
+            t.resync
+        );
     }
 }

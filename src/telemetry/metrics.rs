@@ -218,6 +218,14 @@ impl CloudProvider for Instrumented {
         self.inner.name()
     }
 
+    fn allocation_is_idempotent(&self) -> bool {
+        self.inner.allocation_is_idempotent()
+    }
+
+    fn expected_transition(&self, operation: crate::cloud::Operation) -> std::time::Duration {
+        self.inner.expected_transition(operation)
+    }
+
     async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
         // One count per wire call: batches of DESCRIBE_BATCH, as the provider sends them.
         let mut found = Vec::with_capacity(allocation_ids.len());

@@ -347,6 +347,10 @@ impl Simulator {
     }
 
     /// Applies to operations started from now on.
+    pub fn latencies(&self) -> Latencies {
+        self.lock().config.latencies
+    }
+
     pub fn set_latencies(&self, latencies: Latencies) {
         self.lock().config.latencies = latencies;
     }
@@ -507,6 +511,22 @@ impl SimulatorProvider {
 impl CloudProvider for SimulatorProvider {
     fn name(&self) -> &str {
         "simulator"
+    }
+
+    /// Client tokens make allocation idempotent, as on Alibaba Cloud.
+    fn allocation_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn expected_transition(&self, operation: Operation) -> Duration {
+        let latencies = self.sim.latencies();
+        match operation {
+            Operation::Allocate => latencies.allocate,
+            Operation::Associate => latencies.associate,
+            Operation::Unassociate => latencies.unassociate,
+            Operation::Release => latencies.release,
+            Operation::Describe | Operation::FindByOwner => Duration::ZERO,
+        }
     }
 
     async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
