@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eip_operator::cloud::simulator::CallOutcome;
-use eip_operator::controller::leader::{self, LeaderElection};
 use eip_operator::controller::Settings;
+use eip_operator::controller::leader::{self, LeaderElection};
 use eip_operator::telemetry::server::{self, Health};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
@@ -61,8 +61,14 @@ pub async fn metrics_agree_with_the_cloud(cp: &ControlPlane) {
     let mut counted: BTreeMap<(String, String), f64> = BTreeMap::new();
     for sample in scrape.samples.iter().filter(|m| m.metric == "eip_operator_cloud_calls_total") {
         let value = number(&sample.value);
-        let outcome = if sample.labels.get("outcome") == Some("ok") { "Ok" } else { "Error" };
-        *counted.entry((sample.labels.get("operation").unwrap_or_default().to_string(), outcome.to_string())).or_default() += value;
+        let outcome = if sample.labels.get("outcome") == Some("ok") {
+            "Ok"
+        } else {
+            "Error"
+        };
+        *counted
+            .entry((sample.labels.get("operation").unwrap_or_default().to_string(), outcome.to_string()))
+            .or_default() += value;
     }
     let mut seen: BTreeMap<(String, String), f64> = BTreeMap::new();
     for row in s.sim.counters() {
@@ -103,7 +109,10 @@ async fn start_replica(s: &Scenario<'_>, identity: &str, lease: &str) -> Replica
         identity: identity.into(),
         lease_duration_seconds: 3,
     };
-    let settings = Settings { instance: Some(identity.into()), ..s.settings() };
+    let settings = Settings {
+        instance: Some(identity.into()),
+        ..s.settings()
+    };
     let client = s.operator_client().await;
     let sim = s.sim.clone();
     let task = tokio::spawn(async move { leader::run_elected(client, election, settings, Some(sim), None, stop_rx).await });
@@ -112,14 +121,22 @@ async fn start_replica(s: &Scenario<'_>, identity: &str, lease: &str) -> Replica
 
 async fn holder(s: &Scenario<'_>, lease: &str) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(s.admin.clone(), "eip-operator");
-    leases.get_opt(lease).await.expect("get lease").and_then(|l| l.spec).and_then(|spec| spec.holder_identity)
+    leases
+        .get_opt(lease)
+        .await
+        .expect("get lease")
+        .and_then(|l| l.spec)
+        .and_then(|spec| spec.holder_identity)
 }
 
 pub async fn standby_takes_over_an_in_flight_deletion(cp: &ControlPlane) {
     let mut s = Scenario::new(cp, "ha").await;
     s.stop_operator().await;
     let lease = "eip-operator-e2e-ha";
-    s.sim.set_latencies(eip_operator::cloud::simulator::Latencies { release: Duration::from_secs(6), ..e2e_latencies() });
+    s.sim.set_latencies(eip_operator::cloud::simulator::Latencies {
+        release: Duration::from_secs(6),
+        ..e2e_latencies()
+    });
 
     let mut replicas = BTreeMap::new();
     replicas.insert("replica-a".to_string(), start_replica(&s, "replica-a", lease).await);
@@ -153,8 +170,14 @@ pub async fn standby_takes_over_an_in_flight_deletion(cp: &ControlPlane) {
     assert!(s.sim.eip(REGION, &id).is_none(), "the standby finished the release");
     let calls = s.mutating_calls(&id);
     assert_eq!(calls.iter().filter(|c| *c == "Release:Ok").count(), 1, "{calls:?}");
-    assert!(calls.iter().position(|c| c == "Unassociate:Ok") < calls.iter().position(|c| c == "Release:Ok"), "{calls:?}");
-    eprintln!("standby {second} finished the deletion {:?} after the leader {first} died", killed_at.elapsed());
+    assert!(
+        calls.iter().position(|c| c == "Unassociate:Ok") < calls.iter().position(|c| c == "Release:Ok"),
+        "{calls:?}"
+    );
+    eprintln!(
+        "standby {second} finished the deletion {:?} after the leader {first} died",
+        killed_at.elapsed()
+    );
 
     for (_, replica) in replicas {
         replica.task.abort();

@@ -85,7 +85,11 @@ impl<'a> Scenario<'a> {
             concurrency: 4,
             namespace: Some(self.ns.clone()),
             instance: Some(format!("e2e-{}", self.ns)),
-            timing: Timing { resync: Duration::from_secs(5), stalled_resync: Duration::from_secs(5), ..Timing::default() },
+            timing: Timing {
+                resync: Duration::from_secs(5),
+                stalled_resync: Duration::from_secs(5),
+                ..Timing::default()
+            },
             ..Settings::default()
         }
     }
