@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use eip_operator::cloud::simulator::{Simulator, SimulatorConfig, server};
 use eip_operator::controller::leader::LeaderElection;
 use eip_operator::controller::{self, Settings, Timing};
-use eip_operator::telemetry::metrics::Metrics;
+use eip_operator::telemetry::metrics::{self, Metrics};
 use eip_operator::telemetry::server::Health;
 use eip_operator::telemetry::{self, LogFormat};
 use tokio::sync::watch;
@@ -187,10 +187,11 @@ async fn serve_admin(simulator: Simulator, listener: tokio::net::TcpListener) ->
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| format!("cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
     let metrics = Arc::new(Metrics::new());
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| format!("cannot find Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
+    let client = metrics::counting_client(config, metrics.clone()).map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {

@@ -4,6 +4,7 @@
 //! [`CloudEip`] and classified [`CloudError`]s. They make no lifecycle decisions: the reconciler
 //! decides what to call, and when.
 
+pub mod alibaba;
 pub mod batch;
 pub mod rate_limit;
 pub mod simulator;

@@ -9,6 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::secrets::KubeSecretSource;
 use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType};
+use crate::cloud::alibaba::AlibabaProvider;
 use crate::cloud::batch::DescribeBatcher;
 use crate::cloud::rate_limit::RateLimited;
 use crate::cloud::simulator::Simulator;
@@ -191,6 +192,18 @@ impl Providers {
                     name: name.into(),
                     message,
                 })?;
+                Ok(Arc::new(provider))
+            }
+            ProviderType::Alibaba => {
+                let secrets = self.secrets(name, config)?;
+                let spec = &config.spec;
+                let provider =
+                    AlibabaProvider::new(&spec.region, spec.endpoint.as_deref(), spec.alibaba.as_ref(), secrets).map_err(|message| {
+                        ResolveError::Invalid {
+                            name: name.into(),
+                            message,
+                        }
+                    })?;
                 Ok(Arc::new(provider))
             }
             // Every provider type has an arm today; kept for types added later.

@@ -35,6 +35,12 @@ pub struct CloudCallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubeRequestLabels {
+    /// The HTTP method of the request to the Kubernetes API.
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ThrottleLabels {
     pub provider: String,
     pub operation: String,
@@ -50,6 +56,7 @@ pub struct Metrics {
     pub cloud_calls: Family<CloudCallLabels, Counter>,
     pub cloud_call_duration: Family<ThrottleLabels, Histogram>,
     pub cloud_throttled: Family<ThrottleLabels, Counter>,
+    pub kube_requests: Family<KubeRequestLabels, Counter>,
     elastic_ips: Arc<ElasticIpCollector>,
 }
 
@@ -92,6 +99,8 @@ impl Metrics {
             "Cloud API calls answered with a throttling error",
             cloud_throttled.clone(),
         );
+        let kube_requests = Family::<KubeRequestLabels, Counter>::default();
+        registry.register("kube_requests", "Requests to the Kubernetes API by method", kube_requests.clone());
         let elastic_ips = Arc::new(ElasticIpCollector::default());
         registry.register_collector(Box::new(elastic_ips.clone()));
         Metrics {
@@ -103,6 +112,7 @@ impl Metrics {
             cloud_calls,
             cloud_call_duration,
             cloud_throttled,
+            kube_requests,
         }
     }
 
@@ -272,4 +282,18 @@ impl CloudProvider for Instrumented {
         self.record("Release", started, &result);
         result
     }
+}
+
+/// A Kubernetes client whose every request is counted in `kube_requests`.
+pub fn counting_client(config: kube::Config, metrics: Arc<Metrics>) -> Result<kube::Client, kube::Error> {
+    let count = tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+        metrics
+            .kube_requests
+            .get_or_create(&KubeRequestLabels {
+                method: request.method().to_string(),
+            })
+            .inc();
+        request
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)?.with_layer(&count).build())
 }

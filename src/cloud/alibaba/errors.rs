@@ -1,0 +1,223 @@
+//! Alibaba Cloud error codes, classified once into [`ErrorClass`] and [`Blocker`].
+//!
+//! | code | class |
+//! | --- | --- |
+//! | any code containing `Throttling`, HTTP 429 | retryable, throttled (`x-acs-retry-after` ms / `Retry-After` s) |
+//! | `TaskConflict*`, `IncorrectEipStatus`, `OperationConflict`, `OperationFailed.SystemBusy`, `LastTokenProcessing`, `SignatureNonceUsed`, `InvalidBindingStatus`, `IncorrectInstanceStatus`, `IncorrectHaVipStatus`, `InvalidStatus.SnatOrDnat`, `InvalidStatus.EcsStatusNotSupport`, `InvalidStatus.NotAllow`, `ServiceUnavailable`, `InternalError`, `UnknownError`, any 5xx | retryable |
+//! | `InvalidAllocationId.NotFound` | gone |
+//! | `Forbidden.ChargeTypeIsPrepaid` | terminal, PrepaidCannotRelease |
+//! | `Forbidden.FinancialLocked`, `InvalidEIPStatus.BizDisabled` | terminal, Locked |
+//! | `InvalidOperation.DeletionProtection` | terminal, DeletionProtection |
+//! | `InvalidIpStatus.HasBeenUsedBySnatTable`, `InvalidIpStatus.HasBeenUsedByForwardEntry`, `DependencyViolation.*` | terminal, NatEntriesBlockUnbind |
+//! | `InvalidInstanceType.ValueNotSupported`, `InvalidInstanceId.NotFound`, `InvalidBindInstance.NotFound`, `InvalidLoadBalancerId.NotFound`, `InvalidParameter.Duplicated`, `Eni.Attached` | terminal, InvalidBindingTarget |
+//! | `QuotaExceeded*` | terminal, QuotaExceeded |
+//! | `SignatureDoesNotMatch`, `IncompleteSignature`, `InvalidAccessKeyId*`, `InvalidAccessKeySecret`, `InvalidSecurityToken*`, `InvalidTimeStamp*`, `InvalidCredentials`, `AuthenticationFail*`, `EntityNotExist.Role` | terminal, AuthenticationFailed |
+//! | `Forbidden`, `Forbidden.*` (others), `NoPermission`, `OperationDenied*` | terminal, Forbidden |
+//! | `InvalidParameter*`, `MissingParameter*`, `Mismatch.*`, `IdempotentParameterMismatch`, `Forbidden.RegionNotFound`, `InvalidRegionId*`, `InvalidAction*`, `InvalidVersion` | terminal, InvalidRequest |
+//! | anything else 4xx | terminal, CloudRefused |
+//!
+//! `InvalidStatus.SnatOrDnat` ("SNAT or DNAT entry in an unstable state") is retryable: the entry
+//! is changing, not holding the address for good (unlike `DependencyViolation.SnatEntry`).
+
+use std::time::Duration;
+
+use crate::cloud::{Blocker, CloudError, ErrorClass, Operation};
+
+/// The class and blocker of `code` (with the HTTP status for codes this table does not know).
+pub fn classify(code: &str, http_status: u16) -> (ErrorClass, Option<Blocker>) {
+    use Blocker::*;
+    use ErrorClass::{Gone, Retryable, Terminal};
+    let terminal = |blocker| (Terminal, Some(blocker));
+    if code.contains("Throttling") || http_status == 429 {
+        return (Retryable, None);
+    }
+    match code {
+        "InvalidAllocationId.NotFound" => (Gone, None),
+        "TaskConflict"
+        | "IncorrectEipStatus"
+        | "OperationConflict"
+        | "OperationFailed.SystemBusy"
+        | "LastTokenProcessing"
+        | "SignatureNonceUsed"
+        | "InvalidBindingStatus"
+        | "IncorrectInstanceStatus"
+        | "IncorrectHaVipStatus"
+        | "IncorrectStatus"
+        | "InvalidStatus.SnatOrDnat"
+        | "InvalidStatus.EcsStatusNotSupport"
+        | "InvalidStatus.NotAllow"
+        | "ServiceUnavailable"
+        | "InternalError"
+        | "UnknownError"
+        | "RequestTimeout"
+        | "ConnectionError" => (Retryable, None),
+        c if c.starts_with("TaskConflict.") => (Retryable, None),
+        "Forbidden.ChargeTypeIsPrepaid" => terminal(PrepaidCannotRelease),
+        "Forbidden.FinancialLocked" | "InvalidEIPStatus.BizDisabled" => terminal(Locked),
+        "InvalidOperation.DeletionProtection" => terminal(DeletionProtection),
+        "InvalidIpStatus.HasBeenUsedBySnatTable" | "InvalidIpStatus.HasBeenUsedByForwardEntry" => terminal(NatEntriesBlockUnbind),
+        c if c.starts_with("DependencyViolation") => terminal(NatEntriesBlockUnbind),
+        "InvalidInstanceType.ValueNotSupported"
+        | "InvalidInstanceId.NotFound"
+        | "InvalidBindInstance.NotFound"
+        | "InvalidLoadBalancerId.NotFound"
+        | "InvalidParameter.Duplicated"
+        | "Eni.Attached" => terminal(InvalidBindingTarget),
+        c if c.starts_with("QuotaExceeded") => terminal(QuotaExceeded),
+        "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidAccessKeySecret" | "InvalidCredentials" | "EntityNotExist.Role" => {
+            terminal(Authentication)
+        }
+        c if c.starts_with("InvalidAccessKeyId")
+            || c.starts_with("InvalidSecurityToken")
+            || c.starts_with("InvalidTimeStamp")
+            || c.starts_with("AuthenticationFail") =>
+        {
+            terminal(Authentication)
+        }
+        "Forbidden.RegionNotFound" | "IdempotentParameterMismatch" | "InvalidVersion" => terminal(InvalidRequest),
+        c if c.starts_with("InvalidParameter")
+            || c.starts_with("MissingParameter")
+            || c.starts_with("Mismatch.")
+            || c.starts_with("InvalidRegionId")
+            || c.starts_with("InvalidAction") =>
+        {
+            terminal(InvalidRequest)
+        }
+        c if c == "Forbidden" || c.starts_with("Forbidden.") || c == "NoPermission" || c.starts_with("OperationDenied") => {
+            terminal(Forbidden)
+        }
+        _ if http_status >= 500 => (Retryable, None),
+        _ => terminal(Other),
+    }
+}
+
+/// The classified error for a cloud answer.
+pub fn cloud_error(
+    operation: Operation,
+    http_status: u16,
+    code: &str,
+    message: &str,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> CloudError {
+    let (class, blocker) = classify(code, http_status);
+    let throttled = code.contains("Throttling") || http_status == 429;
+    CloudError {
+        operation,
+        class,
+        blocker,
+        code: code.to_owned(),
+        message: sanitize_message(message),
+        request_id,
+        retry_after: if class == ErrorClass::Retryable { retry_after } else { None },
+        throttled,
+    }
+}
+
+/// Cloud messages go into conditions and Events: drop the server's string-to-sign (it echoes the
+/// request's parameters, security token included) and bound the length.
+pub fn sanitize_message(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    let cut = lower.find("string to sign").map_or(message.len(), |at| at);
+    let mut kept = message[..cut].trim_end().trim_end_matches([':', ',', '.']).trim_end().to_owned();
+    if cut < message.len() {
+        kept.push_str(" (server string-to-sign omitted)");
+    }
+    if kept.len() > 512 {
+        let mut end = 512;
+        while !kept.is_char_boundary(end) {
+            end -= 1;
+        }
+        kept.truncate(end);
+        kept.push('…');
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reference_code_is_classified() {
+        use Blocker::*;
+        use ErrorClass::*;
+        let cases: &[(&str, u16, ErrorClass, Option<Blocker>)] = &[
+            ("TaskConflict", 400, Retryable, None),
+            ("TaskConflict.AssociateGlobalAccelerationInstance", 400, Retryable, None),
+            ("IncorrectEipStatus", 400, Retryable, None),
+            ("OperationConflict", 400, Retryable, None),
+            ("OperationFailed.SystemBusy", 400, Retryable, None),
+            ("LastTokenProcessing", 400, Retryable, None),
+            ("ServiceUnavailable", 503, Retryable, None),
+            ("InternalError", 500, Retryable, None),
+            ("Throttling.User", 400, Retryable, None),
+            ("Throttling", 503, Retryable, None),
+            ("Forbidden.ChargeTypeIsPrepaid", 400, Terminal, Some(PrepaidCannotRelease)),
+            ("Forbidden", 400, Terminal, Some(Forbidden)),
+            ("Forbidden.FinancialLocked", 400, Terminal, Some(Locked)),
+            ("InvalidEIPStatus.BizDisabled", 400, Terminal, Some(Locked)),
+            ("InvalidOperation.DeletionProtection", 400, Terminal, Some(DeletionProtection)),
+            ("InvalidInstanceType.ValueNotSupported", 400, Terminal, Some(InvalidBindingTarget)),
+            ("InvalidParameter", 400, Terminal, Some(InvalidRequest)),
+            ("InvalidParameter.Bandwidth", 400, Terminal, Some(InvalidRequest)),
+            ("OperationDenied", 400, Terminal, Some(Forbidden)),
+            ("QuotaExceeded.Eip", 400, Terminal, Some(QuotaExceeded)),
+            ("SignatureDoesNotMatch", 400, Terminal, Some(Authentication)),
+            ("InvalidAccessKeyId.NotFound", 404, Terminal, Some(Authentication)),
+            ("Forbidden.RegionNotFound", 404, Terminal, Some(InvalidRequest)),
+            ("InvalidAllocationId.NotFound", 404, Gone, None),
+            ("InvalidIpStatus.HasBeenUsedBySnatTable", 400, Terminal, Some(NatEntriesBlockUnbind)),
+            (
+                "InvalidIpStatus.HasBeenUsedByForwardEntry",
+                400,
+                Terminal,
+                Some(NatEntriesBlockUnbind),
+            ),
+            ("InvalidStatus.SnatOrDnat", 400, Retryable, None),
+            ("DependencyViolation.SnatEntry", 400, Terminal, Some(NatEntriesBlockUnbind)),
+            ("InvalidInstanceId.NotFound", 400, Terminal, Some(InvalidBindingTarget)),
+            ("InvalidBindInstance.NotFound", 400, Terminal, Some(InvalidBindingTarget)),
+            ("IncorrectInstanceStatus", 400, Retryable, None),
+            ("InvalidParameter.Duplicated", 400, Terminal, Some(InvalidBindingTarget)),
+            ("IdempotentParameterMismatch", 400, Terminal, Some(InvalidRequest)),
+            ("Mismatch.AllocationIdAndInstanceId", 400, Terminal, Some(InvalidRequest)),
+            ("InvalidBindingStatus", 400, Retryable, None),
+            ("InvalidSecurityToken.Expired", 400, Terminal, Some(Authentication)),
+            ("SomethingNew", 502, Retryable, None),
+            ("SomethingNew", 400, Terminal, Some(Other)),
+            ("", 429, Retryable, None),
+        ];
+        for (code, status, class, blocker) in cases {
+            assert_eq!(classify(code, *status), (*class, *blocker), "{code} ({status})");
+        }
+    }
+
+    #[test]
+    fn throttling_keeps_retry_after_and_terminal_drops_it() {
+        let err = cloud_error(
+            Operation::Allocate,
+            400,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+            Some("RID".into()),
+            Some(Duration::from_millis(250)),
+        );
+        assert!(err.throttled);
+        assert_eq!(err.retry_after, Some(Duration::from_millis(250)));
+        assert_eq!(err.request_id.as_deref(), Some("RID"));
+        let err = cloud_error(Operation::Release, 400, "Forbidden", "no", None, Some(Duration::from_secs(1)));
+        assert_eq!(err.retry_after, None);
+        assert!(!err.throttled);
+    }
+
+    #[test]
+    fn string_to_sign_is_not_echoed() {
+        let message = "Specified signature is not matched with our calculation. server string to sign is:GET&%2F&AccessKeyId%3Dx%26SecurityToken%3Dsecret";
+        let clean = sanitize_message(message);
+        assert!(!clean.contains("secret"), "{clean}");
+        assert!(clean.starts_with("Specified signature is not matched with our calculation"));
+        assert_eq!(sanitize_message("plain"), "plain");
+        assert!(sanitize_message(&"x".repeat(2000)).chars().count() <= 513);
+    }
+}
