@@ -8,6 +8,8 @@
 
 mod lifecycle;
 mod operations;
+mod packaging;
+mod providers;
 mod rbac;
 mod restart;
 mod support;
@@ -40,9 +42,18 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(restart::restarts_mid_operation_converge_without_leaks),
         scenario!(operations::metrics_agree_with_the_cloud),
         scenario!(operations::standby_takes_over_an_in_flight_deletion),
+        scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(validation::invalid_manifests_are_rejected),
         scenario!(validation::immutable_fields_cannot_change),
         scenario!(rbac::operator_identity_is_sufficient_and_minimal),
+        scenario!(packaging::helm_chart_lints_clean),
+        scenario!(packaging::helm_template_is_accepted_by_the_api_server),
+        scenario!(packaging::helm_install_and_uninstall),
+        scenario!(packaging::helm_installed_operator_runs_with_the_charts_args_and_rbac),
+        scenario!(packaging::helm_crd_upgrade_story),
+        scenario!(packaging::helm_values_schema_rejects_bad_values),
+        scenario!(packaging::kustomize_default_install),
+        scenario!(packaging::samples_and_gitops_examples_are_valid),
     ]
 }
 
