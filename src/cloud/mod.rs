@@ -6,6 +6,7 @@
 
 pub mod alibaba;
 pub mod batch;
+pub mod otc;
 pub mod rate_limit;
 pub mod simulator;
 

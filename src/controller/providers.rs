@@ -206,6 +206,25 @@ impl Providers {
                     })?;
                 Ok(Arc::new(provider))
             }
+            ProviderType::Otc | ProviderType::Huawei => {
+                let cloud = match config.spec.provider {
+                    ProviderType::Huawei => crate::cloud::otc::OtcCloud::HuaweiCloud,
+                    _ => crate::cloud::otc::OtcCloud::OpenTelekomCloud,
+                };
+                let settings = crate::cloud::otc::OtcSettings::new(
+                    cloud,
+                    &config.spec.region,
+                    config.spec.endpoint.as_deref(),
+                    config.spec.otc.as_ref(),
+                );
+                let provider = crate::cloud::otc::OtcProvider::new(settings, self.secrets(name, config)?).map_err(|message| {
+                    ResolveError::Invalid {
+                        name: name.into(),
+                        message,
+                    }
+                })?;
+                Ok(Arc::new(provider))
+            }
             // Every provider type has an arm today; kept for types added later.
             #[allow(unreachable_patterns)]
             other => Err(ResolveError::Unsupported {
