@@ -107,6 +107,10 @@ struct RunArgs {
     /// Namespace of the leader Lease (the operator's own namespace in a cluster).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
+    /// How long (ms) a Describe waits for others to share one batched call: longer windows
+    /// spend fewer calls of the account's quota, shorter ones react faster.
+    #[arg(long, default_value_t = 250)]
+    describe_batch_window_ms: u64,
     /// Seconds a leader holds the Lease without renewing it; a standby takes over after this.
     #[arg(long, default_value_t = 15)]
     lease_duration_seconds: u64,
@@ -237,6 +241,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         instance: args.instance.clone(),
         namespace: args.namespace,
         metrics,
+        describe_window: Duration::from_millis(args.describe_batch_window_ms),
         health: health.clone(),
         ..Settings::default()
     };

@@ -43,6 +43,8 @@ pub struct Settings {
     /// Only watch ElasticIPs in this namespace (all namespaces when unset).
     pub namespace: Option<String>,
     pub metrics: Arc<Metrics>,
+    /// How long a Describe waits for others to share its wire call.
+    pub describe_window: std::time::Duration,
     /// Set ready once the caches are filled.
     pub health: Arc<Health>,
 }
@@ -56,6 +58,7 @@ impl Default for Settings {
             instance: None,
             namespace: None,
             metrics: Arc::new(Metrics::new()),
+            describe_window: providers::DEFAULT_DESCRIBE_WINDOW,
             health: Arc::new(Health::default()),
         }
     }
@@ -122,7 +125,8 @@ pub async fn run(
     );
     let providers = Providers::new(configs.clone(), simulator, implicit_simulator_region)
         .with_client(client.clone())
-        .with_metrics(settings.metrics.clone());
+        .with_metrics(settings.metrics.clone())
+        .with_describe_window(settings.describe_window);
     let ctx = Arc::new(Context::new(
         client,
         providers,

@@ -16,8 +16,8 @@ use crate::cloud::simulator::Simulator;
 use crate::cloud::{CloudProvider, SecretSource};
 use crate::telemetry::metrics::{Instrumented, Metrics};
 
-/// How long a Describe waits for others to share its wire call.
-const DESCRIBE_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
+/// How long a Describe waits, by default, for others to share its wire call.
+pub const DEFAULT_DESCRIBE_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Name reported for the implicit simulator account of `run --provider simulator`.
 pub const IMPLICIT_SIMULATOR: &str = "(implicit simulator)";
@@ -65,6 +65,8 @@ pub struct Providers {
     /// Reads credentials Secrets (absent in unit tests, where no provider needs one).
     client: Option<kube::Client>,
     metrics: Option<Arc<Metrics>>,
+    /// How long a Describe waits for others to share its wire call.
+    describe_window: std::time::Duration,
     simulator: Option<Simulator>,
     /// Region of the implicit default simulator account (`run --provider simulator`), used when
     /// no ProviderConfig is marked default.
@@ -79,10 +81,18 @@ impl Providers {
             configs,
             client: None,
             metrics: None,
+            describe_window: DEFAULT_DESCRIBE_WINDOW,
             simulator,
             implicit_simulator_region,
             cache: Mutex::default(),
         }
+    }
+
+    /// How long a Describe waits for others to share its wire call (longer: fewer calls, slower
+    /// reactions).
+    pub fn with_describe_window(mut self, window: std::time::Duration) -> Self {
+        self.describe_window = window;
+        self
     }
 
     /// Counts every cloud call in these metrics.
@@ -148,7 +158,7 @@ impl Providers {
         if let Some(limits) = config.spec.rate_limits {
             provider = Arc::new(RateLimited::new(provider, limits.mutating_per_second, limits.describe_per_second));
         }
-        provider = Arc::new(DescribeBatcher::new(provider, DESCRIBE_WINDOW));
+        provider = Arc::new(DescribeBatcher::new(provider, self.describe_window));
         cache.insert(name.clone(), (generation, provider.clone()));
         Ok(Resolved {
             config_name: name,
@@ -172,7 +182,7 @@ impl Providers {
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let provider = cache
             .entry(IMPLICIT_SIMULATOR.to_string())
-            .or_insert_with(|| (None, Arc::new(DescribeBatcher::new(provider, DESCRIBE_WINDOW))))
+            .or_insert_with(|| (None, Arc::new(DescribeBatcher::new(provider, self.describe_window))))
             .1
             .clone();
         Ok(Resolved {

@@ -19,8 +19,11 @@ use super::providers::{Providers, ResolveError};
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
-use crate::cloud::{AllocateRequest, CloudError, CloudProvider, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Operation, Receipt};
+use crate::cloud::{AllocateRequest, CloudEip, CloudError, CloudProvider, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Operation, Receipt};
 use crate::telemetry::metrics::Metrics;
+
+/// How long an allocation's answer stands in for a Describe.
+const FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// Field manager of the operator's writes.
 pub const MANAGER: &str = "eip-operator";
@@ -44,6 +47,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Consecutive retryable failures per object UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// EIPs as an allocation just returned them, by object UID: the next reconcile uses this
+    /// instead of describing the EIP again.
+    fresh: Mutex<HashMap<String, (std::time::Instant, CloudEip)>>,
 }
 
 impl Context {
@@ -55,6 +61,7 @@ impl Context {
             timing,
             metrics,
             failures: Mutex::default(),
+            fresh: Mutex::default(),
         }
     }
 
@@ -69,6 +76,19 @@ impl Context {
         let before = *count;
         *count = count.saturating_add(1);
         before
+    }
+
+    /// The EIP an allocation returned moments ago, if it is the one recorded in the status.
+    fn take_fresh(&self, uid: &str, recorded: Option<&String>) -> Option<CloudEip> {
+        let (at, eip) = self.fresh.lock().unwrap_or_else(|p| p.into_inner()).remove(uid)?;
+        (at.elapsed() < FRESH_FOR && recorded == Some(&eip.allocation_id)).then_some(eip)
+    }
+
+    fn remember_fresh(&self, uid: &str, eip: &CloudEip) {
+        self.fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(uid.to_string(), (std::time::Instant::now(), eip.clone()));
     }
 
     fn clear_failures(&self, uid: &str) {
@@ -113,7 +133,16 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         }
     };
 
-    let cloud = match observe(resolved.provider.as_ref(), eip, &uid, deleting).await {
+    let fresh = if deleting {
+        None
+    } else {
+        ctx.take_fresh(&uid, prev.and_then(|s| s.allocation_id.as_ref()))
+    };
+    let observed = match fresh {
+        Some(eip) => Ok(CloudView::Present(eip)),
+        None => observe(resolved.provider.as_ref(), eip, &uid, deleting).await,
+    };
+    let cloud = match observed {
         Ok(cloud) => cloud,
         Err(err) => {
             *result = if err.class == ErrorClass::Terminal { "stalled" } else { "retry" };
@@ -159,6 +188,13 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         },
     );
     write_status(&api, eip, next).await?;
+    if let Outcome::Accepted {
+        allocated: Some(allocated),
+        ..
+    } = &outcome
+    {
+        ctx.remember_fresh(&uid, allocated);
+    }
 
     let failures = match &outcome {
         Outcome::Failed(err) if err.class == ErrorClass::Retryable => ctx.record_failure(&uid),

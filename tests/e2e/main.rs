@@ -43,6 +43,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(operations::metrics_agree_with_the_cloud),
         scenario!(operations::standby_takes_over_an_in_flight_deletion),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
+        scenario!(providers::otc_lifecycle_through_the_wire),
         scenario!(validation::invalid_manifests_are_rejected),
         scenario!(validation::immutable_fields_cannot_change),
         scenario!(rbac::operator_identity_is_sufficient_and_minimal),

@@ -68,3 +68,46 @@ pub async fn alibaba_lifecycle_through_the_wire(cp: &ControlPlane) {
     }
     s.finish().await;
 }
+
+pub async fn otc_lifecycle_through_the_wire(cp: &ControlPlane) {
+    let s = Scenario::new(cp, "otc").await;
+    let endpoint = serve(s.sim.clone()).await;
+    secret(
+        cp,
+        "otc-e2e",
+        &[("accessKey", SIM_ACCESS_KEY_ID), ("secretKey", SIM_ACCESS_KEY_SECRET)],
+    );
+    cp.apply(&format!(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: otc-e2e\nspec:\n  provider: otc\n  region: eu-de\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: otc-e2e\n    namespace: eip-operator\n  otc:\n    projectName: eu-de\n"
+    ));
+    let manifest = |name: &str, kind: &str, instance: &str| {
+        format!(
+            "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: {name}\nspec:\n  providerConfigRef:\n    name: otc-e2e\n  allocation:\n    bandwidthMbps: 5\n  binding:\n    instanceType: {kind}\n    instanceId: {instance}\n"
+        )
+    };
+    s.apply(&manifest("on-port", "Port", "port-sim-0001"));
+    s.apply(&manifest("on-elb", "SlbInstance", "lb-sim-0001"));
+    let mut ids = Vec::new();
+    for (name, state) in [("on-port", "ACTIVE"), ("on-elb", "ELB")] {
+        let object = s
+            .wait_for(name, "Ready through the OTC wire protocol", Duration::from_secs(90), |o| {
+                is_true(o, "Ready")
+            })
+            .await;
+        let status = object.status.expect("status");
+        assert_eq!(status.cloud_state.as_deref(), Some(state), "{name}");
+        ids.push(status.allocation_id.expect("allocation id"));
+    }
+    s.kubectl_ok(&["delete", "eip", "on-port", "on-elb", "--timeout=90s"]);
+    for id in &ids {
+        let calls = s.mutating_calls(id);
+        let ok: Vec<&str> = calls.iter().filter(|c| c.ends_with(":Ok")).map(String::as_str).collect();
+        assert_eq!(
+            ok,
+            vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"],
+            "{id}: {calls:?}"
+        );
+        assert!(s.sim.eip("eu-de", id).is_none(), "{id} released");
+    }
+    s.finish().await;
+}
