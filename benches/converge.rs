@@ -324,14 +324,7 @@ fn main() {
         .collect();
     let operator_bin = Path::new(env!("CARGO_BIN_EXE_eip-operator"));
     let cp = ControlPlane::start(control_plane::tools_bin());
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/eip-operator.dev.yaml");
-    cp.kubectl_ok(&["apply", "--server-side", "-f", &crds.to_string_lossy()]);
-    cp.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/elasticips.eip-operator.dev",
-    ]);
+    cp.install_crds();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let mut rows = Vec::new();
     for n in sizes {

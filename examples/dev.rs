@@ -25,15 +25,7 @@ fn main() {
 
     eprintln!("starting etcd and kube-apiserver...");
     let cp = ControlPlane::start(control_plane::tools_bin());
-    let crds = root.join("crds/eip-operator.dev.yaml");
-    cp.kubectl_ok(&["apply", "--server-side", "-f", &crds.to_string_lossy()]);
-    cp.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/elasticips.eip-operator.dev",
-        "crd/providerconfigs.eip-operator.dev",
-    ]);
+    cp.install_crds();
 
     let admin = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -42,6 +42,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(restart::restarts_mid_operation_converge_without_leaks),
         scenario!(operations::metrics_agree_with_the_cloud),
         scenario!(operations::standby_takes_over_an_in_flight_deletion),
+        scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
         scenario!(validation::invalid_manifests_are_rejected),
@@ -100,15 +101,7 @@ fn main() -> ExitCode {
 /// CRDs and the operator's RBAC, as a user installs them.
 fn install(cp: &ControlPlane) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let crds = root.join("crds/eip-operator.dev.yaml");
-    cp.kubectl_ok(&["apply", "--server-side", "-f", &crds.to_string_lossy()]);
-    cp.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/elasticips.eip-operator.dev",
-        "crd/providerconfigs.eip-operator.dev",
-    ]);
+    cp.install_crds();
     cp.kubectl_ok(&["create", "namespace", "eip-operator"]);
     cp.kubectl_ok(&["apply", "-k", &root.join("config/rbac").to_string_lossy()]);
 }

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eip_operator::cloud::simulator::CallOutcome;
+use eip_operator::cloud::simulator::{CallOutcome, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 use eip_operator::controller::Settings;
 use eip_operator::controller::leader::{self, LeaderElection};
 use eip_operator::telemetry::server::{self, Health};
@@ -182,5 +182,134 @@ pub async fn standby_takes_over_an_in_flight_deletion(cp: &ControlPlane) {
     for (_, replica) in replicas {
         replica.task.abort();
     }
+    s.finish().await;
+}
+
+/// Two operator processes (the real binary) and the simulator as a third process, speaking
+/// Alibaba's wire protocol: the leader is SIGKILLed while the cloud releases an EIP; the standby
+/// takes the lease and finishes the deletion.
+pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) {
+    let mut s = Scenario::new(cp, "ha-proc").await;
+    s.stop_operator().await;
+    let binary = env!("CARGO_BIN_EXE_eip-operator");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+    };
+    let sim_addr = free();
+    let logs = cp.log_dir().to_path_buf();
+    let log = |name: &str| std::fs::File::create(logs.join(name)).expect("log file");
+    let mut simulator = crate::support::control_plane::spawn(
+        std::process::Command::new(binary)
+            .args(["simulator", "--profile", "dev", "--seed", "3"])
+            .arg(format!("--listen={sim_addr}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(log("ha-simulator.log")),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(sim_addr).is_err() {
+        assert!(Instant::now() < deadline, "simulator did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cp.secret(
+        "alibaba-ha",
+        &[("accessKeyId", SIM_ACCESS_KEY_ID), ("accessKeySecret", SIM_ACCESS_KEY_SECRET)],
+    );
+    cp.apply(&format!(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: alibaba-ha\nspec:\n  provider: alibaba\n  region: cn-hangzhou\n  endpoint: http://{sim_addr}\n  credentialsSecretRef:\n    name: alibaba-ha\n    namespace: eip-operator\n"
+    ));
+
+    let lease = "eip-operator-e2e-proc";
+    let mut replicas = BTreeMap::new();
+    for identity in ["proc-a", "proc-b"] {
+        let child = crate::support::control_plane::spawn(
+            std::process::Command::new(binary)
+                .args([
+                    "run",
+                    "--leader-election",
+                    "--lease-name",
+                    lease,
+                    "--lease-namespace",
+                    "eip-operator",
+                ])
+                .args([
+                    "--lease-duration-seconds",
+                    "3",
+                    "--namespace",
+                    &s.ns,
+                    "--instance",
+                    identity,
+                    "--log-format",
+                    "json",
+                ])
+                .arg(format!("--metrics-addr={}", free()))
+                .env("KUBECONFIG", &cp.kubeconfig)
+                .stdout(std::process::Stdio::null())
+                .stderr(log(&format!("ha-{identity}.log"))),
+        );
+        replicas.insert(identity.to_string(), child);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        if let Some(h) = holder(&s, lease).await {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "nobody took the lease");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    s.apply(&format!(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: web\nspec:\n  providerConfigRef:\n    name: alibaba-ha\n  binding:\n    instanceType: EcsInstance\n    instanceId: i-sim-0004\n"
+    ));
+    let object = s.wait_for("web", "Ready", Duration::from_secs(60), |o| is_true(o, "Ready")).await;
+    let id = object.status.and_then(|st| st.allocation_id).expect("allocation id");
+    s.delete("web").await;
+    s.wait_for("web", "Releasing", Duration::from_secs(60), |o| {
+        o.status.as_ref().and_then(|st| st.phase) == Some(eip_operator::api::Phase::Releasing)
+    })
+    .await;
+    let mut leader = replicas.remove(&first).expect("leader process");
+    leader.kill().expect("SIGKILL the leader");
+    let _ = leader.wait();
+
+    s.wait_gone("web", Duration::from_secs(60)).await;
+    let second = holder(&s, lease).await.expect("lease held");
+    assert_ne!(second, first, "the standby process holds the lease now");
+    let calls: serde_json::Value = serde_json::from_str(
+        &tokio::task::spawn_blocking(move || http_get(sim_addr, "/admin/calls"))
+            .await
+            .expect("join")
+            .1,
+    )
+    .expect("calls");
+    let ops: Vec<String> = calls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c["allocationIds"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(id.as_str())))
+        })
+        .filter(|c| c["outcome"] == "Ok" && c["operation"] != "Describe")
+        .map(|c| c["operation"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        ops,
+        vec!["Allocate", "Associate", "Unassociate", "Release"],
+        "through the wire, once each, unbind first"
+    );
+    let (_, eips) = tokio::task::spawn_blocking(move || http_get(sim_addr, "/admin/regions/cn-hangzhou/eips"))
+        .await
+        .expect("join");
+    assert_eq!(eips.trim(), "[]", "released");
+
+    for (_, mut child) in replicas {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = simulator.kill();
+    let _ = simulator.wait();
     s.finish().await;
 }

@@ -15,20 +15,24 @@ async fn serve(sim: Simulator) -> String {
     format!("http://{addr}")
 }
 
-/// A credentials Secret in the operator's namespace (where its Role lets it read Secrets).
-fn secret(cp: &ControlPlane, name: &str, data: &[(&str, &str)]) {
-    let mut yaml = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: eip-operator\nstringData:\n");
-    for (key, value) in data {
-        yaml.push_str(&format!("  {key}: \"{value}\"\n"));
+/// Each EIP went through allocate, bind, unbind, release (in that order) and is gone.
+fn assert_unbound_then_released(s: &Scenario<'_>, region: &str, ids: &[String]) {
+    for id in ids {
+        let calls = s.mutating_calls(id);
+        let ok: Vec<&str> = calls.iter().filter(|c| c.ends_with(":Ok")).map(String::as_str).collect();
+        assert_eq!(
+            ok,
+            vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"],
+            "{id}: {calls:?}"
+        );
+        assert!(s.sim.eip(region, id).is_none(), "{id} released");
     }
-    cp.apply(&yaml);
 }
 
 pub async fn alibaba_lifecycle_through_the_wire(cp: &ControlPlane) {
     let s = Scenario::new(cp, "alibaba").await;
     let endpoint = serve(s.sim.clone()).await;
-    secret(
-        cp,
+    cp.secret(
         "alibaba-e2e",
         &[("accessKeyId", SIM_ACCESS_KEY_ID), ("accessKeySecret", SIM_ACCESS_KEY_SECRET)],
     );
@@ -56,27 +60,14 @@ pub async fn alibaba_lifecycle_through_the_wire(cp: &ControlPlane) {
         ids.push(status.allocation_id.expect("allocation id"));
     }
     s.kubectl_ok(&["delete", "eip", "web-v3", "web-v1", "--timeout=90s"]);
-    for id in &ids {
-        let calls = s.mutating_calls(id);
-        let ok: Vec<&str> = calls.iter().filter(|c| c.ends_with(":Ok")).map(String::as_str).collect();
-        assert_eq!(
-            ok,
-            vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"],
-            "{id}: {calls:?}"
-        );
-        assert!(s.sim.eip("cn-hangzhou", id).is_none(), "{id} released");
-    }
+    assert_unbound_then_released(&s, "cn-hangzhou", &ids);
     s.finish().await;
 }
 
 pub async fn otc_lifecycle_through_the_wire(cp: &ControlPlane) {
     let s = Scenario::new(cp, "otc").await;
     let endpoint = serve(s.sim.clone()).await;
-    secret(
-        cp,
-        "otc-e2e",
-        &[("accessKey", SIM_ACCESS_KEY_ID), ("secretKey", SIM_ACCESS_KEY_SECRET)],
-    );
+    cp.secret("otc-e2e", &[("accessKey", SIM_ACCESS_KEY_ID), ("secretKey", SIM_ACCESS_KEY_SECRET)]);
     cp.apply(&format!(
         "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: otc-e2e\nspec:\n  provider: otc\n  region: eu-de\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: otc-e2e\n    namespace: eip-operator\n  otc:\n    projectName: eu-de\n"
     ));
@@ -99,15 +90,6 @@ pub async fn otc_lifecycle_through_the_wire(cp: &ControlPlane) {
         ids.push(status.allocation_id.expect("allocation id"));
     }
     s.kubectl_ok(&["delete", "eip", "on-port", "on-elb", "--timeout=90s"]);
-    for id in &ids {
-        let calls = s.mutating_calls(id);
-        let ok: Vec<&str> = calls.iter().filter(|c| c.ends_with(":Ok")).map(String::as_str).collect();
-        assert_eq!(
-            ok,
-            vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"],
-            "{id}: {calls:?}"
-        );
-        assert!(s.sim.eip("eu-de", id).is_none(), "{id} released");
-    }
+    assert_unbound_then_released(&s, "eu-de", &ids);
     s.finish().await;
 }

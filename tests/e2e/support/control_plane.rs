@@ -229,6 +229,19 @@ impl ControlPlane {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Applies `crds/` (server-side, as users do) and waits until the API serves them.
+    pub fn install_crds(&self) {
+        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/eip-operator.dev.yaml");
+        self.kubectl_ok(&["apply", "--server-side", "-f", &crds.to_string_lossy()]);
+        self.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/elasticips.eip-operator.dev",
+            "crd/providerconfigs.eip-operator.dev",
+        ]);
+    }
+
     pub fn log_dir(&self) -> &Path {
         self.dir.path()
     }

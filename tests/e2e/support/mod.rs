@@ -265,6 +265,15 @@ impl ControlPlane {
         );
     }
 
+    /// A credentials Secret in the operator's namespace (where its Role lets it read Secrets).
+    pub fn secret(&self, name: &str, data: &[(&str, &str)]) {
+        let mut yaml = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: eip-operator\nstringData:\n");
+        for (key, value) in data {
+            yaml.push_str(&format!("  {key}: \"{value}\"\n"));
+        }
+        self.apply(&yaml);
+    }
+
     /// `kubectl apply` that is expected to be refused: returns stderr.
     pub fn apply_rejected(&self, ns: &str, yaml: &str) -> String {
         let out = pipe(self.kubectl_command(&["-n", ns, "apply", "-f", "-"]), yaml);
