@@ -1,6 +1,8 @@
 //! `cargo bench --bench converge`: create N ElasticIPs (each with a binding) on a real local
-//! kube-apiserver + etcd, wait until all are Ready, delete them all, wait until all are gone,
-//! against the simulator's "standard" profile (associate 1 s, unassociate 2 s, release 2 s;
+//! kube-apiserver + etcd, wait until all are Ready, delete them all, wait until all are gone.
+//! The operator and the cloud are separate processes: the operator binary with a ProviderConfig
+//! of type `alibaba` pointed at `eip-operator simulator`, which serves Alibaba's wire protocol with
+//! the "standard" profile (associate 1 s, unassociate 2 s, release 2 s;
 //! 20 calls/s per mutating API, 40/s for Describe; throttling beyond). Prints a table.
 //!
 //! `EIP_BENCH_N=100,1000,10000` picks the sizes (default 100,1000). See BENCHMARKS.md.
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use control_plane::ControlPlane;
 use eip_operator::api::{Binding, ElasticIP, ElasticIPSpec, ProviderConfigRef};
 use eip_operator::cloud::InstanceType;
+use eip_operator::cloud::simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
@@ -155,30 +158,29 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
     let ns = format!("bench-{n}");
     cp.kubectl_ok(&["create", "namespace", &ns]);
     let (admin, metrics) = (free_addr(), free_addr());
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("eip-bench-{n}.log"))).expect("log");
+    let log = |name: &str| std::fs::File::create(std::env::temp_dir().join(format!("eip-bench-{n}-{name}.log"))).expect("log");
+    // The cloud: the simulator in its own process, speaking Alibaba's wire protocol.
+    let mut simulator: Child = control_plane::spawn(
+        Command::new(operator_bin)
+            .args(["simulator", "--profile", "standard", "--seed", "1"])
+            .arg(format!("--listen={admin}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log("simulator")),
+    );
     let mut operator: Child = control_plane::spawn(
         Command::new(operator_bin)
-            .args([
-                "run",
-                "--simulator",
-                "--simulator-profile",
-                "standard",
-                "--concurrency",
-                "64",
-                "--resync-seconds",
-                "3600",
-            ])
+            .args(["run", "--concurrency", "64", "--resync-seconds", "3600"])
             .args(["--namespace", &ns, "--log-format", "json"])
-            .arg(format!("--simulator-admin-addr={admin}"))
             .arg(format!("--metrics-addr={metrics}"))
             .env("KUBECONFIG", &cp.kubeconfig)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(log),
+            .stderr(log("operator")),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(admin).is_err() || TcpStream::connect(metrics).is_err() {
-        assert!(Instant::now() < deadline, "operator did not start");
+        assert!(Instant::now() < deadline, "operator or simulator did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
     http(
@@ -191,7 +193,7 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
     apply(
         cp,
         &format!(
-            "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {config}\nspec:\n  provider: simulator\n  region: cn-hangzhou\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n"
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {config}\n  namespace: {ns}\nstringData:\n  accessKeyId: {SIM_ACCESS_KEY_ID}\n  accessKeySecret: {SIM_ACCESS_KEY_SECRET}\n---\napiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {config}\nspec:\n  provider: alibaba\n  region: cn-hangzhou\n  endpoint: http://{admin}\n  credentialsSecretRef:\n    name: {config}\n    namespace: {ns}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n"
         ),
     );
 
@@ -287,6 +289,8 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
         libc::kill(operator.id() as i32, libc::SIGTERM);
     }
     let _ = operator.wait();
+    let _ = simulator.kill();
+    let _ = simulator.wait();
 
     let total = calls2.minus(&calls0);
     let describes = total.0.get("Describe").copied().unwrap_or(0.0) + total.0.get("FindByOwner").copied().unwrap_or(0.0);

@@ -112,6 +112,14 @@ pub async fn run(
     settings.metrics.watch_elastic_ips(reader.clone());
     let trigger = watcher(eips, watcher::Config::default().any_semantic())
         .default_backoff()
+        // The cache keeps what the reconciler reads: managedFields and the last-applied
+        // annotation can be larger than the rest of an object together.
+        .modify(|eip: &mut ElasticIP| {
+            eip.meta_mut().managed_fields = None;
+            if let Some(annotations) = eip.meta_mut().annotations.as_mut() {
+                annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
+        })
         .reflect(writer)
         .applied_objects()
         .predicate_filter(spec_or_deletion, Default::default());

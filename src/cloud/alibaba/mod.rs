@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `describe` | `DescribeEipAddresses` with up to 50 comma-separated `AllocationId`s, `PageSize=100`, paged |
 //! | `find_by_owner` | `DescribeEipAddresses` with `Tag.1.Key=eip-operator.dev/owner-uid`, `Tag.1.Value=<uid>`, paged |
-//! | `allocate` | `AllocateEipAddress` (`ClientToken`, `Tag.N`), then `DescribeEipAddresses`, then `TagResources` for any requested tag the EIP lacks |
+//! | `allocate` | `AllocateEipAddress` (`ClientToken`, `Tag.N`): the answer and the request describe the EIP |
 //! | `associate` | `AssociateEipAddress` (`ClientToken`; Port and Vpn are not Alibaba types: refused before any call) |
 //! | `unassociate` | `UnassociateEipAddress` (`ClientToken`, `Force=true` when forced) |
 //! | `release` | `ReleaseEipAddress` (the API takes no `ClientToken`; a repeat is `InvalidAllocationId.NotFound`, i.e. gone) |
@@ -41,8 +41,6 @@ use credentials::CredentialSource;
 pub const PAGE_SIZE: usize = 100;
 /// Pages followed per describe before giving up (10 000 EIPs at 100 a page).
 const MAX_PAGES: usize = 100;
-/// Tags per `TagResources` call.
-const TAGS_PER_CALL: usize = 20;
 
 /// An Alibaba Cloud account in one region.
 pub struct AlibabaProvider {
@@ -126,19 +124,6 @@ impl AlibabaProvider {
         }
         Ok(found)
     }
-
-    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<(), CloudError> {
-        let pairs: Vec<(&String, &String)> = tags.iter().collect();
-        for chunk in pairs.chunks(TAGS_PER_CALL) {
-            let mut params = BTreeMap::from([
-                ("ResourceType".to_owned(), "EIP".to_owned()),
-                ("ResourceId.1".to_owned(), allocation_id.to_owned()),
-            ]);
-            add_tags(&mut params, chunk.iter().copied());
-            self.call(Operation::Allocate, "TagResources", params).await?;
-        }
-        Ok(())
-    }
 }
 
 fn add_tags<'a>(params: &mut BTreeMap<String, String>, tags: impl IntoIterator<Item = (&'a String, &'a String)>) {
@@ -194,6 +179,11 @@ impl CloudProvider for AlibabaProvider {
         Ok(found.into_iter().filter(|eip| eip.owner_uid() == Some(owner_uid)).collect())
     }
 
+    /// `ClientToken` makes AllocateEipAddress idempotent.
+    fn allocation_is_idempotent(&self) -> bool {
+        true
+    }
+
     async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError> {
         let mut params = BTreeMap::new();
         let mut put = |key: &str, value: Option<String>| {
@@ -229,13 +219,10 @@ impl CloudProvider for AlibabaProvider {
             .with_request_id(receipt.request_id.clone())
         })?;
 
-        let described = self
-            .describe_ids(Operation::Allocate, std::slice::from_ref(&allocation_id))
-            .await?
-            .into_iter()
-            .find(|eip| eip.allocation_id == allocation_id);
-        let mut eip = described.unwrap_or_else(|| CloudEip {
-            // Not listed yet: what the allocation answer and the request say.
+        // AllocateEipAddress takes the tags (Tag.N) and a replay of the same ClientToken
+        // must carry the same parameters, so the answer and the request describe the new EIP:
+        // no Describe needed. Alibaba allocates synchronously (Available at once).
+        let eip = CloudEip {
             allocation_id: allocation_id.clone(),
             ip_address: str_field(&body, "EipAddress").unwrap_or_default(),
             raw_state: "Available".into(),
@@ -243,20 +230,9 @@ impl CloudProvider for AlibabaProvider {
             bound_to: None,
             charge_type: request.charge_type,
             locks: Vec::new(),
-            tags: BTreeMap::new(),
+            tags: request.tags.clone(),
             bandwidth_mbps: request.bandwidth_mbps,
-        });
-        // Tags the EIP lacks (a cloud that ignored `Tag.N`, or a lost earlier attempt).
-        let missing: BTreeMap<String, String> = request
-            .tags
-            .iter()
-            .filter(|(k, v)| eip.tags.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !missing.is_empty() {
-            self.tag(&allocation_id, &missing).await?;
-            eip.tags.extend(missing);
-        }
+        };
         Ok(Allocated { eip, receipt })
     }
 
