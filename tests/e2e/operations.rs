@@ -259,9 +259,9 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
 
-    s.apply(&format!(
-        "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: web\nspec:\n  providerConfigRef:\n    name: alibaba-ha\n  binding:\n    instanceType: EcsInstance\n    instanceId: i-sim-0004\n"
-    ));
+    s.apply(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: web\nspec:\n  providerConfigRef:\n    name: alibaba-ha\n  binding:\n    instanceType: EcsInstance\n    instanceId: i-sim-0004\n",
+    );
     let object = s.wait_for("web", "Ready", Duration::from_secs(60), |o| is_true(o, "Ready")).await;
     let id = object.status.and_then(|st| st.allocation_id).expect("allocation id");
     s.delete("web").await;
