@@ -2,6 +2,7 @@
 //! [`reconcile::reconcile`].
 
 pub mod decide;
+pub mod events;
 pub mod leader;
 pub mod providers;
 pub mod reconcile;
@@ -17,7 +18,6 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
 use kube::{Api, Client, Resource};
 use tracing::{info, warn};
@@ -26,6 +26,7 @@ use crate::api::{ElasticIP, ProviderConfig};
 use crate::cloud::simulator::Simulator;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::server::Health;
+use events::EventPublisher;
 pub use providers::Providers;
 pub use reconcile::{Context, Error, MANAGER, error_policy, reconcile};
 pub use timing::Timing;
@@ -124,13 +125,7 @@ pub async fn run(
         .applied_objects()
         .predicate_filter(spec_or_deletion, Default::default());
 
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: settings.reporter.clone(),
-            instance: settings.instance.clone(),
-        },
-    );
+    let recorder = EventPublisher::new(client.clone(), settings.reporter.clone(), settings.instance.clone());
     let providers = Providers::new(configs.clone(), simulator, implicit_simulator_region)
         .with_client(client.clone())
         .with_metrics(settings.metrics.clone())

@@ -8,13 +8,13 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{debug, info, warn};
 
 use super::decide::{CloudView, Inputs, Step, decide};
+use super::events::{EventPublisher, EventType};
 use super::providers::{Providers, ResolveError};
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
@@ -42,7 +42,7 @@ pub enum Error {
 pub struct Context {
     pub client: Client,
     pub providers: Providers,
-    pub recorder: Recorder,
+    pub recorder: EventPublisher,
     pub timing: Timing,
     pub metrics: Arc<Metrics>,
     /// Consecutive retryable failures per object UID, for backoff.
@@ -53,7 +53,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, providers: Providers, recorder: Recorder, timing: Timing, metrics: Arc<Metrics>) -> Self {
+    pub fn new(client: Client, providers: Providers, recorder: EventPublisher, timing: Timing, metrics: Arc<Metrics>) -> Self {
         Context {
             client,
             providers,
@@ -535,14 +535,8 @@ fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String)
 }
 
 async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(truncate(note, 1000)),
-        action: action.into(),
-        secondary: None,
-    };
-    if let Err(err) = ctx.recorder.publish(&event, &eip.object_ref(&())).await {
+    let note = truncate(note, 1000);
+    if let Err(err) = ctx.recorder.publish(eip.object_ref(&()), type_, reason, action, note).await {
         // Events are best effort: losing one must not stop the lifecycle.
         warn!(name = %eip.name_any(), %err, reason, "cannot publish event");
     }

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::events::EventPublisher;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ObjectMeta;
 use kube::client::Body;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector;
 use kube::runtime::watcher;
 use kube::{Client, Resource};
@@ -192,13 +192,7 @@ impl Harness {
         let (store, mut writer) = reflector::store();
         writer.apply_watcher_event(&watcher::Event::Apply(simulator_config()));
         let providers = Providers::new(store, Some(sim.clone()), None);
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "eip-operator".into(),
-                instance: None,
-            },
-        );
+        let recorder = EventPublisher::new(client.clone(), "eip-operator", None);
         let ctx = Arc::new(Context::new(client, providers, recorder, Timing::default(), Arc::default()));
         Harness { fake, sim, ctx }
     }
