@@ -24,6 +24,9 @@ use crate::telemetry::metrics::Metrics;
 
 /// How long an allocation's answer stands in for a Describe.
 const FRESH_FOR: Duration = Duration::from_secs(5);
+/// How long the operator waits for the watch to deliver its own status write before it trusts
+/// the cache again (someone else may have changed the status).
+const STALE_FOR: Duration = Duration::from_secs(5);
 
 /// Field manager of the operator's writes.
 pub const MANAGER: &str = "eip-operator";
@@ -50,6 +53,8 @@ pub struct Context {
     /// EIPs as an allocation just returned them, by object UID: the next reconcile uses this
     /// instead of describing the EIP again.
     fresh: Mutex<HashMap<String, (std::time::Instant, CloudEip)>>,
+    /// The fingerprint of the status each object was last written with, and when.
+    written: Mutex<HashMap<String, (std::time::Instant, u64)>>,
 }
 
 impl Context {
@@ -62,6 +67,7 @@ impl Context {
             metrics,
             failures: Mutex::default(),
             fresh: Mutex::default(),
+            written: Mutex::default(),
         }
     }
 
@@ -76,6 +82,28 @@ impl Context {
         let before = *count;
         *count = count.saturating_add(1);
         before
+    }
+
+    /// Whether the cached object predates the status this operator wrote moments ago (the watch
+    /// has not delivered that write yet). Acting on it would repeat the last step.
+    fn is_stale(&self, uid: &str, status: Option<&ElasticIPStatus>) -> bool {
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        written
+            .get(uid)
+            .is_some_and(|(at, print)| at.elapsed() < STALE_FOR && *print != status::fingerprint(status))
+    }
+
+    fn remember_written(&self, uid: &str, status: &ElasticIPStatus) {
+        let print = status::fingerprint(Some(status));
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(uid.to_string(), (std::time::Instant::now(), print));
+    }
+
+    fn forget(&self, uid: &str) {
+        self.written.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
+        self.fresh.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
     }
 
     /// The EIP an allocation returned moments ago, if it is the one recorded in the status.
@@ -125,6 +153,10 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     }
 
     let prev = eip.status.as_ref();
+    if ctx.is_stale(&uid, prev) {
+        *result = "stale";
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
     let resolved = match ctx.providers.resolve(&eip.spec) {
         Ok(resolved) => resolved,
         Err(err) => {
@@ -167,6 +199,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     if step == Step::RemoveFinalizer {
         remove_finalizer(&api, eip).await?;
         ctx.clear_failures(&uid);
+        ctx.forget(&uid);
         let (reason, note) = finalized_event(eip, &cloud);
         publish(ctx, eip, EventType::Normal, reason, "RemoveFinalizer", note).await;
         info!(name = %eip.name_any(), namespace, reason, "finalizer removed");
@@ -187,7 +220,8 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
             now,
         },
     );
-    write_status(&api, eip, next).await?;
+    write_status(&api, eip, &next).await?;
+    ctx.remember_written(&uid, &next);
     if let Outcome::Accepted {
         allocated: Some(allocated),
         ..
@@ -434,7 +468,10 @@ async fn unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &
         &Unobserved::Retrying(err),
         Timestamp::now(),
     );
-    write_status(api, eip, next).await?;
+    write_status(api, eip, &next).await?;
+    if let Some(uid) = eip.uid() {
+        ctx.remember_written(&uid, &next);
+    }
     Ok(Action::requeue(delay))
 }
 
@@ -445,7 +482,10 @@ async fn stall_unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, 
         publish(ctx, eip, EventType::Warning, reason, "Resolve", message.clone()).await;
     }
     let next = status::unobserved_status(eip.status.as_ref(), eip.meta().generation, &eip.spec, &blocked, Timestamp::now());
-    write_status(api, eip, next).await?;
+    write_status(api, eip, &next).await?;
+    if let Some(uid) = eip.uid() {
+        ctx.remember_written(&uid, &next);
+    }
     Ok(Action::requeue(ctx.timing.stalled_resync))
 }
 
@@ -573,8 +613,8 @@ async fn patch_finalizers(api: &Api<ElasticIP>, eip: &ElasticIP, finalizers: Vec
 }
 
 /// Server-side apply of the status subresource, skipped when nothing changed.
-async fn write_status(api: &Api<ElasticIP>, eip: &ElasticIP, next: ElasticIPStatus) -> Result<(), Error> {
-    if eip.status.as_ref() == Some(&next) {
+async fn write_status(api: &Api<ElasticIP>, eip: &ElasticIP, next: &ElasticIPStatus) -> Result<(), Error> {
+    if eip.status.as_ref() == Some(next) {
         return Ok(());
     }
     let patch = json!({

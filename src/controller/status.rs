@@ -365,6 +365,22 @@ pub fn unobserved_status(
     status
 }
 
+/// A digest of what the reconciler itself recorded in a status (allocation, phase, last
+/// operation): fields that round-trip through the API server unchanged. Used to notice a cache
+/// that has not yet seen the operator's own last write.
+pub fn fingerprint(status: Option<&ElasticIPStatus>) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    if let Some(status) = status {
+        status.allocation_id.hash(&mut hasher);
+        status.phase.map(|p| format!("{p:?}")).hash(&mut hasher);
+        if let Some(op) = &status.last_operation {
+            (&op.action, &op.started_at, op.attempts, &op.request_id, &op.error).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
 /// Why a reconcile could not observe the cloud.
 #[derive(Clone, Debug)]
 pub enum Unobserved {

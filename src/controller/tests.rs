@@ -188,13 +188,23 @@ impl Harness {
         );
         let fake = FakeApi::default();
         *fake.object.lock().expect("lock") = Some(object);
+        let ctx = Self::context(&fake, &sim);
+        Harness { fake, sim, ctx }
+    }
+
+    /// A fresh operator (nothing remembered) against the same API server and cloud.
+    fn context(fake: &FakeApi, sim: &Simulator) -> Arc<Context> {
         let client = fake_client(fake.clone());
         let (store, mut writer) = reflector::store();
         writer.apply_watcher_event(&watcher::Event::Apply(simulator_config()));
         let providers = Providers::new(store, Some(sim.clone()), None);
         let recorder = EventPublisher::new(client.clone(), "eip-operator", None);
-        let ctx = Arc::new(Context::new(client, providers, recorder, Timing::default(), Arc::default()));
-        Harness { fake, sim, ctx }
+        Arc::new(Context::new(client, providers, recorder, Timing::default(), Arc::default()))
+    }
+
+    /// The operator process restarts.
+    fn restart(&mut self) {
+        self.ctx = Self::context(&self.fake, &self.sim);
     }
 
     /// Reconciles the current object once (as the controller would after a requeue).
@@ -357,7 +367,7 @@ async fn created_object_is_allocated_bound_and_ready() {
 
 #[tokio::test(start_paused = true)]
 async fn restart_after_allocation_finds_the_same_eip() {
-    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    let mut h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
     assert!(h.reconcile_once().await);
     let first = h
         .fake
@@ -367,6 +377,7 @@ async fn restart_after_allocation_finds_the_same_eip() {
         .expect("allocated");
     // The status write is lost (crash between the allocation and the status write).
     h.fake.update(|o| o.status = None);
+    h.restart();
     assert!(h.reconcile_once().await);
     let second = h
         .fake
@@ -541,4 +552,29 @@ async fn unchanged_status_is_not_written_again() {
     let object = h.fake.current().expect("object");
     assert_eq!(object.condition("Ready").map(|c| c.status.as_str()), Some("True"));
     assert_eq!(object.meta().generation, Some(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_cache_does_not_repeat_the_last_step() {
+    let h = Harness::new(
+        elastic_ip(ElasticIPSpec {
+            binding: binding("i-sim-0001"),
+            ..Default::default()
+        }),
+        Latencies::default(),
+    );
+    let before_write = h.fake.current().expect("object");
+    assert!(h.reconcile_once().await);
+    assert_eq!(h.mutating_calls(), vec![(Operation::Allocate, CallOutcome::Ok)]);
+    // The watch has not delivered the status write yet: the controller hands over the old object.
+    let mut stale = before_write;
+    stale.metadata.finalizers = Some(vec![FINALIZER.into()]);
+    reconcile(Arc::new(stale), h.ctx.clone()).await.expect("reconcile");
+    assert_eq!(h.mutating_calls(), vec![(Operation::Allocate, CallOutcome::Ok)], "nothing repeated");
+    // With the written status, it goes on.
+    h.drive(3).await;
+    assert_eq!(
+        h.mutating_calls(),
+        vec![(Operation::Allocate, CallOutcome::Ok), (Operation::Associate, CallOutcome::Ok)]
+    );
 }
