@@ -17,7 +17,8 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 
 echo "== cargo test (unit, integration, end-to-end)" >&2
-cargo test --all-targets
+# Not --all-targets: that would run the benchmark too (it takes minutes; `cargo bench` runs it).
+cargo test --lib --bins --tests --examples
 
 echo "== official SDKs against the simulator (tests/sdk)" >&2
 cargo build --quiet --bin eip-operator

@@ -321,6 +321,11 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` would run this too, for minutes.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("converge: a benchmark; run it with `cargo bench --bench converge`");
+        return;
+    }
     let sizes: Vec<usize> = std::env::var("EIP_BENCH_N")
         .unwrap_or_else(|_| "100,1000".into())
         .split(',')
