@@ -41,7 +41,6 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(lifecycle::drift_is_reported_and_repaired),
         scenario!(restart::restarts_mid_operation_converge_without_leaks),
         scenario!(operations::metrics_agree_with_the_cloud),
-        scenario!(operations::standby_takes_over_an_in_flight_deletion),
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
