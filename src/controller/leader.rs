@@ -6,7 +6,7 @@ use std::time::Duration;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::{MANAGER, Settings};
 use crate::cloud::simulator::Simulator;
@@ -22,6 +22,9 @@ pub struct LeaderElection {
     pub lease_duration_seconds: u64,
 }
 
+/// Attempts to set up the lease manager before giving up (about a minute).
+const BUILD_ATTEMPTS: u32 = 60;
+
 type LeaseTask = tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>;
 
 /// Waits for the Lease, then runs the controller while holding it. Returns `Ok` when `stop` is
@@ -36,15 +39,27 @@ pub async fn run_elected(
 ) -> Result<(), String> {
     let health = settings.health.clone();
     let duration = election.lease_duration_seconds.max(3);
-    let manager = LeaseManagerBuilder::new(client.clone(), &election.lease_name)
-        .with_namespace(&election.namespace)
-        .with_identity(&election.identity)
-        .with_duration(duration)
-        .with_grace((duration / 3).max(1))
-        .with_field_manager(MANAGER)
-        .build()
-        .await
-        .map_err(|e| format!("leader election: {e}"))?;
+    // Replicas starting together race to create the Lease; the loser retries (bounded).
+    let mut attempt = 0;
+    let manager = loop {
+        let built = LeaseManagerBuilder::new(client.clone(), &election.lease_name)
+            .with_namespace(&election.namespace)
+            .with_identity(&election.identity)
+            .with_duration(duration)
+            .with_grace((duration / 3).max(1))
+            .with_field_manager(MANAGER)
+            .build()
+            .await;
+        match built {
+            Ok(manager) => break manager,
+            Err(err) if attempt < BUILD_ATTEMPTS => {
+                attempt += 1;
+                warn!(%err, attempt, "cannot set up leader election yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(err) => return Err(format!("leader election: {err}")),
+        }
+    };
     let (mut leader, lease_task) = manager.watch().await;
     // A standby is healthy and ready: it serves its purpose by waiting.
     health.set_ready(true);

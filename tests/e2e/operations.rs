@@ -187,6 +187,13 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
         o.status.as_ref().and_then(|st| st.phase) == Some(eip_operator::api::Phase::Releasing)
     })
     .await;
+    for (identity, child) in replicas.iter_mut() {
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "replica {identity} exited early (see {})",
+            logs.display()
+        );
+    }
     let mut leader = replicas.remove(&first).expect("leader process");
     leader.kill().expect("SIGKILL the leader");
     let _ = leader.wait();
