@@ -105,7 +105,9 @@ async fn holder(s: &Scenario<'_>, lease: &str) -> Option<String> {
 
 /// Two operator processes (the real binary) and the simulator as a third process, speaking
 /// Alibaba's wire protocol: the leader is SIGKILLed while the cloud releases an EIP; the standby
-/// takes the lease and finishes the deletion.
+/// takes the lease and finishes the deletion. The lease lasts 8 s: shorter leases flap when the
+/// machine is loaded by the rest of the suite, and a replica that loses its lease exits (in a
+/// cluster it would be restarted; here nothing restarts it).
 pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) {
     let mut s = Scenario::new(cp, "ha-proc").await;
     s.stop_operator().await;
@@ -153,7 +155,7 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
                 ])
                 .args([
                     "--lease-duration-seconds",
-                    "3",
+                    "8",
                     "--namespace",
                     &s.ns,
                     "--instance",
