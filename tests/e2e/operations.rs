@@ -141,9 +141,8 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
     ));
 
     let lease = "eip-operator-e2e-proc";
-    let mut replicas = BTreeMap::new();
-    for identity in ["proc-a", "proc-b"] {
-        let child = crate::support::control_plane::spawn(
+    let start = |identity: &str| {
+        crate::support::control_plane::spawn(
             std::process::Command::new(binary)
                 .args([
                     "run",
@@ -166,18 +165,41 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
                 .arg(format!("--metrics-addr={}", free()))
                 .env("KUBECONFIG", &cp.kubeconfig)
                 .stdout(std::process::Stdio::null())
-                .stderr(log(&format!("ha-{identity}.log"))),
-        );
-        replicas.insert(identity.to_string(), child);
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let first = loop {
-        if let Some(h) = holder(&s, lease).await {
-            break h;
-        }
-        assert!(Instant::now() < deadline, "nobody took the lease");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+                .stderr(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(logs.join(format!("ha-{identity}.log")))
+                        .expect("log file"),
+                ),
+        )
     };
+    let mut replicas: BTreeMap<String, std::process::Child> = ["proc-a", "proc-b"]
+        .into_iter()
+        .map(|identity| (identity.to_string(), start(identity)))
+        .collect();
+    // Like a kubelet: a replica that exits (one that lost its lease exits by design) is restarted.
+    let mut restarts = 0;
+    let mut supervise = |replicas: &mut BTreeMap<String, std::process::Child>| {
+        for (identity, child) in replicas.iter_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                restarts += 1;
+                assert!(
+                    restarts <= 6,
+                    "replicas keep exiting (last: {identity}, {status}); logs in {}",
+                    logs.display()
+                );
+                eprintln!("replica {identity} exited ({status}); restarting it");
+                *child = start(identity);
+            }
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while holder(&s, lease).await.is_none() {
+        assert!(Instant::now() < deadline, "nobody took the lease");
+        supervise(&mut replicas);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     s.apply(
         "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: web\nspec:\n  providerConfigRef:\n    name: alibaba-ha\n  binding:\n    instanceType: EcsInstance\n    instanceId: i-sim-0004\n",
@@ -189,18 +211,23 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
         o.status.as_ref().and_then(|st| st.phase) == Some(eip_operator::api::Phase::Releasing)
     })
     .await;
-    for (identity, child) in replicas.iter_mut() {
-        assert!(
-            child.try_wait().expect("status").is_none(),
-            "replica {identity} exited early (see {})",
-            logs.display()
-        );
-    }
+    supervise(&mut replicas);
+    let first = holder(&s, lease).await.expect("a leader");
     let mut leader = replicas.remove(&first).expect("leader process");
     leader.kill().expect("SIGKILL the leader");
     let _ = leader.wait();
 
-    s.wait_gone("web", Duration::from_secs(90)).await;
+    // The standby takes the lease and finishes the deletion.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while s.get("web").await.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "web still exists 90 s after the leader was killed; logs in {}",
+            logs.display()
+        );
+        supervise(&mut replicas);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let second = holder(&s, lease).await.expect("lease held");
     assert_ne!(second, first, "the standby process holds the lease now");
     let calls: serde_json::Value = serde_json::from_str(
