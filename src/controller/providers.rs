@@ -8,7 +8,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::secrets::KubeSecretSource;
-use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType};
+use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType, RateLimits};
 use crate::cloud::alibaba::AlibabaProvider;
 use crate::cloud::batch::DescribeBatcher;
 use crate::cloud::rate_limit::RateLimited;
@@ -37,8 +37,6 @@ pub enum ResolveError {
     NoDefault,
     #[error("spec.providerConfigRef is unset and several ProviderConfigs are marked default: {0:?}; mark only one")]
     AmbiguousDefault(Vec<String>),
-    #[error("ProviderConfig {name:?}: provider type {provider} is not supported by this build of the operator yet")]
-    Unsupported { name: String, provider: &'static str },
     #[error("ProviderConfig {name:?}: {message}")]
     Invalid { name: String, message: String },
 }
@@ -50,7 +48,6 @@ impl ResolveError {
             ResolveError::NotFound(_) => "ProviderConfigNotFound",
             ResolveError::NoDefault => "NoDefaultProviderConfig",
             ResolveError::AmbiguousDefault(_) => "AmbiguousDefaultProviderConfig",
-            ResolveError::Unsupported { .. } => "ProviderNotSupported",
             ResolveError::Invalid { .. } => "InvalidProviderConfig",
         }
     }
@@ -108,7 +105,6 @@ impl Providers {
     }
 
     /// The credentials of a ProviderConfig, from the Secret it names.
-    #[allow(dead_code)] // used by the cloud providers' arms of `build`
     fn secrets(&self, name: &str, config: &ProviderConfig) -> Result<Arc<dyn SecretSource>, ResolveError> {
         let reference = config.spec.credentials_secret_ref.as_ref().ok_or_else(|| ResolveError::Invalid {
             name: name.into(),
@@ -151,14 +147,7 @@ impl Providers {
                 provider: provider.clone(),
             });
         }
-        let mut provider = self.build(&name, &config)?;
-        if let Some(metrics) = &self.metrics {
-            provider = Arc::new(Instrumented::new(provider, metrics.clone()));
-        }
-        if let Some(limits) = config.spec.rate_limits {
-            provider = Arc::new(RateLimited::new(provider, limits.mutating_per_second, limits.describe_per_second));
-        }
-        provider = Arc::new(DescribeBatcher::new(provider, self.describe_window));
+        let provider = self.wrap(self.build(&name, &config)?, config.spec.rate_limits);
         cache.insert(name.clone(), (generation, provider.clone()));
         Ok(Resolved {
             config_name: name,
@@ -170,25 +159,36 @@ impl Providers {
         let (Some(simulator), Some(region)) = (&self.simulator, &self.implicit_simulator_region) else {
             return Err(ResolveError::NoDefault);
         };
+        // One client per process for the implicit account, cached like the others.
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, provider)) = cache.get(IMPLICIT_SIMULATOR) {
+            return Ok(Resolved {
+                config_name: IMPLICIT_SIMULATOR.into(),
+                provider: provider.clone(),
+            });
+        }
         let provider = simulator.provider(region).map_err(|message| ResolveError::Invalid {
             name: IMPLICIT_SIMULATOR.into(),
             message,
         })?;
-        let mut provider: Arc<dyn CloudProvider> = Arc::new(provider);
-        if let Some(metrics) = &self.metrics {
-            provider = Arc::new(Instrumented::new(provider, metrics.clone()));
-        }
-        // One batcher per process for the implicit account, like the cache does for the others.
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let provider = cache
-            .entry(IMPLICIT_SIMULATOR.to_string())
-            .or_insert_with(|| (None, Arc::new(DescribeBatcher::new(provider, self.describe_window))))
-            .1
-            .clone();
+        let provider = self.wrap(Arc::new(provider), None);
+        cache.insert(IMPLICIT_SIMULATOR.to_string(), (None, provider.clone()));
         Ok(Resolved {
             config_name: IMPLICIT_SIMULATOR.into(),
             provider,
         })
+    }
+
+    /// Metrics innermost (they count wire calls), then the account's rate limits, then the
+    /// Describe batching that feeds them.
+    fn wrap(&self, mut provider: Arc<dyn CloudProvider>, limits: Option<RateLimits>) -> Arc<dyn CloudProvider> {
+        if let Some(metrics) = &self.metrics {
+            provider = Arc::new(Instrumented::new(provider, metrics.clone()));
+        }
+        if let Some(limits) = limits {
+            provider = Arc::new(RateLimited::new(provider, limits.mutating_per_second, limits.describe_per_second));
+        }
+        Arc::new(DescribeBatcher::new(provider, self.describe_window))
     }
 
     fn build(&self, name: &str, config: &ProviderConfig) -> Result<Arc<dyn CloudProvider>, ResolveError> {
@@ -234,13 +234,7 @@ impl Providers {
                     }
                 })?;
                 Ok(Arc::new(provider))
-            }
-            // Every provider type has an arm today; kept for types added later.
-            #[allow(unreachable_patterns)]
-            other => Err(ResolveError::Unsupported {
-                name: name.into(),
-                provider: other.as_str(),
-            }),
+            } // Every provider type has an arm today; kept for types added later.
         }
     }
 }
