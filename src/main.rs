@@ -89,6 +89,10 @@ struct RunArgs {
     /// Seconds between drift checks of a converged ElasticIP.
     #[arg(long, default_value_t = 300)]
     resync_seconds: u64,
+    /// How far apart two well-formed looks that both miss an EIP must be before the operator
+    /// believes it is gone (before a finalizer is removed or a release out of band reported).
+    #[arg(long, default_value_t = 5)]
+    absence_confirmation_seconds: u64,
     /// Only watch this namespace (default: all namespaces).
     #[arg(long, env = "EIP_OPERATOR_NAMESPACE")]
     namespace: Option<String>,
@@ -236,6 +240,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         concurrency: args.concurrency,
         timing: Timing {
             resync: Duration::from_secs(args.resync_seconds),
+            absence_confirmation: Duration::from_secs(args.absence_confirmation_seconds),
             ..Timing::default()
         },
         instance: args.instance.clone(),

@@ -6,9 +6,14 @@
 
 pub mod alibaba;
 pub mod batch;
+pub mod http;
 pub mod otc;
 pub mod rate_limit;
+pub mod redact;
+pub mod secrets;
 pub mod simulator;
+
+pub use secrets::{SecretData, SecretSource, StaticSecret};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -236,6 +241,8 @@ pub enum Blocker {
     QuotaExceeded,
     InvalidRequest,
     Authentication,
+    /// The credentials Secret is missing a key or holds an unusable value.
+    InvalidCredentials,
     Other,
 }
 
@@ -252,6 +259,7 @@ impl Blocker {
             Blocker::QuotaExceeded => "QuotaExceeded",
             Blocker::InvalidRequest => "InvalidRequest",
             Blocker::Authentication => "AuthenticationFailed",
+            Blocker::InvalidCredentials => "InvalidCredentials",
             Blocker::Other => "CloudRefused",
         }
     }
@@ -280,8 +288,9 @@ impl CloudError {
             operation,
             class: ErrorClass::Retryable,
             blocker: None,
-            code: code.into(),
-            message: message.into(),
+            code: redact::clean(&code.into(), 4 * redact::MAX_CODE),
+            // Bounded here already; the provider's Redactor removes secrets and cuts it shorter.
+            message: redact::clean(&message.into(), 4 * redact::MAX_MESSAGE),
             request_id: None,
             retry_after: None,
             throttled: false,
@@ -357,27 +366,6 @@ impl Operation {
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The key/value pairs of a credentials Secret (already base64-decoded). Which keys matter is
-/// up to each provider (see its module docs). Values are secrets: never log them.
-pub type SecretData = BTreeMap<String, String>;
-
-/// Where a provider reads its credentials. The operator's implementation reads the Secret a
-/// ProviderConfig names, re-reading it so that a rotated Secret takes effect without a restart.
-#[async_trait]
-pub trait SecretSource: Send + Sync + 'static {
-    async fn read(&self) -> Result<SecretData, CloudError>;
-}
-
-/// Fixed credentials (tests, and the simulator).
-pub struct StaticSecret(pub SecretData);
-
-#[async_trait]
-impl SecretSource for StaticSecret {
-    async fn read(&self) -> Result<SecretData, CloudError> {
-        Ok(self.0.clone())
     }
 }
 

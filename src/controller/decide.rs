@@ -28,6 +28,10 @@ pub struct Inputs<'a> {
     /// `metadata.deletionTimestamp` is set (the finalizer holds the object).
     pub deleting: bool,
     pub cloud: &'a CloudView,
+    /// The absence `cloud` reports (`Missing`, or `NeverAllocated` after a lookup) was also seen
+    /// by an earlier well-formed look at least the confirmation window ago. A single answer
+    /// never proves an address gone: clouds are eventually consistent.
+    pub absence_confirmed: bool,
 }
 
 impl Inputs<'_> {
@@ -141,6 +145,9 @@ pub enum Step {
     Release,
     /// The cloud is working on the EIP; look again soon. No mutating call.
     Wait { transition: Transition, state: String },
+    /// The cloud did not list the EIP (or found nothing tagged with the object's UID) for the
+    /// first time: look again after the confirmation window before concluding anything.
+    ConfirmAbsence { allocation_id: Option<String> },
     /// Converged: the EIP is as the spec says.
     Converged,
     /// Deletion is complete (or nothing to do): remove the finalizer.
@@ -176,6 +183,11 @@ fn decide_living(inputs: &Inputs<'_>) -> Step {
                 // treat it as missing rather than ever allocating a replacement.
                 Some(id) => Step::Stalled(Stall::AdoptTargetNotFound { allocation_id: id.clone() }),
                 None => Step::Allocate,
+            };
+        }
+        CloudView::Missing { allocation_id } if !inputs.absence_confirmed => {
+            return Step::ConfirmAbsence {
+                allocation_id: Some(allocation_id.clone()),
             };
         }
         CloudView::Missing { allocation_id } => {
@@ -229,6 +241,15 @@ fn decide_deleting(inputs: &Inputs<'_>) -> Step {
         return Step::RemoveFinalizer;
     }
     let eip = match inputs.cloud {
+        // Removing the finalizer forgets the address for good: only on a confirmed absence.
+        CloudView::NeverAllocated | CloudView::Missing { .. } if !inputs.absence_confirmed => {
+            return Step::ConfirmAbsence {
+                allocation_id: match inputs.cloud {
+                    CloudView::Missing { allocation_id } => Some(allocation_id.clone()),
+                    _ => None,
+                },
+            };
+        }
         CloudView::NeverAllocated | CloudView::Missing { .. } => return Step::RemoveFinalizer,
         CloudView::Present(eip) => eip,
     };
@@ -341,6 +362,8 @@ mod tests {
         cloud: C,
         owner: Option<&'static str>,
         prepaid: bool,
+        /// For `Missing` and `Never`: an earlier look saw the same absence.
+        confirmed: bool,
     }
 
     fn eip(cloud: C) -> Eip {
@@ -348,6 +371,15 @@ mod tests {
             cloud,
             owner: Some(UID),
             prepaid: false,
+            confirmed: true,
+        }
+    }
+
+    /// The first look that finds nothing: not yet proof.
+    fn first_look(cloud: C) -> Eip {
+        Eip {
+            confirmed: false,
+            ..eip(cloud)
         }
     }
 
@@ -390,6 +422,7 @@ mod tests {
             uid: UID,
             deleting,
             cloud: &cloud,
+            absence_confirmed: e.confirmed,
         })
     }
 
@@ -400,6 +433,7 @@ mod tests {
             Step::Unassociate { .. } => "Unassociate",
             Step::Release => "Release",
             Step::Wait { .. } => "Wait",
+            Step::ConfirmAbsence { .. } => "ConfirmAbsence",
             Step::Converged => "Converged",
             Step::RemoveFinalizer => "RemoveFinalizer",
             Step::Stalled(stall) => stall.reason(),
@@ -417,6 +451,12 @@ mod tests {
             (Some("i-1"), Some("eip-1"), eip(C::Missing), "AdoptTargetNotFound"),
             (Some("i-1"), None, eip(C::Missing), "ReleasedOutOfBand"),
             (None, None, eip(C::Missing), "ReleasedOutOfBand"),
+            // One answer without the EIP proves nothing (eventual consistency, a partial answer).
+            (Some("i-1"), None, first_look(C::Missing), "ConfirmAbsence"),
+            (None, None, first_look(C::Missing), "ConfirmAbsence"),
+            (Some("i-1"), Some("eip-1"), first_look(C::Missing), "ConfirmAbsence"),
+            // Allocation is idempotent (token, owner tag): nothing to confirm before it.
+            (None, None, first_look(C::Never), "Allocate"),
             (Some("i-1"), None, eip(C::Trans(Associating)), "Wait"),
             (Some("i-1"), None, eip(C::Trans(Unassociating)), "Wait"),
             (None, None, eip(C::Trans(Allocating)), "Wait"),
@@ -521,6 +561,12 @@ mod tests {
             (Some(Delete), None, eip(C::Trans(Releasing)), "Wait"),
             (Some(Delete), None, eip(C::Missing), "RemoveFinalizer"),
             (Some(Delete), None, eip(C::Never), "RemoveFinalizer"),
+            // The finalizer goes only on a confirmed absence: a second well-formed look.
+            (Some(Delete), None, first_look(C::Missing), "ConfirmAbsence"),
+            (Some(Delete), None, first_look(C::Never), "ConfirmAbsence"),
+            (Some(Unbind), None, first_look(C::Missing), "ConfirmAbsence"),
+            (None, Some("eip-1"), first_look(C::Missing), "RemoveFinalizer"),
+            (Some(Retain), None, first_look(C::Never), "RemoveFinalizer"),
             (Some(Delete), None, eip(C::BoundUnknown), "UnknownBinding"),
             (Some(Delete), None, eip(C::Failed), "CloudStateFailed"),
             (Some(Delete), None, eip(C::Locked), "Locked"),
@@ -621,6 +667,7 @@ mod tests {
                 uid: UID,
                 deleting: false,
                 cloud: &e,
+                absence_confirmed: false,
             })
         };
         assert_eq!(decide_with(&s), Step::Converged);

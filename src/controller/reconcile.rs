@@ -55,6 +55,9 @@ pub struct Context {
     fresh: Mutex<HashMap<String, (std::time::Instant, CloudEip)>>,
     /// The fingerprint of the status each object was last written with, and when.
     written: Mutex<HashMap<String, (std::time::Instant, u64)>>,
+    /// The first well-formed look that found an object's EIP absent, by object UID: what was
+    /// absent (the allocation ID, or empty for "nothing tagged with the UID") and when.
+    absences: Mutex<HashMap<String, (String, tokio::time::Instant)>>,
 }
 
 impl Context {
@@ -68,6 +71,32 @@ impl Context {
             failures: Mutex::default(),
             fresh: Mutex::default(),
             written: Mutex::default(),
+            absences: Mutex::default(),
+        }
+    }
+
+    /// Whether the absence `cloud` reports is confirmed: an earlier well-formed look saw the same
+    /// absence at least the confirmation window ago. A first absence is remembered; anything
+    /// present forgets it. (In memory only: after a restart the absence is confirmed afresh,
+    /// which only delays.)
+    fn absence_confirmed(&self, uid: &str, cloud: &CloudView, deleting: bool) -> bool {
+        let mut absences = self.absences.lock().unwrap_or_else(|p| p.into_inner());
+        let absent = match cloud {
+            CloudView::Missing { allocation_id } => allocation_id.clone(),
+            // Only a deletion concludes anything from finding nothing tagged with the UID.
+            CloudView::NeverAllocated if deleting => String::new(),
+            _ => {
+                absences.remove(uid);
+                return false;
+            }
+        };
+        let now = tokio::time::Instant::now();
+        match absences.get(uid) {
+            Some((seen, since)) if *seen == absent => now.duration_since(*since) >= self.timing.absence_confirmation,
+            _ => {
+                absences.insert(uid.to_string(), (absent, now));
+                false
+            }
         }
     }
 
@@ -104,6 +133,7 @@ impl Context {
     fn forget(&self, uid: &str) {
         self.written.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.fresh.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
+        self.absences.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
     }
 
     /// The EIP an allocation returned moments ago, if it is the one recorded in the status.
@@ -181,7 +211,8 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
             return unobserved(&api, eip, ctx, &uid, err).await;
         }
     };
-    if let Some(drift) = status::detect_drift(prev, &cloud) {
+    let absence_confirmed = ctx.absence_confirmed(&uid, &cloud, deleting);
+    if let Some(drift) = status::detect_drift(prev, &cloud, absence_confirmed) {
         publish(ctx, eip, EventType::Warning, "DriftDetected", "Observe", drift).await;
     }
 
@@ -190,6 +221,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         uid: &uid,
         deleting,
         cloud: &cloud,
+        absence_confirmed,
     });
     debug!(name = %eip.name_any(), namespace, ?step, "decided");
     let now = Timestamp::now();
@@ -253,6 +285,7 @@ fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
         (Step::Unassociate { .. }, _) => "unassociate",
         (Step::Release, _) => "release",
         (Step::Wait { .. }, _) => "wait",
+        (Step::ConfirmAbsence { .. }, _) => "confirm_absence",
         (Step::Converged, _) => "converged",
         (Step::RemoveFinalizer, _) => "finalized",
     }
@@ -331,7 +364,9 @@ async fn execute(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, step:
             let token = client_token(&[uid, "release", allocation_id, &started]);
             provider.release(allocation_id, &token).await
         }
-        Step::Wait { .. } | Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => return Outcome::NoCall,
+        Step::Wait { .. } | Step::ConfirmAbsence { .. } | Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => {
+            return Outcome::NoCall;
+        }
     };
     match result {
         Ok(receipt) => Outcome::Accepted { receipt, allocated: None },

@@ -52,13 +52,18 @@ impl SecretSource for KubeSecretSource {
                 format!("Secret {} does not exist", self.name),
             ));
         };
-        let mut data = SecretData::new();
-        for (key, value) in secret.data.unwrap_or_default() {
-            data.insert(key, String::from_utf8_lossy(&value.0).into_owned());
-        }
+        // Validated once, here: a bad value is a terminal error naming the key, not a retry loop
+        // that ends in an unexplained signature mismatch.
+        let mut raw: std::collections::BTreeMap<String, Vec<u8>> =
+            secret.data.unwrap_or_default().into_iter().map(|(key, value)| (key, value.0)).collect();
         for (key, value) in secret.string_data.unwrap_or_default() {
-            data.insert(key, value);
+            raw.insert(key, value.into_bytes());
         }
+        let data = SecretData::from_bytes(raw)
+        .map_err(|err| CloudError {
+            message: format!("Secret {}: {}", self.name, err.message),
+            ..err
+        })?;
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), data.clone()));
         Ok(data)
     }

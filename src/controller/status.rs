@@ -43,6 +43,17 @@ pub struct StatusInputs<'a> {
 
 /// The status after this reconcile.
 pub fn next_status(prev: Option<&ElasticIPStatus>, inputs: &StatusInputs<'_>) -> ElasticIPStatus {
+    if let Step::ConfirmAbsence { allocation_id } = inputs.step {
+        // Nothing is concluded from one answer: keep what was observed, say what is checked.
+        let what = match allocation_id {
+            Some(id) => format!("the cloud did not list EIP {id}"),
+            None => "the cloud lists no EIP tagged with this object's UID".to_string(),
+        };
+        let blocked = Unobserved::ConfirmingAbsence(format!(
+            "{what}; looking again before concluding it is gone (clouds are eventually consistent)"
+        ));
+        return unobserved_status(prev, inputs.generation, inputs.spec, &blocked, inputs.now);
+    }
     let eip = match (inputs.outcome, inputs.cloud) {
         (Outcome::Accepted { allocated: Some(eip), .. }, _) => Some(eip),
         (_, CloudView::Present(eip)) => Some(eip),
@@ -183,6 +194,7 @@ fn progress(step: &Step, outcome: &Outcome) -> Option<(&'static str, String)> {
         Step::Unassociate { current } => Some(("Unassociating", format!("unbinding from {current} requested{request}"))),
         Step::Release => Some(("Releasing", format!("release requested{request}"))),
         Step::Wait { transition, state } => Some((wait_reason(*transition), format!("waiting for the cloud to finish: state {state}"))),
+        Step::ConfirmAbsence { .. } => Some(("ConfirmingAbsence", "looking again before concluding the EIP is gone".into())),
         Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => None,
     }
 }
@@ -221,7 +233,7 @@ fn phase(step: &Step, deleting: bool) -> Phase {
         } => Phase::Releasing,
         Step::Stalled(_) => Phase::Stalled,
         _ if deleting => Phase::Deleting,
-        Step::Wait { .. } => Phase::Pending,
+        Step::Wait { .. } | Step::ConfirmAbsence { .. } => Phase::Pending,
         Step::Converged | Step::RemoveFinalizer => Phase::Ready,
     }
 }
@@ -331,6 +343,7 @@ pub fn unobserved_status(
             format!("cannot read the EIP from the cloud, will retry: {}: {}", err.code, err.message),
         ),
         Unobserved::Stalled { reason, message } => (true, *reason, message.clone()),
+        Unobserved::ConfirmingAbsence(message) => (false, "ConfirmingAbsence", message.clone()),
     };
     let set = |type_: &str, status: bool, reason: &str, message: String| {
         condition(&prev_conditions, type_, status, reason, message, generation, now)
@@ -385,19 +398,22 @@ pub fn fingerprint(status: Option<&ElasticIPStatus>) -> u64 {
 #[derive(Clone, Debug)]
 pub enum Unobserved {
     Retrying(CloudError),
+    /// One answer did not show the EIP; the next look decides.
+    ConfirmingAbsence(String),
     Stalled { reason: &'static str, message: String },
 }
 
 /// A change of the EIP's binding or existence that the operator did not make, if any: the
 /// previous status recorded a converged EIP and the cloud now says otherwise.
-pub fn detect_drift(prev: Option<&ElasticIPStatus>, cloud: &CloudView) -> Option<String> {
+/// A disappearance counts only once confirmed (`absence_confirmed`).
+pub fn detect_drift(prev: Option<&ElasticIPStatus>, cloud: &CloudView, absence_confirmed: bool) -> Option<String> {
     let prev = prev?;
     if prev.phase != Some(Phase::Ready) {
         return None;
     }
     let before = prev.bound_to.as_ref().map(BoundTo::target);
     match cloud {
-        CloudView::Missing { allocation_id } => Some(format!("EIP {allocation_id} was released outside the operator")),
+        CloudView::Missing { allocation_id } if absence_confirmed => Some(format!("EIP {allocation_id} was released outside the operator")),
         CloudView::Present(eip) if matches!(eip.phase, EipPhase::Bound | EipPhase::Unbound) && eip.bound_to != before => {
             let show = |t: &Option<crate::cloud::BindTarget>| t.as_ref().map_or("nothing".to_string(), ToString::to_string);
             Some(format!(

@@ -25,6 +25,9 @@ pub struct Timing {
     /// Bounds of the exponential backoff after retryable errors.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// How long an absence must persist (seen by two well-formed looks at least this far apart)
+    /// before the operator believes it: clouds are eventually consistent.
+    pub absence_confirmation: Duration,
 }
 
 impl Default for Timing {
@@ -37,6 +40,7 @@ impl Default for Timing {
             poll_max: Duration::from_secs(30),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
+            absence_confirmation: Duration::from_secs(5),
         }
     }
 }
@@ -58,6 +62,7 @@ impl Timing {
             Outcome::Accepted { .. } => (expected + expected / 20).max(self.after_call),
             Outcome::NoCall => match step {
                 Step::Wait { .. } => (waited / 4).clamp(self.poll_min, self.poll_max),
+                Step::ConfirmAbsence { .. } => self.absence_confirmation + jitter(self.absence_confirmation / 10),
                 Step::Stalled(_) => self.stalled_resync,
                 _ => self.resync,
             },
@@ -151,5 +156,13 @@ mod tests {
             t.requeue_after(&Step::Converged, &Outcome::NoCall, Duration::ZERO, 0, Duration::ZERO),
             t.resync
         );
+    }
+
+    #[test]
+    fn an_absence_is_looked_at_again_after_the_confirmation_window() {
+        let t = Timing::default();
+        let step = Step::ConfirmAbsence { allocation_id: None };
+        let d = t.requeue_after(&step, &Outcome::NoCall, Duration::ZERO, 0, Duration::ZERO);
+        assert!(d >= t.absence_confirmation && d <= t.absence_confirmation * 11 / 10, "{d:?}");
     }
 }
