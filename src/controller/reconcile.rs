@@ -79,7 +79,7 @@ impl Context {
     /// absence at least the confirmation window ago. A first absence is remembered; anything
     /// present forgets it. (In memory only: after a restart the absence is confirmed afresh,
     /// which only delays.)
-    fn absence_confirmed(&self, uid: &str, cloud: &CloudView, deleting: bool) -> bool {
+    pub(crate) fn absence_confirmed(&self, uid: &str, cloud: &CloudView, deleting: bool) -> bool {
         let mut absences = self.absences.lock().unwrap_or_else(|p| p.into_inner());
         let absent = match cloud {
             CloudView::Missing { allocation_id } => allocation_id.clone(),

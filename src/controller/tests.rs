@@ -29,6 +29,8 @@ use crate::api::{
 use crate::cloud::simulator::{CallOutcome, Latencies, SeedEip, Simulator, SimulatorConfig};
 use crate::cloud::{BindTarget, ChargeType, EipPhase, InstanceType, OWNER_TAG, Operation};
 
+mod absence;
+
 const REGION: &str = "cn-hangzhou";
 const UID: &str = "6f1b2c3d-0000-4000-8000-000000000001";
 
@@ -511,7 +513,8 @@ async fn nat_entries_stall_the_unbind_until_force_is_set() {
     assert!(stalled.message.contains("forceUnbind"));
 
     h.fake.update(|o| o.spec.force_unbind = true);
-    h.drive(10).await;
+    // Unbind, release, then two looks that miss the EIP, the confirmation window apart.
+    h.drive(30).await;
     assert!(h.fake.current().is_none());
     assert!(h.sim.eip(REGION, &allocation_id).is_none());
 }

@@ -1,0 +1,113 @@
+//! Absence is a fact only when proven: one answer without the EIP, or answers that cannot be
+//! read, never let an object go or declare its address released.
+
+use super::*;
+use crate::cloud::simulator::Faults;
+
+fn reason_of(h: &Harness, type_: &str) -> Option<(String, String)> {
+    h.fake
+        .current()
+        .and_then(|o| o.condition(type_).map(|c| (c.status.clone(), c.reason.clone())))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_object_whose_eip_is_not_listed_waits_for_a_second_look() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    let (object, allocation_id) = deleting_object_owning(
+        &h.sim,
+        SeedEip {
+            tags: owned_tags(),
+            ..SeedEip::default()
+        },
+    );
+    *h.fake.object.lock().expect("lock") = Some(object);
+    h.sim.oob_release(REGION, &allocation_id).expect("released behind the operator's back");
+
+    assert!(h.reconcile_once().await);
+    assert!(h.fake.current().is_some(), "one answer without the EIP is no proof");
+    assert_eq!(reason_of(&h, "Reconciling"), Some(("True".into(), "ConfirmingAbsence".into())));
+    let status = h.fake.current().and_then(|o| o.status).expect("status");
+    assert_eq!(status.allocation_id.as_deref(), Some(allocation_id.as_str()), "nothing forgotten");
+
+    // A look sooner than the confirmation window proves nothing either.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(h.reconcile_once().await);
+    assert!(h.fake.current().is_some());
+
+    tokio::time::advance(Timing::default().absence_confirmation).await;
+    assert!(h.reconcile_once().await);
+    assert!(h.fake.current().is_none(), "two well-formed looks apart: the finalizer goes");
+    assert!(h.mutating_calls().is_empty(), "{:?}", h.mutating_calls());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absence_is_confirmed_only_by_the_same_absence_a_window_later() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    let window = Timing::default().absence_confirmation;
+    let missing = |id: &str| crate::controller::decide::CloudView::Missing { allocation_id: id.into() };
+    let present = h
+        .sim
+        .seed_eip(REGION, SeedEip::default())
+        .map(crate::controller::decide::CloudView::Present)
+        .expect("seed");
+    let never = crate::controller::decide::CloudView::NeverAllocated;
+    let confirmed = |view: &crate::controller::decide::CloudView, deleting| h.ctx.absence_confirmed(UID, view, deleting);
+
+    assert!(!confirmed(&missing("eip-a"), false), "first look");
+    tokio::time::advance(window).await;
+    assert!(!confirmed(&present, false), "seen again: the absence is forgotten");
+    assert!(!confirmed(&missing("eip-a"), false), "a new first look");
+    tokio::time::advance(window / 2).await;
+    assert!(!confirmed(&missing("eip-a"), false), "too soon");
+    tokio::time::advance(window / 2).await;
+    assert!(confirmed(&missing("eip-a"), false), "the same absence, a window later");
+    assert!(!confirmed(&missing("eip-b"), false), "another absence starts over");
+    // Finding nothing tagged with the UID counts only while deleting.
+    tokio::time::advance(window).await;
+    assert!(!confirmed(&never, false));
+    assert!(!confirmed(&never, true));
+    tokio::time::advance(window).await;
+    assert!(confirmed(&never, true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unreadable_answers_for_minutes_keep_the_finalizer_and_say_why() {
+    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
+    let (object, allocation_id) = deleting_object_owning(
+        &h.sim,
+        SeedEip {
+            tags: owned_tags(),
+            bound_to: Some(ecs("i-sim-0001")),
+            ..SeedEip::default()
+        },
+    );
+    *h.fake.object.lock().expect("lock") = Some(object);
+    h.sim.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+
+    // Ten minutes of failing answers.
+    for _ in 0..40 {
+        assert!(h.reconcile_once().await, "the finalizer holds the object");
+        tokio::time::advance(Duration::from_secs(15)).await;
+    }
+    let object = h.fake.current().expect("held");
+    let reconciling = object.condition("Reconciling").expect("Reconciling");
+    assert_eq!(reconciling.status, "True");
+    assert!(reconciling.message.contains("will retry"), "{}", reconciling.message);
+    assert!(h.sim.eip(REGION, &allocation_id).is_some(), "nothing released blindly");
+
+    // Sane answers again: the deletion completes, unbinding before releasing.
+    h.sim.set_faults(Faults::default());
+    for _ in 0..40 {
+        if !h.reconcile_once().await {
+            break;
+        }
+        tokio::time::advance(Duration::from_secs(5)).await;
+    }
+    assert!(h.fake.current().is_none(), "finalizer removed once answers are sane");
+    assert!(h.sim.eip(REGION, &allocation_id).is_none(), "EIP released");
+    let ok: Vec<_> = h.mutating_calls().into_iter().filter(|(_, o)| *o == CallOutcome::Ok).collect();
+    assert_eq!(ok, vec![(Operation::Unassociate, CallOutcome::Ok), (Operation::Release, CallOutcome::Ok)]);
+}
