@@ -214,4 +214,52 @@ mod tests {
         let redactor = Redactor::new(["very-secret-value"]);
         assert_eq!(format!("{redactor:?}"), "Redactor(1 secrets)");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 3000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            /// A secret echoed anywhere, plainly or URL-encoded, never survives; the result is
+            /// bounded and free of control characters.
+            #[test]
+            fn no_secret_survives(
+                before in ".{0,300}",
+                after in ".{0,300}",
+                secret in "[!-~]{4,64}",
+                encoded in any::<bool>(),
+            ) {
+                let shown = if encoded {
+                    percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC).to_string()
+                } else {
+                    secret.clone()
+                };
+                let redactor = Redactor::new([secret.as_str()]);
+                let out = redactor.text(&format!("{before}{shown}{after}"));
+                prop_assert!(out.chars().count() <= MAX_MESSAGE + 1);
+                prop_assert!(!out.chars().any(char::is_control));
+                if !before.contains(REDACTED) && !after.contains(REDACTED) && !REDACTED.contains(secret.as_str()) {
+                    prop_assert!(!out.contains(secret.as_str()), "{out}");
+                }
+            }
+
+            #[test]
+            fn codes_are_short_identifiers(raw in any::<String>()) {
+                let code = code(&raw);
+                prop_assert!(!code.is_empty() && code.len() <= MAX_CODE);
+                prop_assert!(code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')));
+            }
+        }
+    }
 }
