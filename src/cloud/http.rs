@@ -208,9 +208,11 @@ mod tests {
         map
     }
 
+    type Headers = &'static [(&'static str, &'static str)];
+
     #[test]
     fn retry_after_is_parsed_and_capped() {
-        let cases: &[(&[(&'static str, &str)], Option<Duration>)] = &[
+        let cases: &[(Headers, Option<Duration>)] = &[
             (&[], None),
             (&[("retry-after", "2")], Some(Duration::from_secs(2))),
             (&[("retry-after", "0")], None),

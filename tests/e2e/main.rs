@@ -6,6 +6,7 @@
 //! ServiceAccount from `config/rbac/`), so scenarios run in parallel without seeing each other.
 //! The control plane is torn down when the run ends, whether scenarios passed, failed or panicked.
 
+mod consistency;
 mod lifecycle;
 mod operations;
 mod packaging;
@@ -40,6 +41,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(lifecycle::prepaid_delete_stalls_until_retain),
         scenario!(lifecycle::drift_is_reported_and_repaired),
         scenario!(restart::restarts_mid_operation_converge_without_leaks),
+        scenario!(consistency::one_answer_without_the_eip_drops_nothing),
         scenario!(operations::metrics_agree_with_the_cloud),
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
