@@ -32,10 +32,10 @@ async fn serve(sim: &Simulator) -> String {
 }
 
 fn keys() -> SecretData {
-    BTreeMap::from([
+    SecretData::from(BTreeMap::from([
         ("accessKeyId".to_owned(), SIM_ACCESS_KEY_ID.to_owned()),
         ("accessKeySecret".to_owned(), SIM_ACCESS_KEY_SECRET.to_owned()),
-    ])
+    ]))
 }
 
 fn provider_with(base: &str, version: AlibabaSignatureVersion, secrets: Arc<dyn SecretSource>) -> AlibabaProvider {
@@ -448,14 +448,14 @@ async fn rrsa_assumes_a_role_with_the_oidc_token() {
     let base = serve(&sim).await;
     let token = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(token.path(), "eyJhbGciOiJSUzI1NiJ9.sim.token\n").expect("writes");
-    let rrsa = BTreeMap::from([
+    let rrsa = SecretData::from(BTreeMap::from([
         ("roleArn".to_owned(), "acs:ram::1234567890:role/eip-operator".to_owned()),
         (
             "oidcProviderArn".to_owned(),
             "acs:ram::1234567890:oidc-provider/ack-rrsa".to_owned(),
         ),
         ("oidcTokenFile".to_owned(), token.path().to_string_lossy().into_owned()),
-    ]);
+    ]));
     for version in BOTH {
         let provider = provider_with(&base, version, Arc::new(StaticSecret(rrsa.clone())));
         let eip = provider

@@ -56,18 +56,24 @@ fn latencies(ms: u64) -> SimulatorConfig {
 }
 
 fn aksk() -> Arc<StaticSecret> {
-    Arc::new(StaticSecret(BTreeMap::from([
-        ("accessKey".to_owned(), SIM_ACCESS_KEY_ID.to_owned()),
-        ("secretKey".to_owned(), SIM_ACCESS_KEY_SECRET.to_owned()),
-    ])))
+    Arc::new(StaticSecret(
+        BTreeMap::from([
+            ("accessKey".to_owned(), SIM_ACCESS_KEY_ID.to_owned()),
+            ("secretKey".to_owned(), SIM_ACCESS_KEY_SECRET.to_owned()),
+        ])
+        .into(),
+    ))
 }
 
 fn password() -> Arc<StaticSecret> {
-    Arc::new(StaticSecret(BTreeMap::from([
-        ("username".to_owned(), "sim-user".to_owned()),
-        ("password".to_owned(), "sim-password".to_owned()),
-        ("domainName".to_owned(), "sim-domain".to_owned()),
-    ])))
+    Arc::new(StaticSecret(
+        BTreeMap::from([
+            ("username".to_owned(), "sim-user".to_owned()),
+            ("password".to_owned(), "sim-password".to_owned()),
+            ("domainName".to_owned(), "sim-domain".to_owned()),
+        ])
+        .into(),
+    ))
 }
 
 fn settings(cloud: &Cloud, kind: OtcCloud, region: &str) -> OtcSettings {
@@ -434,10 +440,13 @@ async fn errors_are_classified() {
                 s.project_id = Some(EU_DE_PROJECT.to_owned());
                 s
             },
-            Arc::new(StaticSecret(BTreeMap::from([
-                ("accessKey".to_owned(), SIM_ACCESS_KEY_ID.to_owned()),
-                ("secretKey".to_owned(), secret.to_owned()),
-            ]))),
+            Arc::new(StaticSecret(
+                BTreeMap::from([
+                    ("accessKey".to_owned(), SIM_ACCESS_KEY_ID.to_owned()),
+                    ("secretKey".to_owned(), secret.to_owned()),
+                ])
+                .into(),
+            )),
         )
         .expect("builds");
         let err = wrong.describe(&ids).await.expect_err("refused");
@@ -448,11 +457,14 @@ async fn errors_are_classified() {
         assert!(!format!("{err:?}").contains(secret));
         let bad_password = OtcProvider::new(
             settings(&cloud, OtcCloud::HuaweiCloud, EU_DE),
-            Arc::new(StaticSecret(BTreeMap::from([
-                ("username".to_owned(), "sim-user".to_owned()),
-                ("password".to_owned(), secret.to_owned()),
-                ("domainName".to_owned(), "sim-domain".to_owned()),
-            ]))),
+            Arc::new(StaticSecret(
+                BTreeMap::from([
+                    ("username".to_owned(), "sim-user".to_owned()),
+                    ("password".to_owned(), secret.to_owned()),
+                    ("domainName".to_owned(), "sim-domain".to_owned()),
+                ])
+                .into(),
+            )),
         )
         .expect("builds");
         let err = bad_password.describe(&ids).await.expect_err("refused");
@@ -460,7 +472,7 @@ async fn errors_are_classified() {
         assert!(!format!("{err:?}").contains(secret));
         let empty = OtcProvider::new(
             settings(&cloud, OtcCloud::HuaweiCloud, EU_DE),
-            Arc::new(StaticSecret(BTreeMap::new())),
+            Arc::new(StaticSecret(BTreeMap::new().into())),
         )
         .expect("builds");
         let err = empty.describe(&ids).await.expect_err("no credentials");

@@ -235,7 +235,10 @@ mod tests {
     fn status_wins_over_the_body_code() {
         let terminal = || CloudError::terminal(Operation::Release, Blocker::Forbidden, "VPC.0502", "m");
         let err = enforce_status(429, terminal(), Some(Duration::from_secs(9)));
-        assert_eq!((err.class, err.throttled, err.retry_after), (ErrorClass::Retryable, true, Some(Duration::from_secs(9))));
+        assert_eq!(
+            (err.class, err.throttled, err.retry_after),
+            (ErrorClass::Retryable, true, Some(Duration::from_secs(9)))
+        );
         let err = enforce_status(503, CloudError::gone(Operation::Release, "NotFound", "m"), None);
         assert_eq!((err.class, err.throttled), (ErrorClass::Retryable, false));
         let err = enforce_status(403, terminal(), Some(Duration::from_secs(9)));
@@ -262,6 +265,10 @@ mod tests {
         );
         assert_eq!((err.class, err.code.as_str()), (ErrorClass::Terminal, "UnexpectedRedirect"));
         assert!(err.message.contains("evil.example"), "{}", err.message);
-        assert!(!err.message.contains("Signature") && !err.message.contains("tok"), "{}", err.message);
+        assert!(
+            !err.message.contains("Signature") && !err.message.contains("tok"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -28,6 +28,12 @@ const SENSITIVE_NAMES: &[&str] = &[
     "AccessKeySecret",
     "secretKey",
 ];
+/// RFC 3986 unreserved characters stay as they are; everything else is encoded.
+const RFC3986: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 /// Secrets shorter than this are not searched for (they would match ordinary words); real
 /// credentials are far longer.
 const MIN_SECRET_LEN: usize = 4;
@@ -79,10 +85,12 @@ impl Redactor {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), REDACTED);
             }
-            // Echoes are often URL-encoded.
-            let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
-            if encoded != *secret && out.contains(encoded.as_str()) {
-                out = out.replace(encoded.as_str(), REDACTED);
+            // Echoes are often URL-encoded: strictly, or as RFC 3986 (which keeps `-_.~`).
+            for set in [percent_encoding::NON_ALPHANUMERIC, RFC3986] {
+                let encoded = percent_encoding::utf8_percent_encode(secret, set).to_string();
+                if encoded != *secret && out.contains(encoded.as_str()) {
+                    out = out.replace(encoded.as_str(), REDACTED);
+                }
             }
         }
         clean(&redact_sensitive_values(&out), MAX_MESSAGE)
@@ -179,14 +187,19 @@ mod tests {
 
     #[test]
     fn secrets_and_sensitive_parameters_are_removed() {
-        let redactor = Redactor::new(["AKIDsecretvalue", "tok+en/1=", "ab"]);
+        let redactor = Redactor::new(["AKIDsecretvalue", "tok+en/1=", "ab", "key-with.dots~x/"]);
         let cases = [
             ("echo: AKIDsecretvalue", "echo: [REDACTED]"),
             ("url-encoded tok%2Ben%2F1%3D here", "url-encoded [REDACTED] here"),
-            ("?Action=X&Signature=abc%3D&SecurityToken=zzz&Other=1", "?Action=X&Signature=[REDACTED]&SecurityToken=[REDACTED]&Other=1"),
+            (
+                "?Action=X&Signature=abc%3D&SecurityToken=zzz&Other=1",
+                "?Action=X&Signature=[REDACTED]&SecurityToken=[REDACTED]&Other=1",
+            ),
             (r#"{"password":"hunter22","user":"u"}"#, r#"{"password":"[REDACTED]","user":"u"}"#),
             ("X-Auth-Token: MIIabc def", "X-Auth-Token: [REDACTED] def"),
             ("short ab stays", "short ab stays"),
+            ("rfc3986 key-with.dots~x%2F", "rfc3986 [REDACTED]"),
+            ("strict key%2Dwith%2Edots%7Ex%2F", "strict [REDACTED]"),
             ("line\r\nbreak\u{7}", "line  break "),
             ("the signature is invalid", "the signature is invalid"),
         ];

@@ -63,7 +63,8 @@ impl SecretData {
 
     /// The value of `key`, or a terminal `InvalidCredentials` error naming it.
     pub fn require(&self, operation: Operation, key: &str) -> Result<&str, CloudError> {
-        self.get(key).ok_or_else(|| invalid(operation, format!("the credentials Secret has no (or an empty) key {key:?}")))
+        self.get(key)
+            .ok_or_else(|| invalid(operation, format!("the credentials Secret has no (or an empty) key {key:?}")))
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -110,7 +111,10 @@ pub fn invalid(operation: Operation, message: impl Into<String>) -> CloudError {
 fn validate(key: &str, raw: &[u8]) -> Result<String, CloudError> {
     let fail = |why: &str| Err(invalid(Operation::Describe, format!("credentials Secret key {key:?}: {why}")));
     if raw.len() > MAX_SECRET_VALUE {
-        return fail(&format!("the value is {} bytes, more than the {MAX_SECRET_VALUE} accepted", raw.len()));
+        return fail(&format!(
+            "the value is {} bytes, more than the {MAX_SECRET_VALUE} accepted",
+            raw.len()
+        ));
     }
     let Ok(text) = std::str::from_utf8(raw) else {
         return fail("the value is not UTF-8 text (was it base64-encoded twice?)");

@@ -54,13 +54,16 @@ impl SecretSource for KubeSecretSource {
         };
         // Validated once, here: a bad value is a terminal error naming the key, not a retry loop
         // that ends in an unexplained signature mismatch.
-        let mut raw: std::collections::BTreeMap<String, Vec<u8>> =
-            secret.data.unwrap_or_default().into_iter().map(|(key, value)| (key, value.0)).collect();
+        let mut raw: std::collections::BTreeMap<String, Vec<u8>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| (key, value.0))
+            .collect();
         for (key, value) in secret.string_data.unwrap_or_default() {
             raw.insert(key, value.into_bytes());
         }
-        let data = SecretData::from_bytes(raw)
-        .map_err(|err| CloudError {
+        let data = SecretData::from_bytes(raw).map_err(|err| CloudError {
             message: format!("Secret {}: {}", self.name, err.message),
             ..err
         })?;

@@ -400,7 +400,10 @@ pub enum Unobserved {
     Retrying(CloudError),
     /// One answer did not show the EIP; the next look decides.
     ConfirmingAbsence(String),
-    Stalled { reason: &'static str, message: String },
+    Stalled {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// A change of the EIP's binding or existence that the operator did not make, if any: the

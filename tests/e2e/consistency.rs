@@ -28,10 +28,7 @@ async fn described_after(s: &Scenario<'_>, id: &str, since: u64) {
 pub async fn one_answer_without_the_eip_drops_nothing(cp: &ControlPlane) {
     let s = Scenario::new(cp, "consistency").await;
     for (name, instance) in [("living", "i-sim-0003"), ("leaving", "i-sim-0004")] {
-        s.apply(&s.manifest(
-            name,
-            &format!("binding:\n  instanceType: EcsInstance\n  instanceId: {instance}"),
-        ));
+        s.apply(&s.manifest(name, &format!("binding:\n  instanceType: EcsInstance\n  instanceId: {instance}")));
     }
     let mut ids = Vec::new();
     for name in ["living", "leaving"] {
@@ -51,7 +48,10 @@ pub async fn one_answer_without_the_eip_drops_nothing(cp: &ControlPlane) {
     s.kubectl_ok(&["delete", "eip", "leaving", "--wait=false"]);
     described_after(&s, &leaving, since).await;
     s.wait_gone("leaving", Duration::from_secs(90)).await;
-    assert!(s.sim.eip(REGION, &leaving).is_none(), "the deleted object's EIP was released, not forgotten");
+    assert!(
+        s.sim.eip(REGION, &leaving).is_none(),
+        "the deleted object's EIP was released, not forgotten"
+    );
     let calls = s.mutating_calls(&leaving);
     let ok: Vec<&str> = calls.iter().filter(|c| c.ends_with(":Ok")).map(String::as_str).collect();
     assert_eq!(ok, vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"], "{calls:?}");

@@ -1,24 +1,23 @@
-//! The RPC transport: signs a call (V3 or V1), sends it, and turns the answer into JSON or a
-//! classified [`CloudError`]. Nothing here logs parameters or credentials.
+//! The RPC transport: signs a call (V3 or V1), sends it through [`http::send`] (no redirects, a
+//! bounded body) and hands the answer to [`answers`]. Credentials that cannot be put on the wire
+//! are refused before anything is sent; every error is passed through a
+//! [`Redactor`](crate::cloud::redact::Redactor) of the credentials in use. Nothing here logs
+//! parameters or credentials.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::Utc;
-use reqwest::header::{HeaderMap, HeaderValue};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
-use super::credentials::Credentials;
-use super::errors;
+use super::answers::{self, Reply};
+use super::credentials::{self, Credentials};
 use super::signing::{self, V3Request};
 use crate::api::AlibabaSignatureVersion;
-use crate::cloud::{CloudError, Operation};
+use crate::cloud::redact::Redactor;
+use crate::cloud::{CloudError, Operation, http};
 
 /// VPC API version of every EIP call.
 pub const VPC_VERSION: &str = "2016-04-28";
-/// Whole-request timeout; a slower answer is a retryable `RequestTimeout`.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where calls go: `scheme://host[:port]/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,16 +76,9 @@ impl Endpoint {
     }
 }
 
-/// An HTTP client with rustls (ring) and bounded timeouts.
+/// The provider's HTTP client: [`http::client`] (no redirects, bounded timeouts).
 pub fn http_client() -> Result<reqwest::Client, String> {
-    // reqwest is built without a default crypto provider (kube already brings ring); installing
-    // it twice is harmless, so the error of a second install is ignored.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))
+    http::client()
 }
 
 /// A random 32-hex-digit nonce.
@@ -99,78 +91,11 @@ pub fn timestamp() -> String {
     Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A transport failure: always retryable, never with the URL (V1 URLs carry the signature,
-/// access key ID and security token).
-pub fn transport_error(operation: Operation, error: &reqwest::Error) -> CloudError {
-    let code = if error.is_timeout() { "RequestTimeout" } else { "ConnectionError" };
-    CloudError::retryable(operation, code, format!("request failed: {}", error_chain(error)))
-}
-
-fn error_chain(error: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// How long the cloud asked us to wait: `x-acs-retry-after` (milliseconds, as the Tea SDK reads
-/// it) or the standard `Retry-After` (seconds).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let read = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(ms) = read("x-acs-retry-after").and_then(|v| v.parse::<u64>().ok())
-        && ms > 0
-    {
-        return Some(Duration::from_millis(ms));
-    }
-    read("retry-after")
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|s| *s > 0)
-        .map(Duration::from_secs)
-}
-
-/// Sends `request` and turns the answer into JSON or a classified error.
-pub async fn execute(operation: Operation, request: reqwest::RequestBuilder) -> Result<Value, CloudError> {
-    let response = request.send().await.map_err(|e| transport_error(operation, &e.without_url()))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(|e| transport_error(operation, &e.without_url()))?;
-    interpret(operation, status, &headers, &body)
-}
-
-/// JSON of a 2xx answer; the classified error of anything else.
-pub fn interpret(operation: Operation, status: u16, headers: &HeaderMap, body: &[u8]) -> Result<Value, CloudError> {
-    let json: Option<Value> = serde_json::from_slice(body).ok();
-    let header_request_id = headers.get("x-acs-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if (200..300).contains(&status) {
-        return json.ok_or_else(|| {
-            let mut err = CloudError::retryable(operation, "InvalidResponse", format!("HTTP {status} with a body that is not JSON"));
-            err.request_id = header_request_id;
-            err
-        });
-    }
-    // Alibaba's bodies use `Code`; some gateways answer in lower camel case.
-    let field = |names: [&str; 2]| {
-        json.as_ref()
-            .and_then(|j| names.iter().find_map(|name| j.get(*name)))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let code = field(["Code", "code"]).unwrap_or_else(|| format!("HTTP{status}"));
-    let message = field(["Message", "message"]).unwrap_or_else(|| format!("HTTP {status} without an error body"));
-    let request_id = field(["RequestId", "requestId"]).or(header_request_id);
-    Err(errors::cloud_error(
-        operation,
-        status,
-        &code,
-        &message,
-        request_id,
-        retry_after(headers),
-    ))
+/// Sends `request` ([`http::send`]: no redirects, a bounded body) and reads the answer as the
+/// record `T` or a classified error (see [`answers`]).
+pub async fn execute<T: DeserializeOwned>(operation: Operation, request: reqwest::RequestBuilder) -> Result<T, CloudError> {
+    let answer = http::send(operation, request).await?;
+    answers::interpret(operation, &answer)
 }
 
 /// Signs and sends RPC calls to one endpoint.
@@ -196,28 +121,47 @@ impl RpcClient {
         &self.endpoint
     }
 
-    /// Calls `action` with `params` (the API's own parameters, `RegionId` included).
+    /// Calls `action` with `params` (the API's own parameters, `RegionId` included): a reply with
+    /// the success shape, or a classified error without the credentials in it.
     pub async fn call(
         &self,
         operation: Operation,
         action: &str,
         params: BTreeMap<String, String>,
         credentials: &Credentials,
-    ) -> Result<Value, CloudError> {
-        let request = match self.signature {
-            AlibabaSignatureVersion::V3 => self.build_v3(action, params, credentials, &timestamp(), &nonce()),
-            AlibabaSignatureVersion::V1 => self.build_v1(action, params, credentials, &timestamp(), &nonce()),
-        };
-        tracing::debug!(action, endpoint = %self.endpoint.host, "alibaba call");
-        let result = execute(operation, request).await;
+    ) -> Result<Reply, CloudError> {
+        let mut redactor = credentials::redactor(credentials);
+        let result = self
+            .send(operation, action, params, credentials, &mut redactor)
+            .await
+            .map_err(|e| redactor.error(e));
         match &result {
-            Ok(body) => {
-                let request_id = body.get("RequestId").and_then(|v| v.as_str());
-                tracing::debug!(action, request_id, "alibaba call ok");
-            }
+            Ok(reply) => tracing::debug!(action, request_id = %reply.request_id, "alibaba call ok"),
             Err(err) => tracing::debug!(action, code = %err.code, request_id = err.request_id.as_deref(), "alibaba call failed"),
         }
         result
+    }
+
+    async fn send(
+        &self,
+        operation: Operation,
+        action: &str,
+        params: BTreeMap<String, String>,
+        credentials: &Credentials,
+        redactor: &mut Redactor,
+    ) -> Result<Reply, CloudError> {
+        // Refused here, terminally: a value that cannot go into a header or URL would otherwise
+        // be dropped (V3) or turn into a transport error retried forever (V1).
+        credentials::check_wire(operation, credentials)?;
+        let (request, signature) = match self.signature {
+            AlibabaSignatureVersion::V3 => self.signed_v3(action, params, credentials, &timestamp(), &nonce()),
+            AlibabaSignatureVersion::V1 => self.signed_v1(action, params, credentials, &timestamp(), &nonce()),
+        };
+        // A server echoing the request must not show the signature either.
+        redactor.extend([signing::percent_encode(&signature), signature]);
+        tracing::debug!(action, endpoint = %self.endpoint.host, "alibaba call");
+        let answer = http::send(operation, request).await?;
+        answers::reply(operation, &answer)
     }
 
     fn url_with_query(&self, query: &BTreeMap<String, String>) -> reqwest::Url {
@@ -228,8 +172,10 @@ impl RpcClient {
         url
     }
 
-    /// `POST /?<params>` signed with ACS3-HMAC-SHA256 over the headers it sends.
-    pub(crate) fn build_v3(
+    /// `POST /?<params>` signed with ACS3-HMAC-SHA256 over the headers it sends. A value that is
+    /// not a valid header is never skipped: the request then fails when sent ([`Self::call`]
+    /// refuses such credentials before building).
+    pub fn build_v3(
         &self,
         action: &str,
         params: BTreeMap<String, String>,
@@ -237,6 +183,18 @@ impl RpcClient {
         date: &str,
         nonce: &str,
     ) -> reqwest::RequestBuilder {
+        self.signed_v3(action, params, credentials, date, nonce).0
+    }
+
+    /// [`Self::build_v3`] and the signature.
+    fn signed_v3(
+        &self,
+        action: &str,
+        params: BTreeMap<String, String>,
+        credentials: &Credentials,
+        date: &str,
+        nonce: &str,
+    ) -> (reqwest::RequestBuilder, String) {
         let payload_hash = signing::sha256_hex(b"");
         let mut signed: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut put = |name: &str, value: &str| {
@@ -261,32 +219,45 @@ impl RpcClient {
             },
             &credentials.access_key_secret,
         );
-        let mut headers = HeaderMap::new();
+        let mut request = self.http.post(self.url_with_query(&params));
         for (name, values) in &signed {
-            if let (Ok(name), Some(Ok(value))) = (
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
-                values.first().map(|v| HeaderValue::from_str(v)),
-            ) {
-                headers.insert(name, value);
+            for value in values {
+                request = request.header(name.as_str(), value.as_str());
             }
         }
-        if let Ok(mut value) = HeaderValue::from_str(&signature.authorization(&credentials.access_key_id)) {
-            value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
-        self.http.post(self.url_with_query(&params)).headers(headers)
+        let authorization = signature.authorization(&credentials.access_key_id);
+        request = match reqwest::header::HeaderValue::from_str(&authorization) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                request.header(reqwest::header::AUTHORIZATION, value)
+            }
+            // Not a header value: the builder keeps the error and the request fails when sent.
+            Err(_) => request.header(reqwest::header::AUTHORIZATION, authorization),
+        };
+        (request.header(reqwest::header::ACCEPT, "application/json"), signature.signature)
     }
 
     /// `POST /?<params + common parameters + Signature>` signed with HMAC-SHA1.
-    pub(crate) fn build_v1(
+    pub fn build_v1(
+        &self,
+        action: &str,
+        params: BTreeMap<String, String>,
+        credentials: &Credentials,
+        timestamp: &str,
+        nonce: &str,
+    ) -> reqwest::RequestBuilder {
+        self.signed_v1(action, params, credentials, timestamp, nonce).0
+    }
+
+    /// [`Self::build_v1`] and the signature.
+    fn signed_v1(
         &self,
         action: &str,
         mut params: BTreeMap<String, String>,
         credentials: &Credentials,
         timestamp: &str,
         nonce: &str,
-    ) -> reqwest::RequestBuilder {
+    ) -> (reqwest::RequestBuilder, String) {
         for (k, v) in [
             ("Action", action),
             ("Version", self.version),
@@ -303,16 +274,14 @@ impl RpcClient {
             params.insert("SecurityToken".to_owned(), token.clone());
         }
         let string_to_sign = signing::v1_string_to_sign("POST", &params);
-        params.insert(
-            "Signature".to_owned(),
-            signing::v1_signature(&credentials.access_key_secret, &string_to_sign),
-        );
-        let mut headers = HeaderMap::new();
-        if let Ok(host) = HeaderValue::from_str(&self.endpoint.host) {
-            headers.insert(reqwest::header::HOST, host);
-        }
-        headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
-        self.http.post(self.url_with_query(&params)).headers(headers)
+        let signature = signing::v1_signature(&credentials.access_key_secret, &string_to_sign);
+        params.insert("Signature".to_owned(), signature.clone());
+        let request = self
+            .http
+            .post(self.url_with_query(&params))
+            .header(reqwest::header::HOST, self.endpoint.host.as_str())
+            .header(reqwest::header::ACCEPT, "application/json");
+        (request, signature)
     }
 }
 
@@ -338,31 +307,5 @@ mod tests {
         assert!(Endpoint::parse("ftp://x").is_err());
         assert!(Endpoint::parse("https://x/some/path").is_err());
         assert!(Endpoint::parse("not a url").is_err());
-    }
-
-    #[test]
-    fn retry_after_headers() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert("retry-after", HeaderValue::from_static("2"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
-        headers.insert("x-acs-retry-after", HeaderValue::from_static("350"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(350)));
-    }
-
-    #[test]
-    fn error_bodies_are_classified() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-acs-retry-after", HeaderValue::from_static("200"));
-        let body = br#"{"RequestId":"R-1","HostId":"vpc.aliyuncs.com","Code":"Throttling.User","Message":"Request was denied due to user flow control.","Recommend":"x"}"#;
-        let err = interpret(Operation::Allocate, 400, &headers, body).expect_err("error");
-        assert_eq!(
-            (err.code.as_str(), err.throttled, err.retry_after, err.request_id.as_deref()),
-            ("Throttling.User", true, Some(Duration::from_millis(200)), Some("R-1"))
-        );
-        let err = interpret(Operation::Release, 503, &HeaderMap::new(), b"<html>busy</html>").expect_err("error");
-        assert_eq!((err.code.as_str(), err.class), ("HTTP503", crate::cloud::ErrorClass::Retryable));
-        let ok = interpret(Operation::Release, 200, &HeaderMap::new(), br#"{"RequestId":"R"}"#).expect("ok");
-        assert_eq!(ok["RequestId"], "R");
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! | code | class |
 //! | --- | --- |
-//! | any code containing `Throttling`, HTTP 429 | retryable, throttled (`x-acs-retry-after` ms / `Retry-After` s) |
+//! | any code containing `Throttling`, HTTP 429 (whatever the code) | retryable, throttled (`x-acs-retry-after` ms / `Retry-After` s, capped at [`http::MAX_RETRY_AFTER`]) |
 //! | `TaskConflict*`, `IncorrectEipStatus`, `OperationConflict`, `OperationFailed.SystemBusy`, `LastTokenProcessing`, `SignatureNonceUsed`, `InvalidBindingStatus`, `IncorrectInstanceStatus`, `IncorrectHaVipStatus`, `InvalidStatus.SnatOrDnat`, `InvalidStatus.EcsStatusNotSupport`, `InvalidStatus.NotAllow`, `ServiceUnavailable`, `InternalError`, `UnknownError`, any 5xx | retryable |
-//! | `InvalidAllocationId.NotFound` | gone |
+//! | `InvalidAllocationId.NotFound` | gone (on a mutating call; retryable on Describe, see [`super::answers`]) |
 //! | `Forbidden.ChargeTypeIsPrepaid` | terminal, PrepaidCannotRelease |
 //! | `Forbidden.FinancialLocked`, `InvalidEIPStatus.BizDisabled` | terminal, Locked |
 //! | `InvalidOperation.DeletionProtection` | terminal, DeletionProtection |
@@ -16,12 +16,15 @@
 //! | `InvalidParameter*`, `MissingParameter*`, `Mismatch.*`, `IdempotentParameterMismatch`, `Forbidden.RegionNotFound`, `InvalidRegionId*`, `InvalidAction*`, `InvalidVersion` | terminal, InvalidRequest |
 //! | anything else 4xx | terminal, CloudRefused |
 //!
+//! Any 5xx is retryable whatever its code ([`http::enforce_status`]). Which answers reach this
+//! table at all (only the cloud's well-formed error body) is decided in [`super::answers`].
+//!
 //! `InvalidStatus.SnatOrDnat` ("SNAT or DNAT entry in an unstable state") is retryable: the entry
 //! is changing, not holding the address for good (unlike `DependencyViolation.SnatEntry`).
 
 use std::time::Duration;
 
-use crate::cloud::{Blocker, CloudError, ErrorClass, Operation};
+use crate::cloud::{Blocker, CloudError, ErrorClass, Operation, http};
 
 /// The class and blocker of `code` (with the HTTP status for codes this table does not know).
 pub fn classify(code: &str, http_status: u16) -> (ErrorClass, Option<Blocker>) {
@@ -91,7 +94,9 @@ pub fn classify(code: &str, http_status: u16) -> (ErrorClass, Option<Blocker>) {
     }
 }
 
-/// The classified error for a cloud answer.
+/// The classified error for a cloud answer: the code decides the class, then the HTTP status
+/// ([`http::enforce_status`]: 429 and 5xx are retryable whatever the code) and the retry-after,
+/// capped at [`http::MAX_RETRY_AFTER`] and kept only on retryable errors.
 pub fn cloud_error(
     operation: Operation,
     http_status: u16,
@@ -100,18 +105,18 @@ pub fn cloud_error(
     request_id: Option<String>,
     retry_after: Option<Duration>,
 ) -> CloudError {
-    let (class, blocker) = classify(code, http_status);
-    let throttled = code.contains("Throttling") || http_status == 429;
-    CloudError {
-        operation,
-        class,
-        blocker,
-        code: code.to_owned(),
-        message: sanitize_message(message),
-        request_id,
-        retry_after: if class == ErrorClass::Retryable { retry_after } else { None },
-        throttled,
+    let message = sanitize_message(message);
+    let mut error = match classify(code, http_status) {
+        (ErrorClass::Retryable, _) => CloudError::retryable(operation, code, message),
+        (ErrorClass::Gone, _) => CloudError::gone(operation, code, message),
+        (ErrorClass::Terminal, blocker) => CloudError::terminal(operation, blocker.unwrap_or(Blocker::Other), code, message),
+    };
+    error.request_id = request_id;
+    error.throttled = code.contains("Throttling") || http_status == 429;
+    if error.class == ErrorClass::Retryable {
+        error.retry_after = retry_after;
     }
+    http::enforce_status(http_status, error, retry_after)
 }
 
 /// Cloud messages go into conditions and Events: drop the server's string-to-sign (it echoes the
@@ -209,6 +214,28 @@ mod tests {
         let err = cloud_error(Operation::Release, 400, "Forbidden", "no", None, Some(Duration::from_secs(1)));
         assert_eq!(err.retry_after, None);
         assert!(!err.throttled);
+    }
+
+    #[test]
+    fn the_status_wins_and_waits_are_capped() {
+        let err = cloud_error(Operation::Release, 503, "Forbidden", "no", None, Some(Duration::from_secs(1)));
+        assert_eq!(
+            (err.class, err.blocker, err.retry_after),
+            (ErrorClass::Retryable, None, Some(Duration::from_secs(1)))
+        );
+        let err = cloud_error(Operation::Release, 429, "Forbidden.ChargeTypeIsPrepaid", "no", None, None);
+        assert_eq!((err.class, err.throttled), (ErrorClass::Retryable, true));
+        let err = cloud_error(Operation::Release, 500, "InvalidAllocationId.NotFound", "gone?", None, None);
+        assert_eq!(err.class, ErrorClass::Retryable);
+        let err = cloud_error(
+            Operation::Allocate,
+            400,
+            "Throttling.User",
+            "slow down",
+            None,
+            Some(Duration::from_millis(u64::MAX)),
+        );
+        assert_eq!(err.retry_after, Some(http::MAX_RETRY_AFTER));
     }
 
     #[test]

@@ -10,37 +10,50 @@
 //! | `release` | `ReleaseEipAddress` (the API takes no `ClientToken`; a repeat is `InvalidAllocationId.NotFound`, i.e. gone) |
 //!
 //! Requests are signed with V3 (`ACS3-HMAC-SHA256`, the default) or V1 (`HMAC-SHA1`), see
-//! [`signing`]; credentials come from the ProviderConfig's Secret (see [`credentials`]); error
-//! codes are classified in [`errors`].
+//! [`signing`], and sent by [`crate::cloud::http`] (no redirects: credentials go only to the
+//! endpoint they are signed for); credentials come from the ProviderConfig's Secret (see
+//! [`credentials`]); error codes are classified in [`errors`].
+//!
+//! Answers are believed only when well-formed ([`records`], [`answers`], [`describe`]): a 2xx
+//! must have the documented shape (a `RequestId`, no `Code`, typed fields), and a Describe is an
+//! answer only when its listing is complete and holds only what was asked for. Anything else is
+//! a retryable `InvalidResponse` — never "the EIP is gone". `Gone` comes only from the cloud's
+//! error body naming `InvalidAllocationId.NotFound`. Every error passes through a
+//! [`Redactor`](crate::cloud::redact::Redactor) of the credentials in use.
 //!
 //! Allocation is crash-safe: the reconciler's client token makes a repeated `AllocateEipAddress`
 //! return the same EIP, and tagging is idempotent, so a crash between allocation and tagging is
 //! repaired by the next attempt.
 
+pub mod answers;
 pub mod client;
 pub mod credentials;
+pub mod describe;
 pub mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(test)]
+mod properties;
+pub mod records;
 pub mod signing;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use crate::api::{AlibabaOptions, AlibabaSignatureVersion};
 use crate::cloud::{
     AllocateRequest, Allocated, BindTarget, Blocker, ChargeType, CloudEip, CloudError, CloudProvider, DESCRIBE_BATCH, EipPhase,
-    InstanceType, OWNER_TAG, Operation, Receipt, SecretSource, Transition,
+    InstanceType, OWNER_TAG, Operation, Receipt, SecretSource,
 };
 
+use answers::Reply;
 use client::{Endpoint, RpcClient};
-use credentials::CredentialSource;
-
-/// Largest `PageSize` of `DescribeEipAddresses`.
-pub const PAGE_SIZE: usize = 100;
-/// Pages followed per describe before giving up (10 000 EIPs at 100 a page).
-const MAX_PAGES: usize = 100;
+use credentials::{CredentialSource, Session};
+use describe::{Asked, Listing, Progress};
+pub use describe::{PAGE_SIZE, phase, to_cloud_eip};
+use records::{AllocateAnswer, DescribeAnswer, MutatingAnswer};
 
 /// An Alibaba Cloud account in one region.
 pub struct AlibabaProvider {
@@ -72,7 +85,8 @@ impl AlibabaProvider {
             None => Endpoint::sts_for_region(region)?,
         };
         let signature = options.signature_version.unwrap_or(AlibabaSignatureVersion::V3);
-        let http = client::http_client()?;
+        // No redirects, bounded timeouts: VPC and STS calls alike.
+        let http = crate::cloud::http::client()?;
         Ok(AlibabaProvider {
             region: region.to_owned(),
             client: RpcClient::new(http.clone(), endpoint, signature),
@@ -84,33 +98,55 @@ impl AlibabaProvider {
         &self.region
     }
 
-    async fn call(&self, operation: Operation, action: &str, mut params: BTreeMap<String, String>) -> Result<Value, CloudError> {
-        let credentials = self.credentials.get(operation).await?;
+    async fn call(
+        &self,
+        session: &Session,
+        operation: Operation,
+        action: &str,
+        mut params: BTreeMap<String, String>,
+    ) -> Result<Reply, CloudError> {
         params.insert("RegionId".into(), self.region.clone());
-        self.client.call(operation, action, params, &credentials).await
+        self.client.call(operation, action, params, &session.credentials).await
     }
 
-    /// Every EIP `DescribeEipAddresses` lists for `filter`, following the pages.
-    async fn describe_all(&self, operation: Operation, filter: &BTreeMap<String, String>) -> Result<Vec<CloudEip>, CloudError> {
-        let mut found = Vec::new();
-        for page in 1..=MAX_PAGES {
+    /// A mutating call whose answer is just `{RequestId}`.
+    async fn mutate(
+        &self,
+        session: &Session,
+        operation: Operation,
+        action: &str,
+        params: BTreeMap<String, String>,
+    ) -> Result<Receipt, CloudError> {
+        let reply = self.call(session, operation, action, params).await?;
+        reply.parse::<MutatingAnswer>(operation)?;
+        Ok(Receipt {
+            request_id: reply.request_id,
+        })
+    }
+
+    /// Every EIP `DescribeEipAddresses` lists for `filter`, following the pages; only a
+    /// complete, consistent listing is an answer (see [`describe`]).
+    async fn list(
+        &self,
+        session: &Session,
+        operation: Operation,
+        filter: &BTreeMap<String, String>,
+        asked: Asked,
+    ) -> Result<Vec<CloudEip>, CloudError> {
+        let mut listing = Listing::new(operation, asked);
+        loop {
             let mut params = filter.clone();
             params.insert("PageSize".into(), PAGE_SIZE.to_string());
-            params.insert("PageNumber".into(), page.to_string());
-            let body = self.call(operation, "DescribeEipAddresses", params).await?;
-            let items = eip_items(&body);
-            let total = body.get("TotalCount").and_then(as_u64).unwrap_or(0);
-            let empty = items.is_empty();
-            found.extend(items.iter().filter_map(to_cloud_eip));
-            if empty || found.len() as u64 >= total || items.len() < PAGE_SIZE {
-                return Ok(found);
+            params.insert("PageNumber".into(), listing.page().to_string());
+            let reply = self.call(session, operation, "DescribeEipAddresses", params).await?;
+            let answer: DescribeAnswer = reply.parse(operation)?;
+            if listing.add(answer)? == Progress::Done {
+                return Ok(listing.into_found());
             }
         }
-        tracing::warn!(pages = MAX_PAGES, "DescribeEipAddresses: stopped following pages");
-        Ok(found)
     }
 
-    async fn describe_ids(&self, operation: Operation, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
+    async fn describe_ids(&self, session: &Session, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
         let mut seen = HashSet::new();
         let unique: Vec<&String> = allocation_ids
             .iter()
@@ -120,9 +156,60 @@ impl AlibabaProvider {
         for batch in unique.chunks(DESCRIBE_BATCH) {
             let ids = batch.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(",");
             let filter = BTreeMap::from([("AllocationId".to_owned(), ids)]);
-            found.extend(self.describe_all(operation, &filter).await?);
+            let asked = Asked::Ids(batch.iter().map(|id| (*id).clone()).collect());
+            found.extend(self.list(session, Operation::Describe, &filter, asked).await?);
         }
         Ok(found)
+    }
+
+    async fn allocate_with(&self, session: &Session, request: &AllocateRequest) -> Result<Allocated, CloudError> {
+        let mut params = BTreeMap::new();
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                params.insert(key.to_owned(), value);
+            }
+        };
+        put("ClientToken", Some(request.client_token.clone()));
+        put("Bandwidth", request.bandwidth_mbps.map(|b| b.to_string()));
+        put(
+            "InstanceChargeType",
+            Some(
+                match request.charge_type {
+                    ChargeType::PostPaid => "PostPaid",
+                    ChargeType::PrePaid => "PrePaid",
+                }
+                .to_owned(),
+            ),
+        );
+        put("InternetChargeType", request.internet_charge_type.clone());
+        put("ISP", request.isp.clone());
+        put("Name", request.name.clone());
+        put("Description", request.description.clone());
+        add_tags(&mut params, request.tags.iter());
+        let reply = self.call(session, Operation::Allocate, "AllocateEipAddress", params).await?;
+        let answer: AllocateAnswer = reply.parse(Operation::Allocate)?;
+        Ok(allocated(request, answer, reply.request_id))
+    }
+}
+
+/// The new EIP: AllocateEipAddress takes the tags (Tag.N) and a replay of the same ClientToken
+/// must carry the same parameters, so the answer and the request describe it: no Describe
+/// needed. Alibaba allocates synchronously (Available at once).
+fn allocated(request: &AllocateRequest, answer: AllocateAnswer, request_id: String) -> Allocated {
+    let eip = CloudEip {
+        allocation_id: answer.allocation_id.0,
+        ip_address: answer.eip_address,
+        raw_state: "Available".into(),
+        phase: EipPhase::Unbound,
+        bound_to: None,
+        charge_type: request.charge_type,
+        locks: Vec::new(),
+        tags: request.tags.clone(),
+        bandwidth_mbps: request.bandwidth_mbps,
+    };
+    Allocated {
+        eip,
+        receipt: Receipt { request_id },
     }
 }
 
@@ -130,12 +217,6 @@ fn add_tags<'a>(params: &mut BTreeMap<String, String>, tags: impl IntoIterator<I
     for (n, (key, value)) in tags.into_iter().enumerate() {
         params.insert(format!("Tag.{}.Key", n + 1), key.clone());
         params.insert(format!("Tag.{}.Value", n + 1), value.clone());
-    }
-}
-
-fn receipt(body: &Value) -> Receipt {
-    Receipt {
-        request_id: str_field(body, "RequestId").unwrap_or_default(),
     }
 }
 
@@ -166,17 +247,22 @@ impl CloudProvider for AlibabaProvider {
     }
 
     async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
-        self.describe_ids(Operation::Describe, allocation_ids).await
+        if allocation_ids.iter().all(|id| id.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let session = self.credentials.session(Operation::Describe).await?;
+        session.redact(self.describe_ids(&session, allocation_ids).await)
     }
 
     async fn find_by_owner(&self, owner_uid: &str) -> Result<Vec<CloudEip>, CloudError> {
+        let session = self.credentials.session(Operation::FindByOwner).await?;
         let filter = BTreeMap::from([
             ("Tag.1.Key".to_owned(), OWNER_TAG.to_owned()),
             ("Tag.1.Value".to_owned(), owner_uid.to_owned()),
         ]);
-        let found = self.describe_all(Operation::FindByOwner, &filter).await?;
-        // Guard against a cloud that ignores the filter.
-        Ok(found.into_iter().filter(|eip| eip.owner_uid() == Some(owner_uid)).collect())
+        // Every item must carry the owner tag: a cloud that ignores the filter gives no answer.
+        let asked = Asked::Owner(owner_uid.to_owned());
+        session.redact(self.list(&session, Operation::FindByOwner, &filter, asked).await)
     }
 
     /// `ClientToken` makes AllocateEipAddress idempotent.
@@ -185,55 +271,8 @@ impl CloudProvider for AlibabaProvider {
     }
 
     async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError> {
-        let mut params = BTreeMap::new();
-        let mut put = |key: &str, value: Option<String>| {
-            if let Some(value) = value.filter(|v| !v.is_empty()) {
-                params.insert(key.to_owned(), value);
-            }
-        };
-        put("ClientToken", Some(request.client_token.clone()));
-        put("Bandwidth", request.bandwidth_mbps.map(|b| b.to_string()));
-        put(
-            "InstanceChargeType",
-            Some(
-                match request.charge_type {
-                    ChargeType::PostPaid => "PostPaid",
-                    ChargeType::PrePaid => "PrePaid",
-                }
-                .to_owned(),
-            ),
-        );
-        put("InternetChargeType", request.internet_charge_type.clone());
-        put("ISP", request.isp.clone());
-        put("Name", request.name.clone());
-        put("Description", request.description.clone());
-        add_tags(&mut params, request.tags.iter());
-        let body = self.call(Operation::Allocate, "AllocateEipAddress", params).await?;
-        let receipt = receipt(&body);
-        let allocation_id = str_field(&body, "AllocationId").ok_or_else(|| {
-            CloudError::retryable(
-                Operation::Allocate,
-                "InvalidResponse",
-                "AllocateEipAddress answered without an AllocationId",
-            )
-            .with_request_id(receipt.request_id.clone())
-        })?;
-
-        // AllocateEipAddress takes the tags (Tag.N) and a replay of the same ClientToken
-        // must carry the same parameters, so the answer and the request describe the new EIP:
-        // no Describe needed. Alibaba allocates synchronously (Available at once).
-        let eip = CloudEip {
-            allocation_id: allocation_id.clone(),
-            ip_address: str_field(&body, "EipAddress").unwrap_or_default(),
-            raw_state: "Available".into(),
-            phase: EipPhase::Unbound,
-            bound_to: None,
-            charge_type: request.charge_type,
-            locks: Vec::new(),
-            tags: request.tags.clone(),
-            bandwidth_mbps: request.bandwidth_mbps,
-        };
-        Ok(Allocated { eip, receipt })
+        let session = self.credentials.session(Operation::Allocate).await?;
+        session.redact(self.allocate_with(&session, request).await)
     }
 
     async fn associate(&self, allocation_id: &str, target: &BindTarget, client_token: &str) -> Result<Receipt, CloudError> {
@@ -249,8 +288,8 @@ impl CloudProvider for AlibabaProvider {
         if !client_token.is_empty() {
             params.insert("ClientToken".into(), client_token.to_owned());
         }
-        let body = self.call(Operation::Associate, "AssociateEipAddress", params).await?;
-        Ok(receipt(&body))
+        let session = self.credentials.session(Operation::Associate).await?;
+        session.redact(self.mutate(&session, Operation::Associate, "AssociateEipAddress", params).await)
     }
 
     async fn unassociate(&self, allocation_id: &str, current: &BindTarget, force: bool, client_token: &str) -> Result<Receipt, CloudError> {
@@ -272,187 +311,20 @@ impl CloudProvider for AlibabaProvider {
         if !client_token.is_empty() {
             params.insert("ClientToken".into(), client_token.to_owned());
         }
-        let body = self.call(Operation::Unassociate, "UnassociateEipAddress", params).await?;
-        Ok(receipt(&body))
+        let session = self.credentials.session(Operation::Unassociate).await?;
+        session.redact(self.mutate(&session, Operation::Unassociate, "UnassociateEipAddress", params).await)
     }
 
     async fn release(&self, allocation_id: &str, _client_token: &str) -> Result<Receipt, CloudError> {
         let params = BTreeMap::from([("AllocationId".to_owned(), allocation_id.to_owned())]);
-        let body = self.call(Operation::Release, "ReleaseEipAddress", params).await?;
-        Ok(receipt(&body))
+        let session = self.credentials.session(Operation::Release).await?;
+        session.redact(self.mutate(&session, Operation::Release, "ReleaseEipAddress", params).await)
     }
-}
-
-// ----- answers -----
-
-fn str_field(value: &Value, name: &str) -> Option<String> {
-    match value.get(name)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn as_u64(value: &Value) -> Option<u64> {
-    value.as_u64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-}
-
-/// `EipAddresses.EipAddress[]` of a `DescribeEipAddresses` answer.
-pub fn eip_items(body: &Value) -> Vec<Value> {
-    body.get("EipAddresses")
-        .and_then(|e| e.get("EipAddress"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// The EIP phase of an Alibaba `Status`; locks override it.
-pub fn phase(status: &str, locked: bool) -> EipPhase {
-    if locked {
-        return EipPhase::Locked;
-    }
-    match status {
-        "Available" => EipPhase::Unbound,
-        "InUse" => EipPhase::Bound,
-        "Associating" => EipPhase::Transitional(Transition::Associating),
-        "Unassociating" => EipPhase::Transitional(Transition::Unassociating),
-        "Releasing" => EipPhase::Transitional(Transition::Releasing),
-        "Allocating" => EipPhase::Transitional(Transition::Allocating),
-        // `Modifying` and states this code does not know: wait and look again.
-        _ => EipPhase::Transitional(Transition::Updating),
-    }
-}
-
-fn parse_instance_type(raw: &str) -> Option<InstanceType> {
-    match raw {
-        "EcsInstance" => Some(InstanceType::EcsInstance),
-        "NetworkInterface" => Some(InstanceType::NetworkInterface),
-        "Nat" => Some(InstanceType::Nat),
-        "SlbInstance" => Some(InstanceType::SlbInstance),
-        "HaVip" => Some(InstanceType::HaVip),
-        "IpAddress" => Some(InstanceType::IpAddress),
-        _ => None,
-    }
-}
-
-/// One `DescribeEipAddresses` item as a [`CloudEip`]; `None` without an `AllocationId`.
-pub fn to_cloud_eip(item: &Value) -> Option<CloudEip> {
-    let allocation_id = str_field(item, "AllocationId")?;
-    let status = str_field(item, "Status").unwrap_or_default();
-    let mut locks: Vec<String> = item
-        .get("OperationLocks")
-        .and_then(|l| l.get("LockReason"))
-        .and_then(Value::as_array)
-        .map(|reasons| {
-            reasons
-                .iter()
-                .filter_map(|r| match r {
-                    Value::String(s) => Some(s.clone()),
-                    other => str_field(other, "LockReason"),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(business) = str_field(item, "BusinessStatus")
-        && business != "Normal"
-        && locks.is_empty()
-    {
-        locks.push(business);
-    }
-    let bound_to = match (str_field(item, "InstanceType"), str_field(item, "InstanceId")) {
-        (Some(kind), Some(instance_id)) => match parse_instance_type(&kind) {
-            Some(instance_type) => Some(BindTarget {
-                instance_type,
-                instance_id,
-                private_ip_address: str_field(item, "PrivateIpAddress"),
-            }),
-            None => {
-                tracing::debug!(%allocation_id, instance_type = %kind, "EIP bound to an instance type the operator does not manage");
-                None
-            }
-        },
-        _ => None,
-    };
-    let tags = item
-        .get("Tags")
-        .and_then(|t| t.get("Tag"))
-        .and_then(Value::as_array)
-        .map(|tags| {
-            tags.iter()
-                .filter_map(|t| Some((str_field(t, "Key")?, str_field(t, "Value").unwrap_or_default())))
-                .collect()
-        })
-        .unwrap_or_default();
-    Some(CloudEip {
-        ip_address: str_field(item, "IpAddress").unwrap_or_default(),
-        phase: phase(&status, !locks.is_empty()),
-        raw_state: status,
-        bound_to,
-        charge_type: match str_field(item, "ChargeType").as_deref() {
-            Some("PrePaid") => ChargeType::PrePaid,
-            _ => ChargeType::PostPaid,
-        },
-        locks,
-        tags,
-        bandwidth_mbps: item.get("Bandwidth").and_then(as_u64).and_then(|b| u32::try_from(b).ok()),
-        allocation_id,
-    })
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    #[test]
-    fn describe_items_map_to_cloud_eips() {
-        let item = json!({
-            "AllocationId": "eip-1", "IpAddress": "47.1.2.3", "Status": "InUse",
-            "InstanceType": "EcsInstance", "InstanceId": "i-1", "PrivateIpAddress": "10.0.0.5",
-            "ChargeType": "PrePaid", "Bandwidth": "20", "BusinessStatus": "Normal",
-            "OperationLocks": {"LockReason": []},
-            "Tags": {"Tag": [{"Key": OWNER_TAG, "Value": "uid-1"}, {"Key": "team", "Value": "a"}]}
-        });
-        let eip = to_cloud_eip(&item).expect("maps");
-        assert_eq!(eip.phase, EipPhase::Bound);
-        assert_eq!(eip.raw_state, "InUse");
-        assert_eq!(eip.charge_type, ChargeType::PrePaid);
-        assert_eq!(eip.bandwidth_mbps, Some(20));
-        assert_eq!(eip.owner_uid(), Some("uid-1"));
-        let bound = eip.bound_to.expect("bound");
-        assert_eq!(
-            (bound.instance_type, bound.instance_id.as_str(), bound.private_ip_address.as_deref()),
-            (InstanceType::EcsInstance, "i-1", Some("10.0.0.5"))
-        );
-
-        let locked = json!({
-            "AllocationId": "eip-2", "Status": "Available", "InstanceType": "", "InstanceId": "",
-            "BusinessStatus": "FinancialLocked", "OperationLocks": {"LockReason": [{"LockReason": "financial"}]}
-        });
-        let eip = to_cloud_eip(&locked).expect("maps");
-        assert_eq!(
-            (eip.phase, eip.locks.clone(), eip.bound_to),
-            (EipPhase::Locked, vec!["financial".to_owned()], None)
-        );
-        let business_only = json!({"AllocationId": "eip-3", "Status": "Available", "BusinessStatus": "FinancialLocked"});
-        assert_eq!(
-            to_cloud_eip(&business_only).expect("maps").locks,
-            vec!["FinancialLocked".to_owned()]
-        );
-
-        for (status, expected) in [
-            ("Available", EipPhase::Unbound),
-            ("Associating", EipPhase::Transitional(Transition::Associating)),
-            ("Unassociating", EipPhase::Transitional(Transition::Unassociating)),
-            ("Releasing", EipPhase::Transitional(Transition::Releasing)),
-            ("Modifying", EipPhase::Transitional(Transition::Updating)),
-        ] {
-            assert_eq!(phase(status, false), expected, "{status}");
-        }
-        assert!(to_cloud_eip(&json!({"Status": "InUse"})).is_none());
-        assert_eq!(eip_items(&json!({"EipAddresses": {"EipAddress": [item]}})).len(), 1);
-    }
 
     #[test]
     fn port_and_vpn_are_refused() {

@@ -1,5 +1,5 @@
 //! HTTP plumbing: credentials from the Secret, AK/SK signing or IAM password tokens, project ID
-//! resolution, sending, and turning error answers into classified [`CloudError`]s.
+//! resolution and sending, through the shared [`http`] layer (no redirects, bounded answers).
 
 use std::fmt;
 use std::time::Duration;
@@ -10,15 +10,20 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::errors::{classify, parse_error, parse_retry_after};
+use super::answers;
 use super::signing::{self, SignInput};
-use crate::cloud::{Blocker, CloudError, Operation, SecretData};
+use crate::cloud::http::{self, Answer};
+use crate::cloud::redact::Redactor;
+use crate::cloud::{Blocker, CloudError, Operation, SecretData, secrets};
 
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Tokens live 24 h; a new one is fetched this long before the old one expires.
 const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60 * 60);
 const TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Secret keys of AK/SK credentials.
+pub const AKSK_KEYS: [&str; 3] = ["accessKey", "secretKey", "securityToken"];
+/// Secret keys of IAM password credentials.
+pub const PASSWORD_KEYS: [&str; 3] = ["username", "password", "domainName"];
 
 /// Credentials from the ProviderConfig's Secret. Never printed: `Debug` shows only the kind.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,18 +47,62 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// The value of `key`, trimmed, without control characters.
+fn text<'a>(operation: Operation, key: &str, value: &'a str) -> Result<&'a str, CloudError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(secrets::invalid(
+            operation,
+            format!("credentials Secret key {key:?}: the value is blank"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(secrets::invalid(
+            operation,
+            format!("credentials Secret key {key:?}: the value contains control characters (such as a line break inside it)"),
+        ));
+    }
+    Ok(value)
+}
+
+/// The value of `key`, which is sent in an HTTP header: printable ASCII without spaces.
+fn header_text<'a>(operation: Operation, key: &str, value: &'a str) -> Result<&'a str, CloudError> {
+    let value = text(operation, key, value)?;
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(secrets::invalid(
+            operation,
+            format!("credentials Secret key {key:?}: the value cannot be sent in an HTTP header (only printable ASCII without spaces)"),
+        ));
+    }
+    Ok(value)
+}
+
 impl Credentials {
+    /// AK/SK when any of its keys is set (then `accessKey` and `secretKey` are required), else
+    /// password credentials when any of theirs is (then all three are required).
     pub fn from_secret(operation: Operation, data: &SecretData) -> Result<Self, CloudError> {
-        let get = |key: &str| data.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        if let (Some(access_key), Some(secret_key)) = (get("accessKey"), get("secretKey")) {
+        if AKSK_KEYS.iter().any(|key| data.contains_key(key)) {
+            let access_key = header_text(operation, "accessKey", data.require(operation, "accessKey")?)?;
+            let secret_key = text(operation, "secretKey", data.require(operation, "secretKey")?)?;
+            let security_token = match data.get("securityToken") {
+                Some(token) => Some(header_text(operation, "securityToken", token)?.to_owned()),
+                None => None,
+            };
             return Ok(Credentials::AkSk {
-                access_key,
-                secret_key,
-                security_token: get("securityToken"),
+                access_key: access_key.to_owned(),
+                secret_key: secret_key.to_owned(),
+                security_token,
             });
         }
-        if let (Some(user), Some(password), Some(domain)) = (get("username"), get("password"), get("domainName")) {
-            return Ok(Credentials::Password { user, password, domain });
+        if PASSWORD_KEYS.iter().any(|key| data.contains_key(key)) {
+            let user = text(operation, "username", data.require(operation, "username")?)?;
+            let password = text(operation, "password", data.require(operation, "password")?)?;
+            let domain = text(operation, "domainName", data.require(operation, "domainName")?)?;
+            return Ok(Credentials::Password {
+                user: user.to_owned(),
+                password: password.to_owned(),
+                domain: domain.to_owned(),
+            });
         }
         Err(CloudError::terminal(
             operation,
@@ -63,67 +112,18 @@ impl Credentials {
              or username, password and domainName",
         ))
     }
-}
 
-/// A received answer.
-pub(crate) struct Answer {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+    /// A redactor for the secrets these credentials hold (a fetched token is added later).
+    pub fn redactor(&self) -> Redactor {
+        match self {
+            Credentials::AkSk {
+                secret_key,
+                security_token,
+                ..
+            } => Redactor::new(std::iter::once(secret_key.as_str()).chain(security_token.as_deref())),
+            Credentials::Password { password, .. } => Redactor::new([password.as_str()]),
+        }
     }
-
-    pub fn request_id(&self) -> Option<String> {
-        self.header("x-request-id").map(str::to_owned).or_else(|| {
-            self.json()
-                .ok()
-                .and_then(|v| v.get("request_id").and_then(Value::as_str).map(str::to_owned))
-        })
-    }
-
-    pub fn json(&self) -> Result<Value, serde_json::Error> {
-        serde_json::from_slice(&self.body)
-    }
-
-    pub fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    pub fn into_error(self, operation: Operation) -> CloudError {
-        let request_id = self.header("x-request-id").map(str::to_owned);
-        let retry_after = parse_retry_after(self.header("retry-after"));
-        classify(operation, parse_error(self.status, &self.body, request_id, retry_after))
-    }
-}
-
-/// An HTTP client with rustls (ring) and bounded timeouts.
-pub(crate) fn http_client() -> Result<reqwest::Client, String> {
-    // reqwest is built without a default crypto provider (kube already brings ring); a second
-    // install fails harmlessly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))
-}
-
-fn transport_error(operation: Operation, what: &str, error: reqwest::Error) -> CloudError {
-    use std::error::Error as _;
-    let code = if error.is_timeout() { "RequestTimeout" } else { "ConnectionError" };
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    CloudError::retryable(operation, code, format!("{what}: {text}"))
 }
 
 /// `host[:port]` as sent in the `Host` header.
@@ -147,12 +147,6 @@ pub(crate) struct Call<'a> {
     pub body: Option<Value>,
 }
 
-impl Call<'_> {
-    fn describe(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-}
-
 /// The auth header set for one attempt.
 pub(crate) enum Auth<'a> {
     /// AK/SK signature; `project_id` adds `X-Project-Id` (absent for IAM calls).
@@ -166,8 +160,9 @@ pub(crate) enum Auth<'a> {
     None,
 }
 
-/// Sends `call` with `auth`. Transport failures are retryable errors; any HTTP answer is returned.
-pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_>) -> Result<Answer, CloudError> {
+/// Sends `call` with `auth` through [`http::send`] (no redirects, bounded answer). The
+/// signature made is added to `redactor`.
+pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_>, redactor: &mut Redactor) -> Result<Answer, CloudError> {
     let query = signing::canonical_query(&call.query);
     let raw = if query.is_empty() {
         format!("{}{}", call.base, call.path)
@@ -215,6 +210,7 @@ pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_
                     body: &body,
                 },
             );
+            redactor.extend([signature.signature.as_str()]);
             headers.push(("Authorization".into(), signature.authorization));
         }
         Auth::Token(token) => headers.push(("X-Auth-Token".into(), (*token).to_owned())),
@@ -222,12 +218,13 @@ pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_
     }
     let mut map = HeaderMap::new();
     for (name, value) in &headers {
+        // Credential values were checked when read; what is left is configuration (project ID).
         let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) else {
             return Err(CloudError::terminal(
                 call.operation,
                 Blocker::InvalidRequest,
                 "InvalidHeader",
-                format!("header {name} cannot be sent (non-ASCII value in the credentials or project?)"),
+                format!("header {name} cannot be sent (a non-ASCII project ID or endpoint?)"),
             ));
         };
         map.insert(name, value);
@@ -236,18 +233,7 @@ pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_
     if call.body.is_some() {
         request = request.body(body);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| transport_error(call.operation, &call.describe(), e))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| transport_error(call.operation, &call.describe(), e))?
-        .to_vec();
-    Ok(Answer { status, headers, body })
+    http::send(call.operation, request).await
 }
 
 /// A cached IAM token.
@@ -260,7 +246,7 @@ pub(crate) struct Token {
     pub refresh_at: Instant,
 }
 
-/// Fingerprint of password credentials + scope, to notice a rotated Secret.
+/// Fingerprint of credentials + scope, to notice a rotated Secret.
 pub(crate) fn token_key(credentials: &Credentials, scope: &str) -> String {
     use sha2::{Digest, Sha256};
     let material = match credentials {
@@ -276,13 +262,15 @@ pub(crate) enum Scope<'a> {
     Name(&'a str),
 }
 
-/// `POST {iam}/v3/auth/tokens` with a password. The token is the `X-Subject-Token` header.
+/// `POST {iam}/v3/auth/tokens` with a password. The token is the `X-Subject-Token` header; it
+/// is added to `redactor`.
 pub(crate) async fn fetch_token(
     http: &reqwest::Client,
     iam: &str,
     operation: Operation,
     credentials: &Credentials,
     scope: &Scope<'_>,
+    redactor: &mut Redactor,
 ) -> Result<Token, CloudError> {
     let Credentials::Password { user, password, domain } = credentials else {
         return Err(CloudError::terminal(
@@ -313,42 +301,28 @@ pub(crate) async fn fetch_token(
         query: Vec::new(),
         body: Some(body),
     };
-    let answer = send(http, &call, &Auth::None).await?;
-    if !answer.ok() {
-        let mut err = answer.into_error(operation);
-        if err.blocker == Some(Blocker::Authentication) || err.code == "401" {
+    let answer = send(http, &call, &Auth::None, redactor).await?;
+    let issued = answers::token_answer(operation, &answer).map_err(|mut err| {
+        if err.blocker == Some(Blocker::Authentication) {
             err.message = format!(
                 "IAM refused the password token request (check username, password, domainName): {}",
                 err.message
             );
         }
-        return Err(err);
-    }
-    let value = answer
-        .header("x-subject-token")
-        .map(str::to_owned)
-        .ok_or_else(|| CloudError::retryable(operation, "MissingSubjectToken", "IAM answered without an X-Subject-Token header"))?;
-    let body = answer.json().unwrap_or(Value::Null);
-    let token = &body["token"];
-    let project_id = token["project"]["id"].as_str().unwrap_or_default().to_owned();
-    if project_id.is_empty() {
-        return Err(CloudError::terminal(
-            operation,
-            Blocker::Authentication,
-            "UnscopedToken",
-            "IAM issued a token without a project scope",
-        ));
-    }
-    let lifetime = token["expires_at"]
-        .as_str()
+        err
+    })?;
+    redactor.extend([issued.value.as_str()]);
+    let lifetime = issued
+        .expires_at
+        .as_deref()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .and_then(|expires| (expires.with_timezone(&Utc) - Utc::now()).to_std().ok())
         .unwrap_or(TOKEN_DEFAULT_LIFETIME);
     let refresh_in = lifetime.saturating_sub(TOKEN_REFRESH_MARGIN).max(lifetime / 2);
     Ok(Token {
         key: String::new(),
-        value,
-        project_id,
+        value: issued.value,
+        project_id: issued.project_id,
         refresh_at: Instant::now() + refresh_in,
     })
 }
@@ -360,6 +334,7 @@ pub(crate) async fn resolve_project(
     operation: Operation,
     credentials: &Credentials,
     name: &str,
+    redactor: &mut Redactor,
 ) -> Result<String, CloudError> {
     let Credentials::AkSk {
         access_key,
@@ -388,19 +363,8 @@ pub(crate) async fn resolve_project(
         security_token: security_token.as_deref(),
         project_id: None,
     };
-    let answer = send(http, &call, &auth).await?;
-    if !answer.ok() {
-        return Err(answer.into_error(operation));
-    }
-    let body = answer.json().unwrap_or(Value::Null);
-    let found = body["projects"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"].as_str() == Some(name))
-        .and_then(|p| p["id"].as_str())
-        .map(str::to_owned);
-    found.ok_or_else(|| {
+    let answer = send(http, &call, &auth, redactor).await?;
+    answers::projects_answer(operation, &answer, name)?.ok_or_else(|| {
         CloudError::terminal(
             operation,
             Blocker::InvalidRequest,

@@ -1,16 +1,22 @@
-//! Error bodies of the VPC, EIP v3, API gateway and IAM APIs, and their classification.
+//! Error answers of the VPC, EIP v3, API gateway and IAM APIs, and their classification.
 //!
-//! Bodies come in three shapes, parsed like the official SDK's exception handler does:
-//! `{"code","message"}` (VPC v1), `{"error_code","error_msg"}` (API gateway, v2/v3) and a
-//! nested object such as `{"error":{"code","message"}}` (IAM). The request ID is the
-//! `X-Request-Id` header (or a `request_id` in the body).
+//! Bodies come in the shapes the official SDK's exception handler reads, each typed:
+//! `{"error_code","error_msg"}` (API gateway, v2/v3), `{"errorCode","errorMsg"}`,
+//! `{"code","message"}` (VPC v1) and the same nested in `{"error":{...}}` (IAM). A body of none
+//! of these shapes (HTML from a proxy, an empty 404, text) is **not** a cloud error: it proves
+//! nothing about the EIP. The request ID is the `X-Request-Id` header (or a `request_id` in the
+//! body).
+//!
+//! The HTTP status comes first ([`http::enforce_status`]): a 429 is throttling and a 5xx is
+//! retryable whatever code the body carries, with one documented exception: the codes the API
+//! reference lists as permanent refusals answered with HTTP 500 ([`TERMINAL_AT_500`]).
 //!
 //! | code | HTTP | class |
 //! | --- | --- | --- |
-//! | `VPC.0504` not found | 404 | gone |
+//! | `VPC.0504` not found | 404 | gone (the only way to `Gone`); at any other status: retryable |
 //! | `VPC.0512` busy | 409 | retryable |
-//! | `APIGW.0308` / any 429 | 429 | retryable, throttled, `Retry-After` honoured |
-//! | `VPC.0500`, other 5xx | 5xx | retryable |
+//! | `APIGW.0308` / any 429 | 429 | retryable, throttled, `Retry-After` honoured (capped) |
+//! | any 5xx (`VPC.0500`, ...) | 5xx | retryable, except `TERMINAL_AT_500` at exactly 500 |
 //! | `VPC.0509` status invalid | 500 | retryable; terminal `Locked` when the EIP is `FREEZED` |
 //! | `VPC.0532` no addresses left in the pool | 409 | retryable (the pool refills) |
 //! | `VPC.0501` invalid parameter, `VPC.0522` address in use | 400 / 409 | terminal `InvalidRequest` |
@@ -24,96 +30,255 @@
 //! | `VPC.0521` quota | 409 | terminal `QuotaExceeded` |
 //! | `APIGW.0301` / any 401 | 401 | terminal `Authentication` |
 //! | `APIGW.0302`, `APIGW.0305`, any 403 | 403 | terminal `Forbidden` |
-//! | `APIGW.0101` API does not exist | 404 | terminal `Other` (wrong endpoint, or v3 missing) |
-//! | other 404 | 404 | gone |
-//! | other 4xx | 4xx | terminal `InvalidRequest` |
+//! | `APIGW.0101` / `APIG.0101` API does not exist | 404 | terminal `Other` (wrong endpoint, or v3 missing): never gone |
+//! | other codes at 404 | 404 | retryable (a 404 that does not say "this EIP" proves nothing) |
+//! | other codes at 4xx | 4xx | terminal `InvalidRequest` |
+//! | no cloud error body | 401 / 403 | terminal `Authentication` / `Forbidden` |
+//! | no cloud error body | 429 / 5xx | retryable (throttled on 429) |
+//! | no cloud error body | anything else (an HTML or empty 404, ...) | retryable `InvalidResponse` |
 
+use std::fmt;
 use std::time::Duration;
 
-use serde_json::Value;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
 
-use crate::cloud::{Blocker, CloudError, Operation};
+use super::records::Obj;
+use crate::cloud::http::{self, Answer, MAX_RETRY_AFTER};
+use crate::cloud::{Blocker, CloudError, ErrorClass, Operation};
+
+/// The code with which the cloud says "this EIP does not exist" (v1 `{"code"}` and v2/v3
+/// `{"error_code"}` bodies alike). Only this code, on a 404, is `Gone`.
+pub const NOT_FOUND_CODES: &[&str] = &["VPC.0504"];
+/// Codes the API reference documents as permanent refusals answered with HTTP 500: they stay
+/// terminal on exactly 500 (a human must unbind the load balancer, remove the firewall rules, or
+/// unfreeze the EIP); on any other 5xx they are retryable like every other code.
+pub const TERMINAL_AT_500: &[&str] = &["VPC.0516", "VPC.0518", "VPC.0509"];
+/// Longest excerpt of a body that is not a cloud error kept in a message.
+const EXCERPT: usize = 200;
 
 /// A parsed error answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireError {
     pub status: u16,
+    /// The cloud's code; the HTTP status when the body is not a cloud error.
     pub code: String,
     pub message: String,
     pub request_id: Option<String>,
     pub retry_after: Option<Duration>,
+    /// Whether the body is a well-formed cloud error (one of the typed shapes, with a code).
+    pub cloud_error: bool,
+}
+
+/// A code or message: a string, or a number (IAM's `{"error":{"code":401}}`).
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl de::Visitor<'_> for TextVisitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+struct GatewayError {
+    error_code: Text,
+    #[serde(alias = "error_message")]
+    error_msg: Text,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct CamelError {
+    errorCode: Text,
+    errorMsg: Text,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct V1Error {
+    code: Text,
+    message: Text,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Flat {
+    Gateway(Obj<GatewayError>),
+    Camel(Obj<CamelError>),
+    V1(Obj<V1Error>),
+}
+
+#[derive(Deserialize)]
+struct Nested {
+    error: Flat,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+/// Every error body shape, in the order the SDK's handler tries them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ErrorBody {
+    Flat(Flat),
+    Nested(Obj<Nested>),
+}
+
+impl Flat {
+    fn parts(self) -> (String, String, Option<String>) {
+        match self {
+            Flat::Gateway(Obj(e)) => (e.error_code.0, e.error_msg.0, e.request_id),
+            Flat::Camel(Obj(e)) => (e.errorCode.0, e.errorMsg.0, e.request_id),
+            Flat::V1(Obj(e)) => (e.code.0, e.message.0, e.request_id),
+        }
+    }
+}
+
+/// The cloud error a body holds, if it is one: `(code, message, request_id)`.
+pub(crate) fn cloud_error_of(body: &[u8]) -> Option<(String, String, Option<String>)> {
+    let (code, message, request_id) = match serde_json::from_slice::<ErrorBody>(body).ok()? {
+        ErrorBody::Flat(flat) => flat.parts(),
+        ErrorBody::Nested(Obj(nested)) => {
+            let (code, message, inner_id) = nested.error.parts();
+            (code, message, inner_id.or(nested.request_id))
+        }
+    };
+    (!code.trim().is_empty()).then_some((code, message, request_id))
 }
 
 /// Parses an error body the way `huaweicloudsdkcore`'s `DefaultExceptionHandler` does.
 pub fn parse_error(status: u16, body: &[u8], request_id: Option<String>, retry_after: Option<Duration>) -> WireError {
-    let mut code = None;
-    let mut message = None;
-    let mut body_request_id = None;
-    if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        if let Some(id) = value.get("request_id").and_then(Value::as_str) {
-            body_request_id = Some(id.to_owned());
-        }
-        find_code(&value, &mut code, &mut message, 0);
-    }
-    let text = String::from_utf8_lossy(body);
-    WireError {
-        status,
-        code: code.unwrap_or_else(|| status.to_string()),
-        message: message.unwrap_or_else(|| truncate(text.trim(), 512)),
-        request_id: request_id.or(body_request_id),
-        retry_after,
-    }
-}
-
-fn as_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+    match cloud_error_of(body) {
+        Some((code, message, body_request_id)) => WireError {
+            status,
+            code,
+            message,
+            request_id: request_id.or_else(|| body_request_id.as_deref().and_then(http::clean_request_id)),
+            retry_after,
+            cloud_error: true,
+        },
+        None => WireError {
+            status,
+            code: status.to_string(),
+            message: excerpt(body),
+            request_id,
+            retry_after,
+            cloud_error: false,
+        },
     }
 }
 
-fn find_code(value: &Value, code: &mut Option<String>, message: &mut Option<String>, depth: u8) {
-    let Value::Object(map) = value else {
-        return;
-    };
-    for (code_key, message_key) in [("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")] {
-        if let (Some(c), Some(m)) = (map.get(code_key).and_then(as_text), map.get(message_key).and_then(as_text)) {
-            *code = Some(c);
-            *message = Some(m);
-            return;
-        }
-    }
-    if depth < 3 {
-        for nested in map.values() {
-            find_code(nested, code, message, depth + 1);
-            if code.is_some() {
-                return;
-            }
-        }
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
+/// The start of a body that is not a cloud error, as text.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4 * EXCERPT)]);
+    let text = text.trim();
+    match text.char_indices().nth(EXCERPT) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),
     }
 }
 
+/// How long the cloud asked to wait: [`http::retry_after`], or a decimal `Retry-After` in
+/// seconds (`0.25`), capped at [`MAX_RETRY_AFTER`].
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    http::retry_after(headers).or_else(|| {
+        let seconds: f64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+        (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64())))
+    })
+}
+
+/// The classified error of an answer that is not a success.
+pub fn from_answer(operation: Operation, answer: &Answer) -> CloudError {
+    let request_id = answer.request_id(&["x-request-id"]);
+    classify(
+        operation,
+        parse_error(answer.status, &answer.body, request_id, retry_after(&answer.headers)),
+    )
+}
+
 /// The classified [`CloudError`] of `error` for `operation`.
 pub fn classify(operation: Operation, error: WireError) -> CloudError {
+    let status = error.status;
+    let retry_after = error.retry_after;
+    let request_id = error.request_id.clone();
+    let documented_500 = error.cloud_error && status == 500 && TERMINAL_AT_500.contains(&error.code.as_str());
+    let err = if error.cloud_error {
+        by_code(operation, error)
+    } else {
+        by_status(operation, error)
+    };
+    let err = if documented_500 && err.class == ErrorClass::Terminal {
+        err
+    } else {
+        http::enforce_status(status, err, retry_after)
+    };
+    match request_id {
+        Some(id) => err.with_request_id(id),
+        None => err,
+    }
+}
+
+/// An answer whose body is not a cloud error: only the status speaks.
+fn by_status(op: Operation, error: WireError) -> CloudError {
+    let WireError {
+        status,
+        message,
+        retry_after,
+        ..
+    } = error;
+    let what = if message.is_empty() {
+        format!("HTTP {status} with an empty body")
+    } else {
+        format!("HTTP {status} with a body that is not a cloud error: {message}")
+    };
+    match status {
+        429 => CloudError::throttled(op, "429", what, retry_after),
+        500..=599 => CloudError::retryable(op, status.to_string(), what),
+        401 => CloudError::terminal(op, Blocker::Authentication, "401", what),
+        403 => CloudError::terminal(op, Blocker::Forbidden, "403", what),
+        // An HTML, text or empty 404 (a gateway, a proxy, a wrong path) says nothing about the EIP.
+        _ => http::invalid_response(op, what),
+    }
+}
+
+/// A well-formed cloud error: its code decides, then the status.
+fn by_code(op: Operation, error: WireError) -> CloudError {
     let WireError {
         status,
         code,
         message,
-        request_id,
         retry_after,
+        ..
     } = error;
-    let op = operation;
     let terminal = |blocker: Blocker, message: String| CloudError::terminal(op, blocker, code.clone(), message);
-    let err = match code.as_str() {
-        "VPC.0504" => CloudError::gone(op, code.clone(), message),
+    match code.as_str() {
+        c if NOT_FOUND_CODES.contains(&c) && status == 404 => CloudError::gone(op, code.clone(), message),
+        c if NOT_FOUND_CODES.contains(&c) => CloudError::retryable(
+            op,
+            code.clone(),
+            format!("HTTP {status} (not 404) with a not-found code proves nothing: {message}"),
+        ),
         "VPC.0512" | "VPC.0500" | "VPC.0532" => CloudError::retryable(op, code.clone(), message),
         "APIGW.0308" => CloudError::throttled(op, code.clone(), message, retry_after),
         "VPC.0509" if message.to_ascii_uppercase().contains("FREEZ") => terminal(
@@ -144,7 +309,7 @@ pub fn classify(operation: Operation, error: WireError) -> CloudError {
         ),
         "VPC.0521" => terminal(Blocker::QuotaExceeded, message),
         "InvalidOperation.DeletionProtection" => terminal(Blocker::DeletionProtection, message),
-        "APIGW.0101" => terminal(
+        "APIGW.0101" | "APIG.0101" => terminal(
             Blocker::Other,
             format!("The endpoint does not offer this API (wrong endpoint or region, or an API version the region lacks): {message}"),
         ),
@@ -152,21 +317,12 @@ pub fn classify(operation: Operation, error: WireError) -> CloudError {
             429 => CloudError::throttled(op, code.clone(), message, retry_after),
             401 => terminal(Blocker::Authentication, message),
             403 => terminal(Blocker::Forbidden, message),
-            404 => CloudError::gone(op, code.clone(), message),
+            // Not the cloud's "this EIP does not exist": proves nothing.
+            404 => CloudError::retryable(op, code.clone(), format!("HTTP 404: {message}")),
             400..=499 => terminal(Blocker::InvalidRequest, message),
             _ => CloudError::retryable(op, code.clone(), message),
         },
-    };
-    match request_id {
-        Some(id) => err.with_request_id(id),
-        None => err,
     }
-}
-
-/// `Retry-After` in seconds (integer or decimal).
-pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
-    let seconds: f64 = value?.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
 }
 
 #[cfg(test)]
@@ -281,7 +437,8 @@ mod tests {
                 Some(Blocker::Forbidden),
             ),
             (404, "APIGW.0101", Operation::Associate, ErrorClass::Terminal, Some(Blocker::Other)),
-            (404, "404", Operation::Release, ErrorClass::Gone, None),
+            // A 404 whose code is not the cloud's NotFound proves nothing (was: Gone).
+            (404, "404", Operation::Release, ErrorClass::Retryable, None),
             (
                 400,
                 "Whatever",
@@ -306,10 +463,18 @@ mod tests {
 
     #[test]
     fn throttling_keeps_retry_after() {
-        let retry_after = parse_retry_after(Some("2"));
+        let headers = |value: &str| {
+            let mut map = HeaderMap::new();
+            map.insert("retry-after", value.parse().expect("header"));
+            map
+        };
+        let retry_after = retry_after(&headers("2"));
         assert_eq!(retry_after, Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(Some("0.25")), Some(Duration::from_millis(250)));
-        assert_eq!(parse_retry_after(Some("soon")), None);
+        assert_eq!(super::retry_after(&headers("0.25")), Some(Duration::from_millis(250)));
+        assert_eq!(super::retry_after(&headers("soon")), None);
+        assert_eq!(super::retry_after(&headers("99999")), Some(MAX_RETRY_AFTER));
+        assert_eq!(super::retry_after(&headers("1e30")), Some(MAX_RETRY_AFTER));
+        assert_eq!(super::retry_after(&headers("-1")), None);
         let err = classify(
             Operation::Describe,
             parse_error(429, br#"{"error_code":"APIGW.0308","error_msg":"throttled"}"#, None, retry_after),
@@ -318,5 +483,47 @@ mod tests {
         assert_eq!((err.class, err.retry_after), (ErrorClass::Retryable, retry_after));
         let plain = classify(Operation::Describe, parse_error(429, b"", None, None));
         assert!(plain.throttled);
+    }
+
+    #[test]
+    fn the_status_wins_over_the_code() {
+        // A terminal code on a 429 is throttling; a not-found code on a 5xx is retryable.
+        let err = classify(Operation::Release, wire(429, r#"{"code":"VPC.0502","message":"m"}"#));
+        assert_eq!((err.class, err.throttled, err.blocker), (ErrorClass::Retryable, true, None));
+        for status in [500, 502, 503] {
+            let err = classify(Operation::Release, wire(status, r#"{"code":"VPC.0504","message":"m"}"#));
+            assert_eq!(err.class, ErrorClass::Retryable, "{status}");
+            let err = classify(Operation::Release, wire(status, r#"{"code":"VPC.0517","message":"m"}"#));
+            assert_eq!(err.class, ErrorClass::Retryable, "{status}");
+        }
+        // The documented permanent refusals at 500, and only at 500.
+        let err = classify(Operation::Release, wire(500, r#"{"code":"VPC.0516","message":"m"}"#));
+        assert_eq!(err.class, ErrorClass::Terminal);
+        let err = classify(Operation::Release, wire(503, r#"{"code":"VPC.0516","message":"m"}"#));
+        assert_eq!(err.class, ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn only_the_clouds_not_found_is_gone() {
+        let gone = |status: u16, body: &str| classify(Operation::Release, wire(status, body)).class == ErrorClass::Gone;
+        assert!(gone(404, r#"{"code":"VPC.0504","message":"Floating IP could not be found."}"#));
+        assert!(gone(404, r#"{"error_code":"VPC.0504","error_msg":"not found","request_id":"r"}"#));
+        assert!(gone(404, r#"{"error":{"code":"VPC.0504","message":"not found"}}"#));
+        for body in [
+            "",
+            "Not Found",
+            "<html>404</html>",
+            r#"{"message":"Not Found"}"#,
+            r#"{"code":"VPC.0504"}"#,
+            r#"[{"code":"VPC.0504","message":"m"}]"#,
+            r#"{"code":"404","message":"m"}"#,
+            r#"{"error_code":"APIGW.0101","error_msg":"The API does not exist"}"#,
+        ] {
+            assert!(!gone(404, body), "{body}");
+        }
+        assert!(!gone(400, r#"{"code":"VPC.0504","message":"m"}"#));
+        assert!(!gone(200, r#"{"code":"VPC.0504","message":"m"}"#));
+        let html = classify(Operation::Release, wire(404, "<html>404</html>"));
+        assert_eq!((html.class, html.code.as_str()), (ErrorClass::Retryable, http::INVALID_RESPONSE));
     }
 }

@@ -1,11 +1,63 @@
 //! EIP records of the v1 and v3 APIs mapped onto [`CloudEip`]; states; tag key/value mapping.
+//!
+//! Every record is typed: a required field that is missing, `null` or of another type makes the
+//! whole answer malformed (never a record quietly left out). Objects are read only from JSON
+//! objects ([`Obj`]): serde would otherwise fill a struct from an array, field by field.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::cloud::{BindTarget, ChargeType, CloudEip, EipPhase, InstanceType, OWNER_NAME_TAG, OWNER_TAG, Transition};
+
+/// Longest identifier accepted (real ones are UUIDs or 32 hex digits).
+pub const MAX_ID: usize = 128;
+
+/// `T`, read from a JSON object only (an array, a string or `null` is an error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Obj<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor(PhantomData)).map(Obj)
+    }
+}
+
+/// An identifier: a non-empty string of printable characters, at most [`MAX_ID`] bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub String);
+
+impl Id {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().is_empty() {
+            return Err(de::Error::custom("an empty identifier"));
+        }
+        if text.len() > MAX_ID || text.chars().any(char::is_control) {
+            return Err(de::Error::custom("an identifier that is too long or holds control characters"));
+        }
+        Ok(Id(text))
+    }
+}
 
 /// Prefix of the bandwidth name of EIPs this operator creates for an owner: `eip-operator-<uid>`.
 /// Set in the create call itself, so an allocation can be found again even when the process
@@ -62,20 +114,30 @@ pub fn tag_from_wire(key: &str, value: &str) -> (String, String) {
     }
 }
 
-/// Tags as the v1/v3 records list them: `"key=value"` strings (or `{key, value}` objects).
-fn parse_tags(tags: Option<&Vec<Value>>) -> BTreeMap<String, String> {
+/// A tag as the v1/v3 records list it: `"key=value"` (or a `{key, value}` object).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WireTag {
+    Text(String),
+    Pair(Obj<TagPair>),
+}
+
+#[derive(Deserialize)]
+struct TagPair {
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+fn parse_tags(tags: Option<Vec<WireTag>>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for tag in tags.into_iter().flatten() {
         let (key, value) = match tag {
-            Value::String(s) => match s.split_once('=') {
+            WireTag::Text(s) => match s.split_once('=') {
                 Some((k, v)) => (k.to_owned(), v.to_owned()),
-                None => (s.clone(), String::new()),
+                None => (s, String::new()),
             },
-            Value::Object(map) => (
-                map.get("key").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                map.get("value").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            ),
-            _ => continue,
+            WireTag::Pair(Obj(pair)) => (pair.key, pair.value.unwrap_or_default()),
         };
         if !key.is_empty() {
             let (key, value) = tag_from_wire(&key, &value);
@@ -106,12 +168,11 @@ struct Profile {
     order_id: Option<String>,
 }
 
-/// `GET /v1/{project_id}/publicips[/{id}]` record.
+/// `GET /v1/{project_id}/publicips[/{id}]` record (also the create and update answers).
 #[derive(Deserialize)]
 pub struct V1Publicip {
-    pub id: String,
-    #[serde(default)]
-    status: Option<String>,
+    pub id: Id,
+    status: String,
     #[serde(default)]
     public_ip_address: Option<String>,
     #[serde(default)]
@@ -123,9 +184,9 @@ pub struct V1Publicip {
     #[serde(default)]
     bandwidth_name: Option<String>,
     #[serde(default)]
-    profile: Option<Profile>,
+    profile: Option<Obj<Profile>>,
     #[serde(default)]
-    tags: Option<Vec<Value>>,
+    tags: Option<Vec<WireTag>>,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -157,7 +218,7 @@ fn bound_without_port(status: &str) -> Option<BindTarget> {
 
 impl V1Publicip {
     pub fn into_cloud_eip(self) -> CloudEip {
-        let raw = self.status.unwrap_or_default();
+        let raw = self.status;
         let bound_to = match non_empty(self.port_id) {
             Some(port) => Some(BindTarget {
                 instance_type: InstanceType::Port,
@@ -166,16 +227,16 @@ impl V1Publicip {
             }),
             None => bound_without_port(&raw),
         };
-        let prepaid = self.profile.and_then(|p| non_empty(p.order_id)).is_some();
+        let prepaid = self.profile.and_then(|p| non_empty(p.0.order_id)).is_some();
         CloudEip {
-            allocation_id: self.id,
+            allocation_id: self.id.0,
             ip_address: self.public_ip_address.unwrap_or_default(),
             phase: phase_of(&raw),
             locks: if raw == "FREEZED" { vec!["FREEZED".to_owned()] } else { Vec::new() },
             raw_state: raw,
             bound_to,
             charge_type: if prepaid { ChargeType::PrePaid } else { ChargeType::PostPaid },
-            tags: with_marker(parse_tags(self.tags.as_ref()), self.bandwidth_name.as_deref()),
+            tags: with_marker(parse_tags(self.tags), self.bandwidth_name.as_deref()),
             bandwidth_mbps: self.bandwidth_size,
         }
     }
@@ -195,18 +256,17 @@ struct V3Bandwidth {
     name: Option<String>,
 }
 
-/// `GET /v3/{project_id}/eip/publicips[/{id}]` record.
+/// `GET /v3/{project_id}/eip/publicips[/{id}]` record (also the associate/disassociate answers).
 #[derive(Deserialize)]
 pub struct V3Publicip {
-    pub id: String,
-    #[serde(default)]
-    status: Option<String>,
+    pub id: Id,
+    status: String,
     #[serde(default)]
     public_ip_address: Option<String>,
     #[serde(default)]
-    vnic: Option<Vnic>,
+    vnic: Option<Obj<Vnic>>,
     #[serde(default)]
-    bandwidth: Option<V3Bandwidth>,
+    bandwidth: Option<Obj<V3Bandwidth>>,
     #[serde(default)]
     billing_info: Option<String>,
     #[serde(default)]
@@ -216,7 +276,7 @@ pub struct V3Publicip {
     #[serde(default)]
     associate_instance_id: Option<String>,
     #[serde(default)]
-    tags: Option<Vec<Value>>,
+    tags: Option<Vec<WireTag>>,
 }
 
 /// The v3 `associate_instance_type` of an instance type, if OTC/Huawei can bind it.
@@ -232,8 +292,8 @@ pub fn v3_instance_type(instance_type: InstanceType) -> Option<&'static str> {
 
 impl V3Publicip {
     pub fn into_cloud_eip(self) -> CloudEip {
-        let raw = self.status.unwrap_or_default();
-        let vnic = self.vnic.unwrap_or_default();
+        let raw = self.status;
+        let vnic = self.vnic.map(|v| v.0).unwrap_or_default();
         let associated = non_empty(self.associate_instance_id);
         let bound_to = match self.associate_instance_type.as_deref() {
             Some("NATGW") => associated.map(|id| (InstanceType::Nat, id)),
@@ -252,7 +312,7 @@ impl V3Publicip {
         })
         .or_else(|| bound_without_port(&raw));
         let lock = non_empty(self.lock_status);
-        let bandwidth = self.bandwidth.unwrap_or_default();
+        let bandwidth = self.bandwidth.map(|b| b.0).unwrap_or_default();
         let mut phase = phase_of(&raw);
         if lock.is_some() {
             phase = EipPhase::Locked;
@@ -262,7 +322,7 @@ impl V3Publicip {
             locks.push("FREEZED".to_owned());
         }
         CloudEip {
-            allocation_id: self.id,
+            allocation_id: self.id.0,
             ip_address: self.public_ip_address.unwrap_or_default(),
             raw_state: raw,
             phase,
@@ -273,7 +333,7 @@ impl V3Publicip {
                 ChargeType::PostPaid
             },
             locks,
-            tags: with_marker(parse_tags(self.tags.as_ref()), bandwidth.name.as_deref()),
+            tags: with_marker(parse_tags(self.tags), bandwidth.name.as_deref()),
             bandwidth_mbps: bandwidth.size,
         }
     }

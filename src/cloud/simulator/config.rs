@@ -1,10 +1,20 @@
 //! Simulator configuration: regions and their flavour, latencies, rate limits, faults.
 //!
-//! Durations travel as integer milliseconds in JSON/YAML (`associateMs: 1000`).
+//! Durations travel as integer milliseconds in JSON/YAML (`associateMs: 1000`). Latencies are
+//! at most [`MAX_LATENCY`]: the admin API refuses longer ones, the model clamps them.
+//!
+//! Secrets (access key secrets, IAM passwords) never leave through `Debug` or
+//! [`SimulatorConfig::redacted`] (what `GET /admin/config` shows).
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::limits::MAX_LATENCY;
+
+/// What replaces a secret in `Debug` output and in the admin API.
+pub const REDACTED: &str = "<redacted>";
 
 /// Which real cloud a region imitates: decides raw state strings, ID formats and error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,6 +62,42 @@ pub struct Latencies {
     pub release: Duration,
 }
 
+impl Latencies {
+    /// Every latency cut to [`MAX_LATENCY`].
+    pub fn clamped(self) -> Self {
+        Latencies {
+            allocate: self.allocate.min(MAX_LATENCY),
+            associate: self.associate.min(MAX_LATENCY),
+            unassociate: self.unassociate.min(MAX_LATENCY),
+            release: self.release.min(MAX_LATENCY),
+        }
+    }
+
+    /// An error naming the first latency above [`MAX_LATENCY`].
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("allocateMs", self.allocate),
+            ("associateMs", self.associate),
+            ("unassociateMs", self.unassociate),
+            ("releaseMs", self.release),
+        ] {
+            check_latency(name, value)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_latency(name: &str, value: Duration) -> Result<(), String> {
+    if value > MAX_LATENCY {
+        return Err(format!(
+            "{name} must be at most {} ms, got {} ms",
+            MAX_LATENCY.as_millis(),
+            value.as_millis()
+        ));
+    }
+    Ok(())
+}
+
 /// Token buckets per region and operation; the burst is one second's worth of calls.
 /// `None` is unlimited; `Some(0)` throttles every call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -92,6 +138,22 @@ impl Faults {
             self.error_rate.clamp(0.0, 1.0)
         }
     }
+
+    /// `error_rate` clamped to `[0, 1]` and `extra_latency` to [`MAX_LATENCY`].
+    pub fn clamped(self) -> Self {
+        Faults {
+            error_rate: self.effective_error_rate(),
+            extra_latency: self.extra_latency.min(MAX_LATENCY),
+        }
+    }
+
+    /// An error when `error_rate` is outside `[0, 1]` or `extra_latency` above [`MAX_LATENCY`].
+    pub fn check(&self) -> Result<(), String> {
+        if self.error_rate.is_nan() || !(0.0..=1.0).contains(&self.error_rate) {
+            return Err("errorRate must be within [0, 1]".into());
+        }
+        check_latency("extraLatencyMs", self.extra_latency)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -122,19 +184,65 @@ pub struct SimAuth {
     pub projects: Vec<Project>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An access key pair. `Debug` shows the ID only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessKey {
     pub id: String,
     pub secret: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &REDACTED)
+            .finish()
+    }
+}
+
+/// An IAM user with a password. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IamUser {
     pub domain: String,
     pub name: String,
     pub password: String,
+}
+
+impl fmt::Debug for IamUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamUser")
+            .field("domain", &self.domain)
+            .field("name", &self.name)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+impl SimAuth {
+    /// A copy with every secret and password replaced by [`REDACTED`].
+    pub fn redacted(&self) -> SimAuth {
+        SimAuth {
+            access_keys: self
+                .access_keys
+                .iter()
+                .map(|key| AccessKey {
+                    id: key.id.clone(),
+                    secret: REDACTED.into(),
+                })
+                .collect(),
+            iam_users: self
+                .iam_users
+                .iter()
+                .map(|user| IamUser {
+                    password: REDACTED.into(),
+                    ..user.clone()
+                })
+                .collect(),
+            projects: self.projects.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +337,23 @@ impl SimulatorConfig {
         self.seed = seed;
         self
     }
+
+    /// A copy without secrets (see [`SimAuth::redacted`]), for showing.
+    pub fn redacted(&self) -> SimulatorConfig {
+        SimulatorConfig {
+            auth: self.auth.redacted(),
+            ..self.clone()
+        }
+    }
+
+    /// Latencies and faults clamped to the simulator's limits (what [`Simulator::new`] keeps).
+    ///
+    /// [`Simulator::new`]: super::Simulator::new
+    pub fn clamped(mut self) -> SimulatorConfig {
+        self.latencies = self.latencies.clamped();
+        self.faults = self.faults.clamped();
+        self
+    }
 }
 
 /// cn-hangzhou and cn-shanghai (Alibaba); eu-de, eu-nl and ap-southeast-1 (OTC / Huawei).
@@ -279,5 +404,63 @@ mod tests {
         assert_eq!(config.latencies.associate, Duration::ZERO);
         assert_eq!(config.regions.len(), 5);
         assert_eq!(config.eip_quota_per_region, 100_000);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_redacted_copies() {
+        let config = SimulatorConfig::default();
+        for shown in [
+            format!("{config:?}"),
+            format!("{:#?}", config.auth),
+            format!("{:?}", config.redacted()),
+        ] {
+            assert!(!shown.contains(SIM_ACCESS_KEY_SECRET), "{shown}");
+            assert!(!shown.contains("sim-password"), "{shown}");
+            assert!(shown.contains(SIM_ACCESS_KEY_ID) && shown.contains(REDACTED), "{shown}");
+        }
+        let json = serde_json::to_string(&config.redacted()).expect("serializes");
+        assert!(!json.contains(SIM_ACCESS_KEY_SECRET) && !json.contains("sim-password"), "{json}");
+        assert!(json.contains(SIM_ACCESS_KEY_ID), "{json}");
+        // The original keeps its secrets (the wire protocols need them).
+        assert_eq!(config.auth.access_keys[0].secret, SIM_ACCESS_KEY_SECRET);
+    }
+
+    #[test]
+    fn latencies_and_faults_are_bounded() {
+        let huge = Duration::from_millis(u64::MAX);
+        let latencies = Latencies {
+            associate: huge,
+            ..Latencies::default()
+        };
+        assert!(latencies.check().is_err_and(|e| e.contains("associateMs")));
+        assert_eq!(latencies.clamped().associate, MAX_LATENCY);
+        assert!(
+            Latencies {
+                release: MAX_LATENCY,
+                ..Latencies::default()
+            }
+            .check()
+            .is_ok()
+        );
+        let faults = Faults {
+            error_rate: f64::NAN,
+            extra_latency: huge,
+        };
+        assert!(faults.check().is_err());
+        assert_eq!(
+            faults.clamped(),
+            Faults {
+                error_rate: 0.0,
+                extra_latency: MAX_LATENCY
+            }
+        );
+        assert!(
+            Faults {
+                error_rate: 0.5,
+                extra_latency: huge
+            }
+            .check()
+            .is_err_and(|e| e.contains("extraLatencyMs"))
+        );
     }
 }

@@ -4,13 +4,14 @@
 //! | route | body | answer |
 //! | --- | --- | --- |
 //! | `GET /healthz` | | `{"status":"ok"}` |
-//! | `GET /admin/config` | | `SimulatorConfig` |
+//! | `GET /admin/config` | | `SimulatorConfig`, secrets replaced by `"<redacted>"` |
 //! | `GET /admin/regions` | | `[RegionConfig]` |
 //! | `GET /admin/regions/{region}/eips` | | `[CloudEip]` |
 //! | `POST /admin/regions/{region}/eips` | `SeedEip` | `CloudEip` (201) |
 //! | `GET /admin/regions/{region}/eips/{id}` | | `CloudEip` |
 //! | `POST /admin/regions/{region}/eips/{id}/{unbind,release,lock,unlock}` | | `CloudEip` (release: `{"allocationId","released":true}`) |
 //! | `POST /admin/regions/{region}/eips/{id}/bind` | `BindTarget` | `CloudEip` |
+//! | `POST /admin/regions/{region}/eips/{id}/hide-from-describe` | `{"answers": N}` (N ≥ 0, default 1) | `{"allocationId", "hiddenAnswers": N}` |
 //! | `GET /admin/regions/{region}/instances` | | `[InstanceInfo]` |
 //! | `POST /admin/regions/{region}/instances` | `{instanceType, ids?, prefix?, count?, natEntries?}` | `{"ids":[…]}` |
 //! | `PUT /admin/regions/{region}/instances/{id}/nat-entries` | `{count}` | `InstanceInfo` |
@@ -18,35 +19,55 @@
 //! | `GET /admin/counters` | | `[CounterRow]` |
 //! | `PUT /admin/faults`, `/admin/latencies`, `/admin/rate-limits` | the whole new value | the value |
 //!
-//! Errors are `{"error": "…"}` with 400 (bad body), 404 (unknown region, EIP, instance, route)
-//! or 409 (conflict).
+//! Errors are `{"error": "…"}` with 400 (bad body; a count or size over a limit, such as more
+//! than [`MAX_INSTANCES_PER_REQUEST`](super::MAX_INSTANCES_PER_REQUEST) instances in a request
+//! or [`MAX_INSTANCES_PER_REGION`](super::MAX_INSTANCES_PER_REGION) in a region; a latency over
+//! [`MAX_LATENCY`](super::MAX_LATENCY)), 404 (unknown region, EIP, instance, route), 408 (body
+//! not received within [`BODY_READ_TIMEOUT`]), 409 (conflict) or 413 (body over
+//! [`MAX_BODY_BYTES`]). The body limits hold on every route, the wire protocols' included
+//! (which answer in their own error format). `hide-from-describe` is the eventual-consistency
+//! fault described in the [module docs](super).
+//!
+//! [`serve`] also bounds connections (see [`limits`](super::limits)): a client that sends no
+//! request, or half a head, is disconnected after
+//! [`HEADER_READ_TIMEOUT`](super::limits::HEADER_READ_TIMEOUT); an idle keep-alive connection
+//! after [`IDLE_TIMEOUT`](super::limits::IDLE_TIMEOUT).
 
 use std::future::Future;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::conn::GuardedListener;
+use super::limits::{BODY_READ_TIMEOUT, MAX_BODY_BYTES};
 use super::{AdminError, Faults, InstanceIds, Latencies, RateLimits, SeedEip, Simulator};
 use crate::cloud::{BindTarget, InstanceType};
 
-/// Serves the admin API on `listener` until `shutdown` completes.
+/// Serves the admin API and the wire protocols on `listener` until `shutdown` completes, with
+/// bounded connections (head and idle timeouts, a write timeout, at most
+/// [`MAX_CONNECTIONS`](super::limits::MAX_CONNECTIONS) at once).
 pub async fn serve(
     sim: Simulator,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sim)).with_graceful_shutdown(shutdown).await
+    axum::serve(GuardedListener::new(listener), router(sim))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
-/// The admin API as a router, for embedding in another server.
+/// The admin API and both wire protocols as a router, for embedding in another server. The body
+/// limits (size, read timeout) are part of the router; the connection limits (head and idle
+/// timeouts, connection count) are [`serve`]'s.
 pub fn router(sim: Simulator) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -67,6 +88,112 @@ pub fn router(sim: Simulator) -> Router {
         // The clouds' own wire protocols, on the same listener.
         .merge(super::wire_alibaba::routes(sim.clone()))
         .merge(super::wire_otc::routes(sim))
+        .layer(axum::middleware::from_fn(guard_body))
+}
+
+/// Reads the whole body first: at most [`MAX_BODY_BYTES`] (else 413) within
+/// [`BODY_READ_TIMEOUT`] (else 408), so no handler ever waits on a slow client.
+async fn guard_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return refuse_body(&path, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read_body(body)).await {
+        Err(_) => refuse_body(&path, StatusCode::REQUEST_TIMEOUT),
+        Ok(Err(status)) => refuse_body(&path, status),
+        Ok(Ok(bytes)) => next.run(axum::extract::Request::from_parts(parts, Body::from(bytes))).await,
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, StatusCode> {
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| StatusCode::BAD_REQUEST)?;
+        if buf.len().saturating_add(chunk.len()) > MAX_BODY_BYTES {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// The refusal of a body, in the format of the API the path belongs to.
+fn refuse_body(path: &str, status: StatusCode) -> Response {
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("RequestBodyTooLarge", format!("The request body exceeds {MAX_BODY_BYTES} bytes.")),
+        StatusCode::REQUEST_TIMEOUT => (
+            "RequestTimeout",
+            format!("The request body was not received within {} s.", BODY_READ_TIMEOUT.as_secs()),
+        ),
+        _ => ("InvalidParameter", "The request body could not be read.".to_owned()),
+    };
+    let mut response = if path == "/" {
+        super::wire_alibaba::transport_error(status, code, &message)
+    } else if ["/v1/", "/v2/", "/v2.0/", "/v3/"].iter().any(|prefix| path.starts_with(prefix)) {
+        super::wire_otc::transport_error(status, &message)
+    } else {
+        ApiError(status, message).into_response()
+    };
+    // The rest of the body is not read: the connection cannot carry another request.
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    response
+}
+
+/// An answer as [`exchange`] returns it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Exchange {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// Routes one request through `router` (see [`router`]) without a socket, for property tests:
+/// an invalid method, URI or header gets the 400 hyper would answer; the answer body is read in
+/// full. Everything behind the listener (body limits, both wire protocols, the admin API) runs.
+#[doc(hidden)]
+pub async fn exchange(router: &Router, method: &[u8], uri: &str, headers: &[(String, Vec<u8>)], body: Vec<u8>) -> Exchange {
+    let bad_request = || Exchange {
+        status: 400,
+        headers: axum::http::HeaderMap::new(),
+        body: Bytes::new(),
+    };
+    let mut builder = axum::http::Request::builder().uri(uri);
+    match axum::http::Method::from_bytes(method) {
+        Ok(method) => builder = builder.method(method),
+        Err(_) => return bad_request(),
+    }
+    for (name, value) in headers {
+        match (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_bytes(value),
+        ) {
+            (Ok(name), Ok(value)) => builder = builder.header(name, value),
+            _ => return bad_request(),
+        }
+    }
+    let Ok(request) = builder.body(Body::from(body)) else {
+        return bad_request();
+    };
+    let response = match tower::ServiceExt::oneshot(router.clone(), request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let (parts, body) = response.into_parts();
+    Exchange {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: axum::body::to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default(),
+    }
 }
 
 struct ApiError(StatusCode, String);
@@ -117,7 +244,7 @@ async fn not_found() -> ApiError {
 }
 
 async fn config(State(sim): State<Simulator>) -> ApiResult {
-    ok(sim.config())
+    ok(sim.config().redacted())
 }
 
 async fn regions(State(sim): State<Simulator>) -> ApiResult {
@@ -156,11 +283,31 @@ async fn eip_action(State(sim): State<Simulator>, Path((region, id, action)): Pa
         }
         "lock" => ok(sim.oob_lock(&region, &id, true)?),
         "unlock" => ok(sim.oob_lock(&region, &id, false)?),
+        "hide-from-describe" => {
+            let body: HideBody = parse(&body)?;
+            let answers = sim.hide_from_describe(&region, &id, body.answers)?;
+            ok(json!({ "allocationId": id, "hiddenAnswers": answers }))
+        }
         other => Err(ApiError(
             StatusCode::NOT_FOUND,
-            format!("unknown action {other:?} (bind, unbind, release, lock, unlock)"),
+            format!(
+                "unknown action {:?} (bind, unbind, release, lock, unlock, hide-from-describe)",
+                super::limits::truncate(other, 64)
+            ),
         )),
     }
+}
+
+/// `hide-from-describe`: how many Describe answers leave the EIP out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HideBody {
+    #[serde(default = "one")]
+    answers: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 async fn list_instances(State(sim): State<Simulator>, Path(region): Path<String>) -> ApiResult {
@@ -218,15 +365,14 @@ async fn counters(State(sim): State<Simulator>) -> ApiResult {
 
 async fn set_faults(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
     let faults: Faults = parse(&body)?;
-    if faults.error_rate.is_nan() || !(0.0..=1.0).contains(&faults.error_rate) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "errorRate must be within [0, 1]".into()));
-    }
+    faults.check().map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     sim.set_faults(faults);
     ok(faults)
 }
 
 async fn set_latencies(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
     let latencies: Latencies = parse(&body)?;
+    latencies.check().map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     sim.set_latencies(latencies);
     ok(latencies)
 }
@@ -238,129 +384,5 @@ async fn set_rate_limits(State(sim): State<Simulator>, body: Bytes) -> ApiResult
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::SocketAddr;
-
-    use serde_json::Value;
-
-    use super::*;
-    use crate::cloud::simulator::SimulatorConfig;
-    use crate::cloud::{AllocateRequest, CloudProvider};
-
-    /// One HTTP/1.1 exchange over a plain socket (the crate has no HTTP client dependency).
-    async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let raw = tokio::task::spawn_blocking(move || {
-            let mut stream = std::net::TcpStream::connect(addr).expect("connects");
-            stream.write_all(request.as_bytes()).expect("writes");
-            let mut raw = String::new();
-            stream.read_to_string(&mut raw).expect("reads");
-            raw
-        })
-        .await
-        .expect("joins");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("has a header block");
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("has a status");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    #[tokio::test]
-    async fn admin_routes_over_tcp() {
-        let sim = Simulator::new(SimulatorConfig::instant().with_seed(3));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-        let addr = listener.local_addr().expect("has an address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(sim.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
-
-        let (status, body) = http(addr, "GET", "/healthz", "").await;
-        assert_eq!((status, body), (200, json!({ "status": "ok" })));
-
-        // Seed a bound EIP, then unbind it out of band.
-        let (status, eip) = http(
-            addr,
-            "POST",
-            "/admin/regions/eu-de/eips",
-            r#"{"boundTo": {"instanceType": "Port", "instanceId": "port-sim-0001"}, "tags": {"team": "a"}}"#,
-        )
-        .await;
-        assert_eq!(status, 201, "{eip}");
-        assert_eq!(eip["rawState"], "ACTIVE");
-        let id = eip["allocationId"].as_str().expect("has an id").to_owned();
-        let (status, eip) = http(addr, "POST", &format!("/admin/regions/eu-de/eips/{id}/unbind"), "").await;
-        assert_eq!((status, eip["rawState"].as_str()), (200, Some("DOWN")));
-        let (status, eip) = http(addr, "POST", &format!("/admin/regions/eu-de/eips/{id}/lock"), "").await;
-        assert_eq!(
-            (status, eip["rawState"].as_str(), eip["phase"].as_str()),
-            (200, Some("FREEZED"), Some("Locked"))
-        );
-
-        let (status, list) = http(addr, "GET", "/admin/regions/eu-de/eips", "").await;
-        assert_eq!((status, list.as_array().map(Vec::len)), (200, Some(1)));
-
-        // Errors are JSON with 4xx.
-        let (status, body) = http(addr, "GET", "/admin/regions/mars-1/eips", "").await;
-        assert_eq!(status, 404);
-        assert!(body["error"].as_str().is_some_and(|e| e.contains("mars-1")), "{body}");
-        let (status, body) = http(addr, "POST", "/admin/regions/eu-de/eips", "{not json").await;
-        assert_eq!(status, 400, "{body}");
-        let (status, _) = http(addr, "POST", &format!("/admin/regions/eu-de/eips/{id}/explode"), "").await;
-        assert_eq!(status, 404);
-
-        // Instances and NAT entries.
-        let (status, body) = http(
-            addr,
-            "POST",
-            "/admin/regions/cn-hangzhou/instances",
-            r#"{"instanceType": "Nat", "prefix": "ngw-x-", "count": 2, "natEntries": 1}"#,
-        )
-        .await;
-        assert_eq!((status, body), (200, json!({ "ids": ["ngw-x-0001", "ngw-x-0002"] })));
-        let (status, body) = http(
-            addr,
-            "PUT",
-            "/admin/regions/cn-hangzhou/instances/ngw-x-0002/nat-entries",
-            r#"{"count": 4}"#,
-        )
-        .await;
-        assert_eq!((status, body["natEntries"].as_u64()), (200, Some(4)));
-
-        // Provider calls show up in the log and counters; settings can be changed.
-        let provider = sim.provider("cn-hangzhou").expect("known region");
-        provider
-            .allocate(&AllocateRequest {
-                client_token: "t-1".into(),
-                ..Default::default()
-            })
-            .await
-            .expect("allocates");
-        let (status, calls) = http(addr, "GET", "/admin/calls?since=0", "").await;
-        assert_eq!(status, 200);
-        assert_eq!(calls[0]["operation"], "Allocate");
-        assert_eq!(calls[0]["clientToken"], "t-1");
-        let (_, calls) = http(addr, "GET", "/admin/calls?since=1", "").await;
-        assert_eq!(calls, json!([]));
-        let (status, _) = http(addr, "GET", "/admin/calls?since=abc", "").await;
-        assert_eq!(status, 400);
-        let (_, counters) = http(addr, "GET", "/admin/counters", "").await;
-        assert_eq!(
-            counters,
-            json!([{ "operation": "Allocate", "outcome": "Ok", "code": null, "count": 1 }])
-        );
-        let (status, _) = http(addr, "PUT", "/admin/rate-limits", r#"{"mutatingPerSecond": 5}"#).await;
-        assert_eq!(status, 200);
-        assert_eq!(sim.config().rate_limits.mutating_per_second, Some(5));
-        let (status, _) = http(addr, "PUT", "/admin/faults", r#"{"errorRate": 2.0}"#).await;
-        assert_eq!(status, 400);
-        let (status, body) = http(addr, "PUT", "/admin/latencies", r#"{"associateMs": 1500}"#).await;
-        assert_eq!((status, body["associateMs"].as_u64()), (200, Some(1500)));
-
-        let _ = stop.send(());
-        server.await.expect("joins").expect("serves");
-    }
-}
+#[path = "server_tests.rs"]
+mod tests;

@@ -21,7 +21,9 @@ async fn a_deleted_object_whose_eip_is_not_listed_waits_for_a_second_look() {
         },
     );
     *h.fake.object.lock().expect("lock") = Some(object);
-    h.sim.oob_release(REGION, &allocation_id).expect("released behind the operator's back");
+    h.sim
+        .oob_release(REGION, &allocation_id)
+        .expect("released behind the operator's back");
 
     assert!(h.reconcile_once().await);
     assert!(h.fake.current().is_some(), "one answer without the EIP is no proof");
@@ -109,5 +111,8 @@ async fn unreadable_answers_for_minutes_keep_the_finalizer_and_say_why() {
     assert!(h.fake.current().is_none(), "finalizer removed once answers are sane");
     assert!(h.sim.eip(REGION, &allocation_id).is_none(), "EIP released");
     let ok: Vec<_> = h.mutating_calls().into_iter().filter(|(_, o)| *o == CallOutcome::Ok).collect();
-    assert_eq!(ok, vec![(Operation::Unassociate, CallOutcome::Ok), (Operation::Release, CallOutcome::Ok)]);
+    assert_eq!(
+        ok,
+        vec![(Operation::Unassociate, CallOutcome::Ok), (Operation::Release, CallOutcome::Ok)]
+    );
 }

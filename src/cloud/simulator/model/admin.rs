@@ -5,14 +5,38 @@ use tokio::time::Instant;
 
 use crate::cloud::{BindTarget, CloudEip, InstanceType, Transition};
 
-use super::{AdminError, InstanceInfo, Region, SeedEip, exclusive, instance_info, with_private_ip};
+use super::{AdminError, InstanceInfo, Region, SeedEip, check_tags, check_target, exclusive, instance_info, with_private_ip};
+use crate::cloud::simulator::limits::{MAX_EIPS_PER_REGION, MAX_INSTANCES_PER_REGION};
 
 impl Region {
-
-    pub fn add_instances(&mut self, instance_type: InstanceType, ids: &[String], nat_entries: u32) {
+    /// Adds instances (or sets their NAT entry count); refused as a whole when the region would
+    /// hold more than [`MAX_INSTANCES_PER_REGION`].
+    pub fn add_instances(&mut self, instance_type: InstanceType, ids: &[String], nat_entries: u32) -> Result<(), AdminError> {
+        let new = ids
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .filter(|id| !self.instances.contains_key(&(instance_type, (*id).clone())))
+            .count();
+        if self.instances.len().saturating_add(new) > MAX_INSTANCES_PER_REGION {
+            return Err(AdminError::Invalid(format!(
+                "region {} would hold {} instances; at most {MAX_INSTANCES_PER_REGION} are allowed",
+                self.name,
+                self.instances.len().saturating_add(new)
+            )));
+        }
         for id in ids {
             self.instances.entry((instance_type, id.clone())).or_default().nat_entries = nat_entries;
         }
+        Ok(())
+    }
+
+    /// Makes the next `answers` Describe answers naming `id` leave it out; returns `answers`.
+    pub fn hide_from_describe(&mut self, now: Instant, id: &str, answers: u32) -> Result<u32, AdminError> {
+        self.settle(now);
+        let record = self.eips.get_mut(id).ok_or_else(|| AdminError::UnknownEip(id.to_owned()))?;
+        record.hidden_answers = answers;
+        Ok(answers)
     }
 
     pub fn set_nat_entries(&mut self, instance_id: &str, entries: u32) -> Result<InstanceInfo, AdminError> {
@@ -33,6 +57,16 @@ impl Region {
 
     pub fn seed_eip(&mut self, now: Instant, seed: SeedEip) -> Result<CloudEip, AdminError> {
         self.settle(now);
+        if self.eips.len() >= MAX_EIPS_PER_REGION as usize {
+            return Err(AdminError::Invalid(format!(
+                "region {} already holds {MAX_EIPS_PER_REGION} EIPs, the most it can",
+                self.name
+            )));
+        }
+        check_tags(&seed.tags).map_err(AdminError::Invalid)?;
+        if let Some(target) = &seed.bound_to {
+            check_target(target).map_err(AdminError::Invalid)?;
+        }
         let bound = match &seed.bound_to {
             Some(target) => {
                 self.claim_for_admin(target, None)?;
@@ -69,6 +103,7 @@ impl Region {
 
     /// Out-of-band bind (console): immediate; unknown instances are created.
     pub fn oob_bind(&mut self, now: Instant, id: &str, target: &BindTarget) -> Result<CloudEip, AdminError> {
+        check_target(target).map_err(AdminError::Invalid)?;
         self.oob_prepare(now, id)?;
         self.claim_for_admin(target, Some(id))?;
         let old = self.eips.get_mut(id).and_then(|record| record.bound_to.take());
@@ -116,6 +151,13 @@ impl Region {
 
     /// Admin binds create unknown instances but respect exclusivity (`except`: the EIP itself).
     fn claim_for_admin(&mut self, target: &BindTarget, except: Option<&str>) -> Result<(), AdminError> {
+        let key = (target.instance_type, target.instance_id.clone());
+        if !self.instances.contains_key(&key) && self.instances.len() >= MAX_INSTANCES_PER_REGION {
+            return Err(AdminError::Invalid(format!(
+                "region {} already holds {MAX_INSTANCES_PER_REGION} instances, the most it can",
+                self.name
+            )));
+        }
         let instance = self
             .instances
             .entry((target.instance_type, target.instance_id.clone()))

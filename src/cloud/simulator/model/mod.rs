@@ -13,12 +13,17 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::cloud::{
-    AllocateRequest, Allocated, BindTarget, ChargeType, CloudEip, EipPhase, InstanceType, OWNER_TAG, Operation, Receipt, Transition,
-};
+use crate::cloud::{AllocateRequest, Allocated, BindTarget, ChargeType, CloudEip, EipPhase, InstanceType, Operation, Receipt, Transition};
 
 use super::codes::Refusal;
 use super::config::{Flavor, Latencies};
+use super::limits::{
+    MAX_CLIENT_TOKEN_LEN, MAX_EIPS_PER_REGION, MAX_ID_LEN, MAX_INSTANCES_PER_REGION, MAX_IP_LEN, MAX_LATENCY, MAX_SEED_TAGS,
+    MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, check_len,
+};
+
+mod admin;
+mod bookkeeping;
 
 /// Lock reason reported for locked EIPs (Alibaba `OperationLocks.LockReason`).
 const LOCK_REASON: &str = "financial";
@@ -164,6 +169,8 @@ struct EipRecord {
     epoch: u64,
     /// Client tokens that refer to this EIP, dropped with it.
     tokens: Vec<(Operation, String)>,
+    /// Describe answers naming this EIP that still leave it out (eventual consistency).
+    hidden_answers: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -245,7 +252,9 @@ impl Region {
             (InstanceType::Port, "port-sim-", 20),
             (InstanceType::Vpn, "vpn-sim-", 3),
         ] {
-            region.add_instances(instance_type, &prefixed_ids(prefix, count), 0);
+            for id in prefixed_ids(prefix, count) {
+                region.instances.entry((instance_type, id)).or_default();
+            }
         }
         region
     }
@@ -278,11 +287,13 @@ impl Region {
             self.complete(id, transition);
             return;
         }
-        self.next_key += 1;
+        self.next_key = self.next_key.wrapping_add(1);
         let key = self.next_key;
         if let Some(record) = self.eips.get_mut(id) {
             record.pending = Some(Pending { transition, key });
-            self.due.push(Reverse((now + latency, key, id.to_owned())));
+            // Latencies are clamped; even so, a far-future instant must not overflow.
+            let at = now.checked_add(latency.min(MAX_LATENCY)).unwrap_or(now);
+            self.due.push(Reverse((at, key, id.to_owned())));
         }
     }
 
@@ -343,6 +354,20 @@ impl Region {
 
     // ----- provider calls -----
 
+    /// A Describe answer: [`Region::describe`] without the EIPs hidden by
+    /// [`Region::hide_from_describe`], each of which uses up one hidden answer.
+    pub fn describe_answer(&mut self, ctx: &Ctx, ids: &[String]) -> Reply<Vec<CloudEip>> {
+        let mut reply = self.describe(ctx, ids);
+        reply.value.retain(|eip| match self.eips.get_mut(&eip.allocation_id) {
+            Some(record) if record.hidden_answers > 0 => {
+                record.hidden_answers -= 1;
+                false
+            }
+            _ => true,
+        });
+        reply
+    }
+
     /// Known EIPs among `ids`, in request order, each once.
     pub fn describe(&mut self, ctx: &Ctx, ids: &[String]) -> Reply<Vec<CloudEip>> {
         self.settle(ctx.now);
@@ -400,7 +425,10 @@ impl Region {
                 "Bandwidth {bandwidth} is out of range 1-1000 Mbit/s."
             )));
         }
-        if self.eips.len() >= ctx.quota as usize {
+        check_token(&request.client_token)
+            .and_then(|()| check_tags(&request.tags))
+            .map_err(Refusal::InvalidParameter)?;
+        if self.eips.len() >= ctx.quota.min(MAX_EIPS_PER_REGION) as usize {
             return Err(Refusal::QuotaExceeded { quota: ctx.quota });
         }
         let id = self.insert_eip(request.charge_type, request.tags.clone(), Some(request.bandwidth_mbps.unwrap_or(5)));
@@ -438,6 +466,9 @@ impl Region {
 
     pub fn associate(&mut self, ctx: &Ctx, id: &str, target: &BindTarget, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
         self.settle(ctx.now);
+        check_token(client_token)
+            .and_then(|()| check_target(target))
+            .map_err(Refusal::InvalidParameter)?;
         let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
             allocation_id: id.to_owned(),
         })?;
@@ -460,7 +491,9 @@ impl Region {
         }
         let key = (target.instance_type, target.instance_id.clone());
         match self.instances.get(&key) {
-            None if target.instance_type == InstanceType::IpAddress || ctx.auto_create_instances => {}
+            // Created on the fly, as long as the region has room for another instance.
+            None if (target.instance_type == InstanceType::IpAddress || ctx.auto_create_instances)
+                && self.instances.len() < MAX_INSTANCES_PER_REGION => {}
             None => {
                 return Err(Refusal::UnknownInstance { target: target.clone() });
             }
@@ -492,6 +525,9 @@ impl Region {
         client_token: &str,
     ) -> Result<Reply<Receipt>, Refusal> {
         self.settle(ctx.now);
+        check_token(client_token)
+            .and_then(|()| check_target(current))
+            .map_err(Refusal::InvalidParameter)?;
         let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
             allocation_id: id.to_owned(),
         })?;
@@ -545,6 +581,7 @@ impl Region {
 
     pub fn release(&mut self, ctx: &Ctx, id: &str, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
         self.settle(ctx.now);
+        check_token(client_token).map_err(Refusal::InvalidParameter)?;
         let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
             allocation_id: id.to_owned(),
         })?;
@@ -577,158 +614,6 @@ impl Region {
         self.start(id, Transition::Releasing, ctx.latencies.release, ctx.now);
         Ok(receipt(&ctx.request_id))
     }
-
-    // ----- idempotency -----
-
-    /// The original receipt when `client_token` was used for this very request and the EIP has
-    /// not changed hands since; a mismatch error when it was used for something else.
-    fn replay(&self, operation: Operation, client_token: &str, fingerprint: &str) -> Result<Option<Reply<Receipt>>, Refusal> {
-        if client_token.is_empty() {
-            return Ok(None);
-        }
-        let Some(token) = self.op_tokens.get(&(operation, client_token.to_owned())) else {
-            return Ok(None);
-        };
-        let live = self
-            .eips
-            .get(&token.allocation_id)
-            .is_some_and(|record| record.epoch == token.epoch);
-        if !live {
-            return Ok(None);
-        }
-        if token.fingerprint != fingerprint {
-            return Err(Refusal::TokenMismatch {
-                client_token: client_token.to_owned(),
-            });
-        }
-        Ok(Some(receipt(&token.request_id)))
-    }
-
-    fn remember(&mut self, operation: Operation, client_token: &str, id: &str, epoch: u64, fingerprint: String, request_id: &str) {
-        if client_token.is_empty() {
-            return;
-        }
-        let key = (operation, client_token.to_owned());
-        let token = OpToken {
-            allocation_id: id.to_owned(),
-            epoch,
-            fingerprint,
-            request_id: request_id.to_owned(),
-        };
-        if let Some(previous) = self.op_tokens.insert(key.clone(), token)
-            && previous.allocation_id != id
-            && let Some(other) = self.eips.get_mut(&previous.allocation_id)
-        {
-            other.tokens.retain(|k| *k != key);
-        }
-        if let Some(record) = self.eips.get_mut(id)
-            && !record.tokens.contains(&key)
-        {
-            record.tokens.push(key);
-        }
-    }
-
-    /// Applies `change` to the EIP and starts a new epoch; returns it.
-    fn bump(&mut self, id: &str, change: impl FnOnce(&mut EipRecord)) -> u64 {
-        match self.eips.get_mut(id) {
-            Some(record) => {
-                change(record);
-                record.epoch += 1;
-                record.epoch
-            }
-            None => 0,
-        }
-    }
-
-    // ----- bookkeeping -----
-
-    fn insert_eip(&mut self, charge_type: ChargeType, tags: BTreeMap<String, String>, bandwidth_mbps: Option<u32>) -> String {
-        let id = self.new_allocation_id();
-        let ip = self.new_ip();
-        self.created += 1;
-        if let Some(owner) = tags.get(OWNER_TAG) {
-            self.owners.entry(owner.clone()).or_default().insert(id.clone());
-        }
-        let record = EipRecord {
-            id: id.clone(),
-            ip,
-            created: self.created,
-            bound_to: None,
-            pending: None,
-            charge_type,
-            locked: false,
-            deletion_protection: false,
-            tags,
-            bandwidth_mbps,
-            epoch: 0,
-            tokens: Vec::new(),
-        };
-        self.eips.insert(id.clone(), record);
-        id
-    }
-
-    fn remove_eip(&mut self, id: &str) {
-        let Some(record) = self.eips.remove(id) else {
-            return;
-        };
-        if let Some(owner) = record.tags.get(OWNER_TAG)
-            && let Some(ids) = self.owners.get_mut(owner)
-        {
-            ids.remove(id);
-            if ids.is_empty() {
-                self.owners.remove(owner);
-            }
-        }
-        if let Some(bound_to) = &record.bound_to {
-            self.release_holder(bound_to, id);
-        }
-        for (operation, token) in record.tokens {
-            if operation == Operation::Allocate {
-                if self.allocate_tokens.get(&token).is_some_and(|t| t.allocation_id == id) {
-                    self.allocate_tokens.remove(&token);
-                }
-            } else {
-                let key = (operation, token);
-                if self.op_tokens.get(&key).is_some_and(|t| t.allocation_id == id) {
-                    self.op_tokens.remove(&key);
-                }
-            }
-        }
-    }
-
-    fn release_holder(&mut self, target: &BindTarget, id: &str) {
-        let key = (target.instance_type, target.instance_id.clone());
-        if let Some(instance) = self.instances.get_mut(&key) {
-            instance.eips.remove(id);
-        }
-    }
-
-    fn new_allocation_id(&mut self) -> String {
-        loop {
-            let id = match self.flavor {
-                Flavor::Alibaba => {
-                    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-                    let suffix: String = (0..20)
-                        .map(|_| char::from(ALPHABET[self.rng.random_range(0..ALPHABET.len())]))
-                        .collect();
-                    format!("eip-{suffix}")
-                }
-                Flavor::Otc => format_uuid(self.rng.random(), false),
-            };
-            if !self.eips.contains_key(&id) {
-                return id;
-            }
-        }
-    }
-
-    /// Unique within the region for over a million allocations; never reused.
-    fn new_ip(&mut self) -> String {
-        let k = self.ip_offset + self.created;
-        let (first, second) = self.ip_base;
-        let second = (second + (k / IPS_PER_BLOCK) % BLOCKS_PER_REGION) % 256;
-        let within = k % IPS_PER_BLOCK;
-        format!("{first}.{second}.{}.{}", within / 254, 1 + within % 254)
-    }
 }
 
 fn instance_info(key: &InstanceKey, instance: &Instance) -> InstanceInfo {
@@ -754,6 +639,40 @@ fn with_private_ip(target: &BindTarget) -> BindTarget {
         bound.private_ip_address = Some(format!("10.{}.{}.{}", (h >> 16) & 0xff, (h >> 8) & 0xff, 2 + (h & 0xff) % 250));
     }
     bound
+}
+
+/// An instance ID the simulator accepts: not empty, at most [`MAX_ID_LEN`] bytes.
+pub(crate) fn check_instance_id(id: &str) -> Result<(), AdminError> {
+    if id.is_empty() {
+        return Err(AdminError::Invalid("instance IDs must not be empty".into()));
+    }
+    check_len("an instance ID", id, MAX_ID_LEN).map_err(AdminError::Invalid)
+}
+
+/// A client token the model keeps: at most [`MAX_CLIENT_TOKEN_LEN`] bytes.
+fn check_token(token: &str) -> Result<(), String> {
+    check_len("ClientToken", token, MAX_CLIENT_TOKEN_LEN)
+}
+
+/// A bind target the model keeps: bounded instance ID and private address.
+pub(crate) fn check_target(target: &BindTarget) -> Result<(), String> {
+    check_len("InstanceId", &target.instance_id, MAX_ID_LEN)?;
+    match &target.private_ip_address {
+        Some(ip) => check_len("PrivateIpAddress", ip, MAX_IP_LEN),
+        None => Ok(()),
+    }
+}
+
+/// Tags the model keeps: at most [`MAX_SEED_TAGS`], with bounded keys and values.
+pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+    if tags.len() > MAX_SEED_TAGS {
+        return Err(format!("at most {MAX_SEED_TAGS} tags are allowed, got {}", tags.len()));
+    }
+    for (key, value) in tags {
+        check_len("a tag key", key, MAX_TAG_KEY_LEN)?;
+        check_len("a tag value", value, MAX_TAG_VALUE_LEN)?;
+    }
+    Ok(())
 }
 
 /// `{prefix}0001`, `{prefix}0002`, …

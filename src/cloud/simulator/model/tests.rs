@@ -1,5 +1,6 @@
 use super::*;
 use crate::cloud::OWNER_TAG;
+use crate::cloud::simulator::limits::{MAX_CLIENT_TOKEN_LEN, MAX_ID_LEN, MAX_INSTANCES_PER_REGION, MAX_SEED_TAGS, MAX_TAG_KEY_LEN};
 
 fn ctx(now: Instant, latency: Duration) -> Ctx {
     Ctx {
@@ -162,4 +163,108 @@ fn uuid_format() {
     let uuid = format_uuid(u128::MAX, true);
     assert_eq!(uuid, "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF");
     assert_eq!(format_uuid(0, false), "00000000-0000-4000-8000-000000000000");
+}
+
+#[test]
+fn fresh_tokens_on_every_bind_and_unbind_do_not_accumulate() {
+    let now = Instant::now();
+    let c = ctx(now, Duration::ZERO);
+    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let eip = allocate(&mut region, &c);
+    let id = eip.allocation_id;
+    for n in 0..500 {
+        region
+            .associate(&c, &id, &ecs("i-sim-0001"), &format!("bind-{n}"))
+            .map(|_| ())
+            .expect("associates");
+        region
+            .unassociate(&c, &id, &ecs("i-sim-0001"), false, &format!("unbind-{n}"))
+            .map(|_| ())
+            .expect("unassociates");
+    }
+    // Only the tokens of the current epoch can replay; older ones are gone.
+    assert!(region.op_tokens.len() <= 2, "{}", region.op_tokens.len());
+    assert!(region.eips[&id].tokens.len() <= 2, "{:?}", region.eips[&id].tokens);
+    // The latest token still replays.
+    let replay = region.unassociate(&c, &id, &ecs("i-sim-0001"), false, "unbind-499");
+    assert!(replay.is_ok());
+}
+
+#[test]
+fn auto_created_instances_are_capped() {
+    let now = Instant::now();
+    let mut c = ctx(now, Duration::ZERO);
+    c.auto_create_instances = true;
+    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let filler: Vec<String> = (0..MAX_INSTANCES_PER_REGION - region.instances.len())
+        .map(|n| format!("i-fill-{n}"))
+        .collect();
+    region.add_instances(InstanceType::EcsInstance, &filler, 0).expect("room");
+    assert_eq!(region.instances.len(), MAX_INSTANCES_PER_REGION);
+    assert!(
+        region
+            .add_instances(InstanceType::EcsInstance, &["i-one-more".to_owned()], 0)
+            .is_err()
+    );
+    // Existing instances can be updated.
+    region
+        .add_instances(InstanceType::EcsInstance, &filler[..1], 3)
+        .expect("no new instance");
+    let eip = allocate(&mut region, &c);
+    let refused = region.associate(&c, &eip.allocation_id, &ecs("i-brand-new"), "");
+    assert!(matches!(refused, Err(Refusal::UnknownInstance { .. })), "{:?}", refused.err());
+    assert_eq!(region.instances.len(), MAX_INSTANCES_PER_REGION);
+}
+
+#[test]
+fn oversized_tokens_tags_and_targets_are_refused_and_not_kept() {
+    let now = Instant::now();
+    let c = ctx(now, Duration::ZERO);
+    let mut region = Region::new("eu-de", Flavor::Otc, 0, 7);
+    let long_token = AllocateRequest {
+        client_token: "t".repeat(MAX_CLIENT_TOKEN_LEN + 1),
+        ..AllocateRequest::default()
+    };
+    assert!(matches!(region.allocate(&c, &long_token), Err(Refusal::InvalidParameter(_))));
+    let many_tags = AllocateRequest {
+        tags: (0..=MAX_SEED_TAGS).map(|n| (format!("k{n}"), String::new())).collect(),
+        ..AllocateRequest::default()
+    };
+    assert!(matches!(region.allocate(&c, &many_tags), Err(Refusal::InvalidParameter(_))));
+    let eip = allocate(&mut region, &c);
+    let long_target = ecs(&"i".repeat(MAX_ID_LEN + 1));
+    assert!(matches!(
+        region.associate(&c, &eip.allocation_id, &long_target, ""),
+        Err(Refusal::InvalidParameter(_))
+    ));
+    assert!(region.allocate_tokens.is_empty() && region.op_tokens.is_empty());
+    assert_eq!(region.eips.len(), 1);
+    // Seeding is bounded the same way.
+    let seed = SeedEip {
+        tags: BTreeMap::from([("k".repeat(MAX_TAG_KEY_LEN + 1), "v".to_owned())]),
+        ..SeedEip::default()
+    };
+    assert!(matches!(region.seed_eip(now, seed), Err(AdminError::Invalid(_))));
+}
+
+#[test]
+fn hidden_eips_use_up_one_describe_answer_each() {
+    let now = Instant::now();
+    let c = ctx(now, Duration::ZERO);
+    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let a = allocate(&mut region, &c).allocation_id;
+    let b = allocate(&mut region, &c).allocation_id;
+    assert_eq!(region.hide_from_describe(now, &a, 2), Ok(2));
+    assert!(region.hide_from_describe(now, "eip-nope", 1).is_err());
+    let both = vec![a.clone(), b.clone()];
+    let ids = |reply: Reply<Vec<CloudEip>>| reply.value.into_iter().map(|e| e.allocation_id).collect::<Vec<_>>();
+    assert_eq!(ids(region.describe_answer(&c, &both)), vec![b.clone()]);
+    // An answer that does not name it uses up nothing.
+    assert_eq!(ids(region.describe_answer(&c, std::slice::from_ref(&b))), vec![b.clone()]);
+    assert_eq!(ids(region.describe_answer(&c, &both)), vec![b.clone()]);
+    assert_eq!(ids(region.describe_answer(&c, &both)), vec![a.clone(), b.clone()]);
+    // Plain describe (batch validation) and listings always see it.
+    region.hide_from_describe(now, &a, 1).expect("known");
+    assert_eq!(region.describe(&c, &both).value.len(), 2);
+    assert_eq!(region.all(now).len(), 2);
 }
