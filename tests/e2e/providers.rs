@@ -93,3 +93,31 @@ pub async fn otc_lifecycle_through_the_wire(cp: &ControlPlane) {
     assert_unbound_then_released(&s, "eu-de", &ids);
     s.finish().await;
 }
+
+/// A Secret value that cannot be a credential (bytes that are not UTF-8) is refused when read:
+/// Stalled `InvalidCredentials` naming the key, and nothing is sent to the cloud.
+pub async fn an_unusable_secret_value_stalls_naming_the_key(cp: &ControlPlane) {
+    let s = Scenario::new(cp, "bad-secret").await;
+    let endpoint = serve(s.sim.clone()).await;
+    use base64::Engine as _;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    cp.apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: alibaba-bad\n  namespace: eip-operator\ndata:\n  accessKeyId: {}\n  accessKeySecret: {}\n",
+        encode(SIM_ACCESS_KEY_ID.as_bytes()),
+        encode(&[0xff, 0xfe, b'x', b'y'])
+    ));
+    cp.apply(&format!(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: alibaba-bad\nspec:\n  provider: alibaba\n  region: cn-hangzhou\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: alibaba-bad\n    namespace: eip-operator\n"
+    ));
+    s.apply(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: web\nspec:\n  providerConfigRef:\n    name: alibaba-bad\n",
+    );
+    let object = s
+        .wait_for("web", "Stalled", Duration::from_secs(60), |o| is_true(o, "Stalled"))
+        .await;
+    let stalled = object.status.as_ref().and_then(|st| st.conditions.iter().find(|c| c.type_ == "Stalled")).expect("Stalled");
+    assert_eq!(stalled.reason, "InvalidCredentials", "{stalled:?}");
+    assert!(stalled.message.contains("accessKeySecret") && stalled.message.contains("UTF-8"), "{}", stalled.message);
+    assert!(s.sim.calls().is_empty(), "nothing was sent: {:?}", s.sim.calls());
+    s.finish().await;
+}
