@@ -46,6 +46,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
+        scenario!(providers::an_unusable_secret_value_stalls_naming_the_key),
         scenario!(validation::invalid_manifests_are_rejected),
         scenario!(validation::immutable_fields_cannot_change),
         scenario!(rbac::operator_identity_is_sufficient_and_minimal),
