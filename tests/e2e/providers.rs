@@ -115,9 +115,17 @@ pub async fn an_unusable_secret_value_stalls_naming_the_key(cp: &ControlPlane) {
     let object = s
         .wait_for("web", "Stalled", Duration::from_secs(60), |o| is_true(o, "Stalled"))
         .await;
-    let stalled = object.status.as_ref().and_then(|st| st.conditions.iter().find(|c| c.type_ == "Stalled")).expect("Stalled");
+    let stalled = object
+        .status
+        .as_ref()
+        .and_then(|st| st.conditions.iter().find(|c| c.type_ == "Stalled"))
+        .expect("Stalled");
     assert_eq!(stalled.reason, "InvalidCredentials", "{stalled:?}");
-    assert!(stalled.message.contains("accessKeySecret") && stalled.message.contains("UTF-8"), "{}", stalled.message);
+    assert!(
+        stalled.message.contains("accessKeySecret") && stalled.message.contains("UTF-8"),
+        "{}",
+        stalled.message
+    );
     assert!(s.sim.calls().is_empty(), "nothing was sent: {:?}", s.sim.calls());
     s.finish().await;
 }
