@@ -19,3 +19,4 @@ tools:
 crds:
 	cargo run -q -- crd > crds/eip-operator.dev.yaml
 	cp crds/eip-operator.dev.yaml config/crd/eip-operator.dev.yaml
+	cp crds/eip-operator.dev.yaml charts/eip-operator/crds/eip-operator.dev.yaml

@@ -89,6 +89,15 @@ struct RunArgs {
     /// Seconds between drift checks of a converged ElasticIP.
     #[arg(long, default_value_t = 300)]
     resync_seconds: u64,
+    /// Seconds before a Stalled ElasticIP is looked at again, doubling with each consecutive
+    /// stalled reconcile of that object up to --stalled-resync-max-seconds (a fixed cause outside
+    /// the operator's sight, such as NAT entries removed or a lock lifted, is noticed this late;
+    /// a changed ProviderConfig or credentials Secret requeues at once).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    stalled_resync_seconds: u64,
+    /// The longest wait between two looks at a Stalled ElasticIP.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    stalled_resync_max_seconds: u64,
     /// How far apart two well-formed looks that both miss an EIP must be before the operator
     /// believes it is gone (before a finalizer is removed or a release out of band reported).
     #[arg(long, default_value_t = 5)]
@@ -240,6 +249,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
         concurrency: args.concurrency,
         timing: Timing {
             resync: Duration::from_secs(args.resync_seconds),
+            stalled_resync: Duration::from_secs(args.stalled_resync_seconds),
+            stalled_resync_max: Duration::from_secs(args.stalled_resync_max_seconds),
             absence_confirmation: Duration::from_secs(args.absence_confirmation_seconds),
             ..Timing::default()
         },

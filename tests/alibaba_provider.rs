@@ -472,3 +472,75 @@ async fn rrsa_assumes_a_role_with_the_oidc_token() {
     let err = provider.describe(&["eip-x".to_owned()]).await.expect_err("empty token");
     assert_eq!((err.class, err.blocker), (ErrorClass::Terminal, Some(Blocker::Authentication)));
 }
+
+async fn described(provider: &AlibabaProvider, id: &str) -> CloudEip {
+    provider.describe(&[id.to_owned()]).await.expect("describes").pop().expect("exists")
+}
+
+/// Adoption's claim over the wire: `TagResources` and `UnTagResources` (`ResourceType=EIP`), read
+/// back by Describe; the last writer's value is kept; unknown EIPs are gone.
+#[tokio::test]
+async fn claim_tags_and_untags_an_adopted_eip_with_v3_and_v1() {
+    let sim = Simulator::new(SimulatorConfig::instant().with_seed(23));
+    let base = serve(&sim).await;
+    let claim = |uid: &str| {
+        BTreeMap::from([
+            (OWNER_TAG.to_owned(), uid.to_owned()),
+            (OWNER_NAME_TAG.to_owned(), format!("default/{uid}")),
+        ])
+    };
+    for version in BOTH {
+        let provider = provider(&base, version);
+        let seeded = SeedEip {
+            tags: BTreeMap::from([("team".to_owned(), "a".to_owned())]),
+            ..SeedEip::default()
+        };
+        let id = sim.seed_eip(REGION, seeded).expect("seeds").allocation_id;
+        let receipt = provider.tag(&id, &claim("uid-a")).await.expect("tags");
+        assert!(!receipt.request_id.is_empty());
+        let eip = described(&provider, &id).await;
+        assert_eq!((eip.owner_uid(), eip.owner_name()), (Some("uid-a"), Some("default/uid-a")));
+        assert_eq!(eip.tags.get("team").map(String::as_str), Some("a"));
+        assert_eq!(provider.find_by_owner("uid-a").await.expect("finds").len(), 1);
+
+        provider.tag(&id, &claim("uid-b")).await.expect("tags");
+        assert_eq!(described(&provider, &id).await.owner_uid(), Some("uid-b"), "the last writer wins");
+
+        provider
+            .untag(&id, &[OWNER_TAG.to_owned(), OWNER_NAME_TAG.to_owned()])
+            .await
+            .expect("untags");
+        assert_eq!(
+            described(&provider, &id).await.tags,
+            BTreeMap::from([("team".to_owned(), "a".to_owned())])
+        );
+        assert!(provider.find_by_owner("uid-b").await.expect("finds").is_empty());
+
+        for err in [
+            provider.tag("eip-doesnotexist000000", &claim("uid-a")).await.expect_err("unknown"),
+            provider
+                .untag("eip-doesnotexist000000", &[OWNER_TAG.to_owned()])
+                .await
+                .expect_err("unknown"),
+        ] {
+            assert_eq!(
+                (err.class, err.code.as_str()),
+                (ErrorClass::Gone, "InvalidResourceId.NotFound"),
+                "{err:?}"
+            );
+            assert!(err.request_id.is_some());
+        }
+    }
+    let tagging: Vec<Operation> = sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.outcome == eip_operator::cloud::simulator::CallOutcome::Ok)
+        .map(|c| c.operation)
+        .filter(|op| matches!(op, Operation::Tag | Operation::Untag))
+        .collect();
+    assert_eq!(
+        tagging,
+        [Operation::Tag, Operation::Tag, Operation::Untag].repeat(2),
+        "each call logged once, as Tag or Untag"
+    );
+}

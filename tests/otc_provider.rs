@@ -160,6 +160,11 @@ async fn lifecycle_with_a_port(provider: &OtcProvider, uid: &str, port: &str) {
     assert_eq!(found[0].tags.get(OWNER_NAME_TAG).map(String::as_str), Some("team-a/web"));
     assert!(provider.find_by_owner("someone-else").await.expect("finds").is_empty());
 
+    // A tag added later and removed again, through the v2.0 tag API.
+    let extra = BTreeMap::from([("stage".to_owned(), "test".to_owned())]);
+    provider.tag(&id, &extra).await.expect("tags");
+    provider.untag(&id, &["stage".to_owned()]).await.expect("untags");
+
     let down = wait_for(provider, &id, |e| e.is_some_and(|e| e.raw_state == "DOWN"))
         .await
         .expect("exists");
@@ -693,6 +698,69 @@ async fn tags_follow_the_cloud_rules() {
         assert_eq!(
             found.iter().map(|e| &e.allocation_id).collect::<Vec<_>>(),
             vec![&direct.allocation_id]
+        );
+    })
+    .await;
+}
+
+/// Adoption's claim over the wire: `tags/action` create and delete, read back by Describe in the
+/// operator's keys; the cloud keeps the last writer's value; unknown EIPs are gone.
+#[tokio::test]
+async fn claim_tags_and_untags_an_adopted_eip() {
+    with_timeout(async {
+        let cloud = start(SimulatorConfig::instant()).await;
+        let provider = otc(&cloud);
+        let seeded = SeedEip {
+            tags: BTreeMap::from([("team".to_owned(), "a".to_owned())]),
+            ..SeedEip::default()
+        };
+        let id = cloud.sim.seed_eip(EU_DE, seeded).expect("seeds").allocation_id;
+        let claim =
+            |uid: &str, name: &str| BTreeMap::from([(OWNER_TAG.to_owned(), uid.to_owned()), (OWNER_NAME_TAG.to_owned(), name.to_owned())]);
+        let receipt = provider.tag(&id, &claim("uid-a", "team-a/web")).await.expect("tags");
+        assert!(!receipt.request_id.is_empty());
+        let eip = describe(&provider, &id).await.expect("exists");
+        assert_eq!((eip.owner_uid(), eip.owner_name()), (Some("uid-a"), Some("team-a/web")));
+        assert_eq!(eip.tags.get("team").map(String::as_str), Some("a"));
+        // The model keeps the operator's keys: the in-process provider sees the same claim.
+        assert_eq!(cloud.sim.eip(EU_DE, &id).expect("exists").tags, eip.tags);
+        assert_eq!(provider.find_by_owner("uid-a").await.expect("finds").len(), 1);
+
+        // Not compare-and-swap: a second claim overwrites the first.
+        provider.tag(&id, &claim("uid-b", "team-b/api")).await.expect("tags");
+        let eip = describe(&provider, &id).await.expect("exists");
+        assert_eq!((eip.owner_uid(), eip.owner_name()), (Some("uid-b"), Some("team-b/api")));
+
+        provider
+            .untag(&id, &[OWNER_TAG.to_owned(), OWNER_NAME_TAG.to_owned()])
+            .await
+            .expect("untags");
+        let eip = describe(&provider, &id).await.expect("exists");
+        assert_eq!(eip.tags, BTreeMap::from([("team".to_owned(), "a".to_owned())]));
+
+        let unknown = "6e1c1f4c-0000-4000-8000-000000000000";
+        for err in [
+            provider.tag(unknown, &claim("uid-a", "team-a/web")).await.expect_err("unknown"),
+            provider.untag(unknown, &[OWNER_TAG.to_owned()]).await.expect_err("unknown"),
+        ] {
+            assert_eq!((err.class, err.code.as_str()), (ErrorClass::Gone, "VPC.0504"), "{err:?}");
+        }
+        let tagging: Vec<(Operation, CallOutcome)> = cloud
+            .sim
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c.operation, Operation::Tag | Operation::Untag))
+            .map(|c| (c.operation, c.outcome))
+            .collect();
+        assert_eq!(
+            tagging,
+            vec![
+                (Operation::Tag, CallOutcome::Ok),
+                (Operation::Tag, CallOutcome::Ok),
+                (Operation::Untag, CallOutcome::Ok),
+                (Operation::Tag, CallOutcome::Error),
+                (Operation::Untag, CallOutcome::Error),
+            ]
         );
     })
     .await;

@@ -15,10 +15,9 @@ use crate::cloud::{BindTarget, ChargeType as CloudChargeType, InstanceType};
 /// `deletionPolicy` says).
 pub const FINALIZER: &str = "eip-operator.dev/release";
 
-/// An Elastic IP address in a cloud account, and what it is bound to.
-///
-/// The operator allocates the address (or adopts the one named by `allocationId`), binds it as
-/// `binding` says, and on deletion unbinds it before releasing it.
+/// Desired state of an ElasticIP: the cloud account that holds the address (providerConfigRef),
+/// whether the operator allocates it (allocation) or adopts an existing one (allocationId), what
+/// it is bound to (binding) and what happens to it when the object is deleted (deletionPolicy).
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[kube(
     group = "eip-operator.dev",
@@ -67,9 +66,10 @@ pub struct ElasticIPSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<Binding>,
 
-    /// What happens to the cloud EIP when this object is deleted. `Delete`: unbind, then release.
-    /// `Unbind`: unbind, keep the allocation. `Retain`: touch nothing. Default: `Delete` for EIPs
-    /// the operator allocated, `Retain` for adopted ones (see status.effectiveDeletionPolicy).
+    /// What happens to the cloud EIP when this object is deleted: `Delete` unbinds it, then
+    /// releases it; `Unbind` unbinds it and keeps it allocated; `Retain` touches nothing (the EIP
+    /// stays as it is, bound or not). Default: `Delete` for EIPs the operator allocated, `Retain`
+    /// for adopted ones (status.effectiveDeletionPolicy shows the policy in force).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 
@@ -97,13 +97,14 @@ pub struct AllocationSpec {
     #[schemars(range(min = 1, max = 10000))]
     pub bandwidth_mbps: Option<u32>,
 
-    /// Billing of the address itself. `PostPaid` (pay-as-you-go, the default) can be released
-    /// through the API; `PrePaid` (subscription) cannot, so deleting it needs deletionPolicy
-    /// `Retain` or `Unbind`.
+    /// Billing of the address itself: `PostPaid` (pay-as-you-go, the default) can be released
+    /// through the API; `PrePaid` (subscription) cannot, so deleting the object needs
+    /// deletionPolicy `Retain` or `Unbind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charge_type: Option<ChargeType>,
 
-    /// Billing of the traffic: `PayByBandwidth` or `PayByTraffic`.
+    /// Billing of the traffic: `PayByBandwidth` (by the peak bandwidth) or `PayByTraffic` (by the
+    /// data transferred). The cloud's default applies when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internet_charge_type: Option<InternetChargeType>,
 
@@ -169,8 +170,13 @@ impl InternetChargeType {
 #[x_kube(validation = Rule::new("!has(self.mode) || self.instanceType == 'NetworkInterface'").message("mode is only used with instanceType NetworkInterface").field_path(".mode"))]
 #[x_kube(validation = Rule::new("!has(self.privateIpAddress) || self.instanceType in ['NetworkInterface', 'EcsInstance', 'Port']").message("privateIpAddress is only used with instanceType NetworkInterface, EcsInstance or Port").field_path(".privateIpAddress"))]
 pub struct Binding {
-    /// Kind of target: EcsInstance, NetworkInterface, Nat, SlbInstance, HaVip, IpAddress (Alibaba
-    /// names); Port and Vpn (Open Telekom Cloud / Huawei Cloud).
+    /// Kind of target. On Alibaba Cloud: `EcsInstance` (an ECS instance), `NetworkInterface` (an
+    /// elastic network interface), `Nat` (a NAT gateway), `SlbInstance` (a Server Load Balancer
+    /// instance), `HaVip` (a high-availability virtual IP) or `IpAddress` (a private IP address:
+    /// instanceId is the address, vpcId its VPC). On Open Telekom Cloud / Huawei Cloud: `Port` (a
+    /// port, such as a server's network interface), `Nat` (a NAT gateway), `SlbInstance` (an
+    /// elastic load balancer) or `Vpn` (a VPN gateway); the last three use the v3 bindings
+    /// (ProviderConfig spec.otc.v3Bindings).
     pub instance_type: InstanceType,
 
     /// ID of the target (for IpAddress: the private IP address).
@@ -183,7 +189,9 @@ pub struct Binding {
     #[x_kube(validation = Rule::new("isIP(self) && ip(self).family() == 4").message("privateIpAddress must be an IPv4 address"))]
     pub private_ip_address: Option<String>,
 
-    /// Association mode for NetworkInterface targets (Alibaba `Mode`): NAT, MULTI_BINDED or BINDED.
+    /// Association mode for NetworkInterface targets (Alibaba `Mode`): `NAT` (NAT mode, the
+    /// cloud's default), `MULTI_BINDED` (multi-EIP-to-ENI visible mode) or `BINDED` (cut-through
+    /// mode: the interface takes the EIP's address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<BindingMode>,
 
@@ -213,8 +221,10 @@ pub enum BindingMode {
     Binded,
 }
 
-/// What happens to the cloud EIP when the object is deleted.
+/// What happens to the cloud EIP when the object is deleted. (The fields using it explain the
+/// values in the schema.)
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = super::schema::described_by_the_field)]
 pub enum DeletionPolicy {
     /// Unbind, then release the address.
     Delete,
@@ -224,8 +234,9 @@ pub enum DeletionPolicy {
     Retain,
 }
 
-/// Who brought the EIP into existence.
+/// Who brought the EIP into existence. (status.ownership explains the values in the schema.)
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = super::schema::described_by_the_field)]
 pub enum Ownership {
     /// The operator allocated it for this object (and tagged it with the object's UID).
     Allocated,
@@ -233,8 +244,10 @@ pub enum Ownership {
     Adopted,
 }
 
-/// Coarse lifecycle phase, for humans. Tools should read the conditions.
+/// Coarse lifecycle phase, for humans. Tools should read the conditions. (status.phase explains
+/// the values in the schema.)
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = super::schema::described_by_the_field)]
 pub enum Phase {
     Pending,
     Allocating,
@@ -266,7 +279,11 @@ pub struct ElasticIPStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_state: Option<String>,
 
-    /// Coarse lifecycle phase, for humans; tools should read the conditions.
+    /// Coarse lifecycle phase, for humans (tools should read the conditions): `Pending` (waiting
+    /// for the cloud, or confirming what it reports), `Allocating` (the EIP is being allocated),
+    /// `Binding` (being bound as spec.binding says), `Unbinding` (being unbound), `Ready` (as the
+    /// spec says), `Releasing` (being released), `Deleting` (the object is being deleted) or
+    /// `Stalled` (a human must act: the Stalled condition says what blocks progress).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
 
@@ -274,11 +291,15 @@ pub struct ElasticIPStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_to: Option<BoundTo>,
 
-    /// Whether the operator allocated the EIP or adopted an existing one.
+    /// Who brought the EIP into existence: `Allocated` (the operator allocated it for this object
+    /// and tagged it with the object's UID) or `Adopted` (it existed before; this object adopted
+    /// it through spec.allocationId).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership: Option<Ownership>,
 
-    /// The deletion policy in force: spec.deletionPolicy, or the default for the ownership.
+    /// The deletion policy in force: spec.deletionPolicy, or the default for the ownership
+    /// (`Delete` for Allocated EIPs, `Retain` for Adopted ones). `Delete` unbinds and releases the
+    /// EIP, `Unbind` unbinds it and keeps it allocated, `Retain` touches nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_deletion_policy: Option<DeletionPolicy>,
 
@@ -300,8 +321,13 @@ pub struct ElasticIPStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BoundTo {
+    /// Kind of target the cloud reports, one of the spec.binding.instanceType values:
+    /// `EcsInstance`, `NetworkInterface`, `Nat`, `SlbInstance`, `HaVip`, `IpAddress`, `Port` or
+    /// `Vpn`.
     pub instance_type: InstanceType,
+    /// ID of the target the cloud reports (for IpAddress: the private IP address).
     pub instance_id: String,
+    /// Private IP address of the target the EIP is mapped to, when the cloud reports one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_ip_address: Option<String>,
 }
@@ -330,7 +356,8 @@ impl BoundTo {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastOperation {
-    /// Allocate, Associate, Unassociate or Release.
+    /// Allocate, Associate, Unassociate, Release, Claim (tagging an adopted EIP with this object's
+    /// owner tags) or Unclaim (removing them).
     pub action: String,
     /// The cloud's request ID, for support tickets.
     #[serde(default, skip_serializing_if = "Option::is_none")]

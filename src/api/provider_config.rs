@@ -6,8 +6,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A cloud account in one region, referenced by ElasticIPs through spec.providerConfigRef (or
-/// used by every ElasticIP without one when marked `default: true`).
+/// The cloud account and region, where its credentials are, and how the operator calls the
+/// cloud. ElasticIPs reference it in spec.providerConfigRef; the one marked `default: true` serves
+/// every ElasticIP that names none.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "eip-operator.dev",
@@ -25,8 +26,8 @@ use serde::{Deserialize, Serialize};
 #[x_kube(validation = Rule::new("self.provider == 'simulator' || has(self.credentialsSecretRef)").message("credentialsSecretRef is required for every provider but simulator").field_path(".credentialsSecretRef"))]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
-    /// The cloud: `simulator` (the operator's built-in simulated cloud), `alibaba`, `otc`
-    /// (Open Telekom Cloud) or `huawei` (Huawei Cloud).
+    /// The cloud: `simulator` (the operator's built-in simulated cloud, needs no credentials),
+    /// `alibaba` (Alibaba Cloud), `otc` (Open Telekom Cloud) or `huawei` (Huawei Cloud).
     pub provider: ProviderType,
 
     /// Region ID (`cn-hangzhou`, `eu-de`, ...).
@@ -38,7 +39,10 @@ pub struct ProviderConfigSpec {
     #[x_kube(validation = Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))").message("endpoint must be an http(s) URL"))]
     pub endpoint: Option<String>,
 
-    /// Secret holding the credentials (keys depend on the provider; see the README).
+    /// Secret holding the cloud credentials (required for every provider but `simulator`). For
+    /// `alibaba`: the keys accessKeyId and accessKeySecret (optionally securityToken), or roleArn,
+    /// oidcProviderArn and oidcTokenFile for RRSA. For `otc` and `huawei`: accessKey and secretKey
+    /// (optionally securityToken), or username, password and domainName.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
 
@@ -84,8 +88,11 @@ impl ProviderType {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRef {
+    /// Name of the Secret.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
+    /// Namespace of the Secret. The operator may read Secrets in its own namespace; for another
+    /// one, grant it `get` on Secrets there (the Helm chart's credentials.secretNamespaces does).
     #[schemars(length(min = 1, max = 63))]
     pub namespace: String,
 }
@@ -107,7 +114,8 @@ pub struct RateLimits {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlibabaOptions {
-    /// Request signing: `V3` (ACS3-HMAC-SHA256, the default) or `V1` (HMAC-SHA1).
+    /// Request signing: `V3` (ACS3-HMAC-SHA256, the default) or `V1` (HMAC-SHA1, the older
+    /// scheme).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_version: Option<AlibabaSignatureVersion>,
     /// STS endpoint for RRSA (AssumeRoleWithOIDC); `https://sts.<region>.aliyuncs.com` when unset.

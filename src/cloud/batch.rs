@@ -1,6 +1,7 @@
 //! Coalesces concurrent Describe calls of one account into batched wire calls (up to
 //! [`DESCRIBE_BATCH`] IDs each), so polling N objects costs about N/50 calls instead of N.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,6 +116,14 @@ impl CloudProvider for DescribeBatcher {
 
     async fn release(&self, allocation_id: &str, client_token: &str) -> Result<Receipt, CloudError> {
         self.inner.release(allocation_id, client_token).await
+    }
+
+    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError> {
+        self.inner.tag(allocation_id, tags).await
+    }
+
+    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
+        self.inner.untag(allocation_id, keys).await
     }
 }
 

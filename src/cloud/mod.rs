@@ -23,9 +23,11 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Tag key that records which Kubernetes object owns an EIP (value: the object's UID).
+/// Tag key that records which Kubernetes object owns an EIP (value: the object's UID). Written at
+/// allocation, and by adoption (the claim: [`CloudProvider::tag`]) before any binding changes.
 pub const OWNER_TAG: &str = "eip-operator.dev/owner-uid";
-/// Tag key that records the owning object as `namespace/name`, for humans reading the console.
+/// Tag key that records the owning object as `namespace/name`, for humans reading the console
+/// (and for the object that finds the address claimed by another).
 pub const OWNER_NAME_TAG: &str = "eip-operator.dev/owner";
 
 /// Kind of thing an EIP is bound to. The names are Alibaba Cloud's `InstanceType` values;
@@ -184,6 +186,11 @@ impl CloudEip {
     pub fn owner_uid(&self) -> Option<&str> {
         self.tags.get(OWNER_TAG).map(String::as_str)
     }
+
+    /// The owning object as `namespace/name`, when the EIP says.
+    pub fn owner_name(&self) -> Option<&str> {
+        self.tags.get(OWNER_NAME_TAG).map(String::as_str).filter(|name| !name.is_empty())
+    }
 }
 
 /// Parameters of a new EIP.
@@ -335,16 +342,22 @@ pub enum Operation {
     Associate,
     Unassociate,
     Release,
+    /// Adds tags to an EIP (adoption's claim).
+    Tag,
+    /// Removes tags from an EIP (an adopter letting go of its claim).
+    Untag,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 8] = [
         Operation::Describe,
         Operation::FindByOwner,
         Operation::Allocate,
         Operation::Associate,
         Operation::Unassociate,
         Operation::Release,
+        Operation::Tag,
+        Operation::Untag,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -355,6 +368,8 @@ impl Operation {
             Operation::Associate => "Associate",
             Operation::Unassociate => "Unassociate",
             Operation::Release => "Release",
+            Operation::Tag => "Tag",
+            Operation::Untag => "Untag",
         }
     }
 
@@ -406,4 +421,14 @@ pub trait CloudProvider: Send + Sync + 'static {
     async fn unassociate(&self, allocation_id: &str, current: &BindTarget, force: bool, client_token: &str) -> Result<Receipt, CloudError>;
 
     async fn release(&self, allocation_id: &str, client_token: &str) -> Result<Receipt, CloudError>;
+
+    /// Sets `tags` on the EIP: added, or overwritten when the EIP has the key already. Tag writes
+    /// are not compare-and-swap: of two writers of one key, the cloud keeps the last one's value.
+    /// (Alibaba `TagResources`; OTC/Huawei `POST /v2.0/{project_id}/publicips/{id}/tags/action`
+    /// with `create`.)
+    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError>;
+
+    /// Removes the tags with these keys from the EIP; keys it does not carry are no error.
+    /// (Alibaba `UnTagResources`; OTC/Huawei `…/tags/action` with `delete`.)
+    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError>;
 }

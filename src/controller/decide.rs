@@ -4,7 +4,7 @@
 //! and comes back later to look again.
 
 use crate::api::{DeletionPolicy, ElasticIPSpec, Ownership};
-use crate::cloud::{BindTarget, ChargeType, CloudEip, EipPhase, Transition};
+use crate::cloud::{BindTarget, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
 
 /// What the cloud holds for this object.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,8 +65,14 @@ pub fn effective_deletion_policy(spec: &ElasticIPSpec) -> DeletionPolicy {
 pub enum Stall {
     /// spec.allocationId names an EIP the cloud does not have.
     AdoptTargetNotFound { allocation_id: String },
-    /// spec.allocationId names an EIP another ElasticIP allocated (its owner tag names another UID).
-    AdoptTargetOwnedElsewhere { allocation_id: String, owner: String },
+    /// spec.allocationId names an EIP another object owns: one that allocated it or claimed it
+    /// first (its owner tag names another UID; `owner_name` is that object's `namespace/name`,
+    /// when the EIP says).
+    AdoptTargetOwnedElsewhere {
+        allocation_id: String,
+        owner: String,
+        owner_name: Option<String>,
+    },
     /// The EIP this object allocated was released outside the operator.
     ReleasedOutOfBand { allocation_id: String },
     /// The cloud reports a failure state (`BIND_ERROR`, `ERROR`).
@@ -102,8 +108,18 @@ impl Stall {
             Stall::AdoptTargetNotFound { allocation_id } => format!(
                 "spec.allocationId {allocation_id} does not exist in this account and region; the operator never allocates a replacement for an adopted EIP. Fix the ID by recreating the ElasticIP."
             ),
-            Stall::AdoptTargetOwnedElsewhere { allocation_id, owner } => {
-                format!("EIP {allocation_id} is owned by another ElasticIP (owner UID {owner}); two objects must not manage one address.")
+            Stall::AdoptTargetOwnedElsewhere {
+                allocation_id,
+                owner,
+                owner_name,
+            } => {
+                let (who, it) = match owner_name {
+                    Some(name) => (format!("ElasticIP {name} (owner UID {owner})"), name.clone()),
+                    None => (format!("another object (owner UID {owner})"), "that object".to_string()),
+                };
+                format!(
+                    "EIP {allocation_id} is owned by {who}; two objects must not manage one address, so this one changes nothing. Delete this ElasticIP (or recreate it with another spec.allocationId); once {it} lets the address go (deleted with deletionPolicy Retain or Unbind, which removes its claim), this object adopts it at its next check."
+                )
             }
             Stall::ReleasedOutOfBand { allocation_id } => format!(
                 "EIP {allocation_id} was released outside the operator; a new address is not allocated silently. Delete and recreate the ElasticIP to get a new address."
@@ -137,6 +153,15 @@ impl Stall {
 pub enum Step {
     /// Allocate a new EIP (with the UID-derived idempotency token and owner tags).
     Allocate,
+    /// Claim the adopted, untagged EIP: tag it with this object's owner tags ([`OWNER_TAG`] =
+    /// UID, [`OWNER_NAME_TAG`] = namespace/name) before any binding changes. Tag writes are not
+    /// compare-and-swap, so nothing is bound on the strength of the write: the next reconcile
+    /// reads the tags back, and of adopters that claimed at once only the one the cloud kept
+    /// (the last writer) goes on; the others stall and change nothing.
+    Claim,
+    /// Remove this object's claim from the adopted EIP it lets go of (deletionPolicy Retain or
+    /// Unbind): the owner tags, only while they name this object. Other tags stay.
+    Unclaim { keys: Vec<String> },
     /// Bind the unbound EIP to the target.
     Associate { target: BindTarget },
     /// Unbind the EIP from what it is bound to now.
@@ -161,7 +186,7 @@ impl Step {
     pub fn is_mutating(&self) -> bool {
         matches!(
             self,
-            Step::Allocate | Step::Associate { .. } | Step::Unassociate { .. } | Step::Release
+            Step::Allocate | Step::Claim | Step::Associate { .. } | Step::Unassociate { .. } | Step::Release | Step::Unclaim { .. }
         )
     }
 }
@@ -200,14 +225,22 @@ fn decide_living(inputs: &Inputs<'_>) -> Step {
         CloudView::Present(eip) => eip,
     };
 
-    if inputs.ownership() == Ownership::Adopted
-        && let Some(owner) = eip.owner_uid()
+    let adopted = inputs.ownership() == Ownership::Adopted;
+    if adopted
+        && let Some(owner) = owner_of(eip)
         && owner != inputs.uid
     {
+        // Claimed (or allocated) by another object: change nothing, not even a tag.
         return Step::Stalled(Stall::AdoptTargetOwnedElsewhere {
             allocation_id: eip.allocation_id.clone(),
             owner: owner.to_string(),
+            owner_name: eip.owner_name().map(str::to_string),
         });
+    }
+    // An adopted address is claimed before anything else changes (a frozen or failed one stalls
+    // below, unclaimed: nothing at all is changed on it).
+    if adopted && owner_of(eip).is_none() && !matches!(eip.phase, EipPhase::Failed | EipPhase::Locked) {
+        return Step::Claim;
     }
 
     let wanted = inputs.spec.binding.as_ref().map(|b| b.target());
@@ -237,11 +270,14 @@ fn decide_living(inputs: &Inputs<'_>) -> Step {
 
 fn decide_deleting(inputs: &Inputs<'_>) -> Step {
     let policy = inputs.deletion_policy();
-    if policy == DeletionPolicy::Retain {
+    let adopted = inputs.ownership() == Ownership::Adopted;
+    // Retain touches nothing the object did not add; an adopted EIP carries its claim.
+    if policy == DeletionPolicy::Retain && !adopted {
         return Step::RemoveFinalizer;
     }
     let eip = match inputs.cloud {
-        // Removing the finalizer forgets the address for good: only on a confirmed absence.
+        // Removing the finalizer forgets the address (and any claim on it) for good: only on a
+        // confirmed absence.
         CloudView::NeverAllocated | CloudView::Missing { .. } if !inputs.absence_confirmed => {
             return Step::ConfirmAbsence {
                 allocation_id: match inputs.cloud {
@@ -253,6 +289,20 @@ fn decide_deleting(inputs: &Inputs<'_>) -> Step {
         CloudView::NeverAllocated | CloudView::Missing { .. } => return Step::RemoveFinalizer,
         CloudView::Present(eip) => eip,
     };
+    let owner = owner_of(eip);
+    let ours = owner == Some(inputs.uid);
+    if policy == DeletionPolicy::Retain {
+        // Only the claim goes (not while the cloud freezes the EIP: nothing can change then, and
+        // Retain always lets the object go).
+        return match unclaim(inputs, eip) {
+            Some(step) if eip.phase != EipPhase::Locked => step,
+            _ => Step::RemoveFinalizer,
+        };
+    }
+    if policy == DeletionPolicy::Unbind && owner.is_some() && !ours {
+        // Another object's address (an adopter that lost the claim to it): never unbound by this one.
+        return Step::RemoveFinalizer;
+    }
     match eip.phase {
         // Possibly our own unbind or release in flight.
         EipPhase::Transitional(transition) => {
@@ -282,8 +332,27 @@ fn decide_deleting(inputs: &Inputs<'_>) -> Step {
         }),
         (EipPhase::Bound, Some(current), _) => Step::Unassociate { current: current.clone() },
         (_, _, DeletionPolicy::Delete) => Step::Release,
-        _ => Step::RemoveFinalizer,
+        // Unbind: unbound now; an adopter lets go of its claim last.
+        _ => unclaim(inputs, eip).unwrap_or(Step::RemoveFinalizer),
     }
+}
+
+/// The owner UID the EIP's tags name (an empty value names nobody).
+fn owner_of(eip: &CloudEip) -> Option<&str> {
+    eip.owner_uid().filter(|owner| !owner.is_empty())
+}
+
+/// The step that removes this adopter's claim from the EIP, while its tags name this object.
+fn unclaim(inputs: &Inputs<'_>, eip: &CloudEip) -> Option<Step> {
+    if inputs.ownership() != Ownership::Adopted || owner_of(eip) != Some(inputs.uid) {
+        return None;
+    }
+    let keys = [OWNER_TAG, OWNER_NAME_TAG]
+        .into_iter()
+        .filter(|key| eip.tags.contains_key(*key))
+        .map(str::to_string)
+        .collect();
+    Some(Step::Unclaim { keys })
 }
 
 /// Why this object must not release the EIP, if it must not.
@@ -317,7 +386,7 @@ mod tests {
 
     use super::*;
     use crate::api::Binding;
-    use crate::cloud::{InstanceType, OWNER_TAG};
+    use crate::cloud::InstanceType;
 
     const UID: &str = "uid-1";
     const OTHER: &str = "uid-2";
@@ -375,6 +444,19 @@ mod tests {
         }
     }
 
+    /// An EIP without owner tags (made outside the operator).
+    fn untagged(cloud: C) -> Eip {
+        Eip { owner: None, ..eip(cloud) }
+    }
+
+    /// An EIP claimed (or allocated) by another object.
+    fn other(cloud: C) -> Eip {
+        Eip {
+            owner: Some(OTHER),
+            ..eip(cloud)
+        }
+    }
+
     /// The first look that finds nothing: not yet proof.
     fn first_look(cloud: C) -> Eip {
         Eip {
@@ -398,9 +480,11 @@ mod tests {
             C::Failed => (EipPhase::Failed, None, "BIND_ERROR"),
             C::Locked => (EipPhase::Locked, None, "FREEZED"),
         };
-        let mut tags = BTreeMap::new();
+        // A user's own tag, which nothing here ever removes.
+        let mut tags = BTreeMap::from([("team".to_string(), "web".to_string())]);
         if let Some(owner) = e.owner {
             tags.insert(OWNER_TAG.to_string(), owner.to_string());
+            tags.insert(OWNER_NAME_TAG.to_string(), format!("default/{owner}"));
         }
         CloudView::Present(CloudEip {
             allocation_id: "eip-1".into(),
@@ -429,6 +513,8 @@ mod tests {
     fn reason(step: &Step) -> &'static str {
         match step {
             Step::Allocate => "Allocate",
+            Step::Claim => "Claim",
+            Step::Unclaim { .. } => "Unclaim",
             Step::Associate { .. } => "Associate",
             Step::Unassociate { .. } => "Unassociate",
             Step::Release => "Release",
@@ -469,35 +555,37 @@ mod tests {
             (Some("i-1"), None, eip(C::BoundUnknown), "UnknownBinding"),
             (Some("i-1"), None, eip(C::Failed), "CloudStateFailed"),
             (None, None, eip(C::Locked), "Locked"),
-            // Adopted EIPs: untagged or tagged with our UID are fine, another owner is not.
+            // Adopted EIPs: an untagged one is claimed (tagged with our UID) before any binding
+            // change, whatever it is bound to; once its tags name us it is ours.
+            (Some("i-1"), Some("eip-1"), untagged(C::Unbound), "Claim"),
+            (None, Some("eip-1"), untagged(C::BoundTo("i-9")), "Claim"),
+            (Some("i-1"), Some("eip-1"), untagged(C::BoundTo("i-1")), "Claim"),
+            (Some("i-1"), Some("eip-1"), untagged(C::Trans(Associating)), "Claim"),
             (
                 Some("i-1"),
                 Some("eip-1"),
                 Eip {
-                    owner: None,
+                    owner: Some(""),
                     ..eip(C::Unbound)
                 },
-                "Associate",
+                "Claim",
             ),
+            // A frozen or failed EIP stalls unclaimed: the cloud would refuse the tags too.
+            (Some("i-1"), Some("eip-1"), untagged(C::Locked), "Locked"),
+            (Some("i-1"), Some("eip-1"), untagged(C::Failed), "CloudStateFailed"),
             (Some("i-1"), Some("eip-1"), eip(C::Unbound), "Associate"),
-            (
-                Some("i-1"),
-                Some("eip-1"),
-                Eip {
-                    owner: Some(OTHER),
-                    ..eip(C::Unbound)
-                },
-                "AdoptTargetOwnedElsewhere",
-            ),
-            (
-                None,
-                Some("eip-1"),
-                Eip {
-                    owner: None,
-                    ..eip(C::BoundTo("i-9"))
-                },
-                "Unassociate",
-            ),
+            (Some("i-1"), Some("eip-1"), eip(C::BoundTo("i-1")), "Converged"),
+            (Some("i-1"), Some("eip-1"), eip(C::BoundTo("i-2")), "Unassociate"),
+            (Some("i-1"), Some("eip-1"), eip(C::Trans(Associating)), "Wait"),
+            // Tagged with another owner (it allocated or claimed the address first): stall, and
+            // change nothing, whatever the EIP's state.
+            (Some("i-1"), Some("eip-1"), other(C::Unbound), "AdoptTargetOwnedElsewhere"),
+            (Some("i-1"), Some("eip-1"), other(C::BoundTo("i-2")), "AdoptTargetOwnedElsewhere"),
+            (Some("i-1"), Some("eip-1"), other(C::BoundTo("i-1")), "AdoptTargetOwnedElsewhere"),
+            (None, Some("eip-1"), other(C::Trans(Unassociating)), "AdoptTargetOwnedElsewhere"),
+            (Some("i-1"), Some("eip-1"), other(C::Locked), "AdoptTargetOwnedElsewhere"),
+            // An allocated EIP was tagged at allocation: no claim.
+            (Some("i-1"), None, untagged(C::Unbound), "Associate"),
             // Prepaid does not matter while living.
             (
                 Some("i-1"),
@@ -524,8 +612,18 @@ mod tests {
             // Default policy: Delete for allocated EIPs, Retain for adopted ones.
             (None, None, eip(C::BoundTo("i-1")), "Unassociate"),
             (None, None, eip(C::Unbound), "Release"),
-            (None, Some("eip-1"), eip(C::BoundTo("i-1")), "RemoveFinalizer"),
-            (None, Some("eip-1"), eip(C::Unbound), "RemoveFinalizer"),
+            // Retain on an adopted EIP: only our claim goes (the binding stays), then the object.
+            (None, Some("eip-1"), eip(C::BoundTo("i-1")), "Unclaim"),
+            (None, Some("eip-1"), eip(C::Unbound), "Unclaim"),
+            (None, Some("eip-1"), eip(C::Trans(Associating)), "Unclaim"),
+            (None, Some("eip-1"), untagged(C::BoundTo("i-1")), "RemoveFinalizer"),
+            (None, Some("eip-1"), untagged(C::Unbound), "RemoveFinalizer"),
+            (None, Some("eip-1"), other(C::BoundTo("i-1")), "RemoveFinalizer"),
+            (Some(Retain), Some("eip-1"), eip(C::Unbound), "Unclaim"),
+            (Some(Retain), Some("eip-1"), other(C::Unbound), "RemoveFinalizer"),
+            // Frozen: nothing can change, and Retain always lets go (the claim stays).
+            (None, Some("eip-1"), eip(C::Locked), "RemoveFinalizer"),
+            (None, Some("eip-1"), eip(C::Missing), "RemoveFinalizer"),
             // Retain touches nothing, whatever the cloud says.
             (Some(Retain), None, eip(C::BoundTo("i-1")), "RemoveFinalizer"),
             (Some(Retain), None, eip(C::Trans(Associating)), "RemoveFinalizer"),
@@ -553,6 +651,16 @@ mod tests {
                 "Unassociate",
             ),
             (Some(Unbind), None, eip(C::Missing), "RemoveFinalizer"),
+            // Unbind on an adopted EIP: unbind, then remove our claim, then let go.
+            (Some(Unbind), Some("eip-1"), eip(C::BoundTo("i-1")), "Unassociate"),
+            (Some(Unbind), Some("eip-1"), eip(C::Trans(Unassociating)), "Wait"),
+            (Some(Unbind), Some("eip-1"), eip(C::Unbound), "Unclaim"),
+            (Some(Unbind), Some("eip-1"), untagged(C::Unbound), "RemoveFinalizer"),
+            (Some(Unbind), Some("eip-1"), untagged(C::BoundTo("i-1")), "Unassociate"),
+            // Another object's address is never unbound by this one (an adopter that lost).
+            (Some(Unbind), Some("eip-1"), other(C::BoundTo("i-1")), "RemoveFinalizer"),
+            (Some(Unbind), Some("eip-1"), other(C::Trans(Associating)), "RemoveFinalizer"),
+            (Some(Unbind), None, other(C::BoundTo("i-1")), "RemoveFinalizer"),
             // Delete: unbind before release, wait through transitions, done when gone.
             (Some(Delete), None, eip(C::BoundTo("i-1")), "Unassociate"),
             (Some(Delete), None, eip(C::Trans(Unassociating)), "Wait"),
@@ -565,7 +673,9 @@ mod tests {
             (Some(Delete), None, first_look(C::Missing), "ConfirmAbsence"),
             (Some(Delete), None, first_look(C::Never), "ConfirmAbsence"),
             (Some(Unbind), None, first_look(C::Missing), "ConfirmAbsence"),
-            (None, Some("eip-1"), first_look(C::Missing), "RemoveFinalizer"),
+            // An adopted EIP may carry our claim: its absence is confirmed even with Retain.
+            (None, Some("eip-1"), first_look(C::Missing), "ConfirmAbsence"),
+            (Some(Retain), None, first_look(C::Missing), "RemoveFinalizer"),
             (Some(Retain), None, first_look(C::Never), "RemoveFinalizer"),
             (Some(Delete), None, eip(C::BoundUnknown), "UnknownBinding"),
             (Some(Delete), None, eip(C::Failed), "CloudStateFailed"),
@@ -636,6 +746,9 @@ mod tests {
                 },
                 "NotOwned",
             ),
+            // Delete on an adopted EIP we claimed: released as any other (its tags go with it).
+            (Some(Delete), Some("eip-1"), eip(C::BoundTo("i-1")), "Unassociate"),
+            (Some(Delete), Some("eip-1"), eip(C::Unbound), "Release"),
         ];
         for (i, (policy, adopt, cloud, want)) in rows.into_iter().enumerate() {
             let step = run(&spec(Some("i-1"), adopt, policy), true, cloud);
@@ -683,6 +796,54 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_removes_only_the_owner_tags_and_a_loser_is_told_who_won() {
+        let adopted = spec(Some("i-1"), Some("eip-1"), Some(DeletionPolicy::Unbind));
+        let step = run(&adopted, true, eip(C::Unbound));
+        assert_eq!(
+            step,
+            Step::Unclaim {
+                keys: vec![OWNER_TAG.to_string(), OWNER_NAME_TAG.to_string()]
+            },
+            "the user's `team` tag stays"
+        );
+        // A claim without the name tag (written by hand, or cut by a cloud) still goes.
+        let mut cloud = view(eip(C::Unbound));
+        if let CloudView::Present(e) = &mut cloud {
+            e.tags.remove(OWNER_NAME_TAG);
+        }
+        let step = decide(&Inputs {
+            spec: &adopted,
+            uid: UID,
+            deleting: true,
+            cloud: &cloud,
+            absence_confirmed: false,
+        });
+        assert_eq!(
+            step,
+            Step::Unclaim {
+                keys: vec![OWNER_TAG.to_string()]
+            }
+        );
+
+        let step = run(&spec(Some("i-1"), Some("eip-1"), None), false, other(C::Unbound));
+        let Step::Stalled(stall) = step else { panic!("stalls: {step:?}") };
+        assert_eq!(
+            stall,
+            Stall::AdoptTargetOwnedElsewhere {
+                allocation_id: "eip-1".into(),
+                owner: OTHER.into(),
+                owner_name: Some(format!("default/{OTHER}")),
+            }
+        );
+        let message = stall.message();
+        assert!(
+            message.contains(&format!("ElasticIP default/{OTHER}")) && message.contains(OTHER),
+            "{message}"
+        );
+        assert!(Step::Claim.is_mutating() && Step::Unclaim { keys: vec![] }.is_mutating());
+    }
+
+    #[test]
     fn effective_policy_defaults_by_ownership() {
         assert_eq!(effective_deletion_policy(&spec(None, None, None)), DeletionPolicy::Delete);
         assert_eq!(effective_deletion_policy(&spec(None, Some("eip-1"), None)), DeletionPolicy::Retain);
@@ -701,6 +862,12 @@ mod tests {
             Stall::AdoptTargetOwnedElsewhere {
                 allocation_id: "eip-1".into(),
                 owner: OTHER.into(),
+                owner_name: Some("default/web".into()),
+            },
+            Stall::AdoptTargetOwnedElsewhere {
+                allocation_id: "eip-1".into(),
+                owner: OTHER.into(),
+                owner_name: None,
             },
             Stall::ReleasedOutOfBand {
                 allocation_id: "eip-1".into(),

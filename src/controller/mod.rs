@@ -1,5 +1,10 @@
-//! The ElasticIP controller: watches ElasticIPs (and ProviderConfigs) and reconciles each with
-//! [`reconcile::reconcile`].
+//! The ElasticIP controller: watches ElasticIPs and reconciles each with [`reconcile::reconcile`].
+//!
+//! It also watches what the ElasticIPs depend on outside themselves: the ProviderConfigs and the
+//! credentials Secrets they name. A ProviderConfig created, changed, deleted or re-created (a new
+//! UID), or a Secret changed from the version the operator read, requeues at once the ElasticIPs
+//! that resolve to that ProviderConfig, so a stall whose cause was fixed there clears within
+//! seconds instead of at the next stalled resync.
 
 pub mod decide;
 pub mod events;
@@ -13,22 +18,27 @@ pub mod timing;
 #[cfg(test)]
 mod tests;
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use futures::StreamExt;
+use futures::channel::mpsc;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
-use kube::{Api, Client, Resource};
-use tracing::{info, warn};
+use kube::{Api, Client, Resource, ResourceExt};
+use tracing::{debug, info, warn};
 
 use crate::api::{ElasticIP, ProviderConfig};
 use crate::cloud::simulator::Simulator;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::server::Health;
 use events::EventPublisher;
+use providers::ConfigIdentity;
 pub use providers::Providers;
 pub use reconcile::{Context, Error, MANAGER, error_policy, reconcile};
+use secrets::{SecretCache, SecretKey};
 pub use timing::Timing;
 
 /// How the controller runs.
@@ -86,24 +96,9 @@ pub async fn run(
 ) {
     let configs_api: Api<ProviderConfig> = Api::all(client.clone());
     let (configs, configs_writer) = reflector::store();
-    let (config_changed_tx, config_changed_rx) = futures::channel::mpsc::channel::<()>(16);
-    let config_watch = watcher(configs_api, watcher::Config::default())
+    let config_events = watcher(configs_api, watcher::Config::default())
         .default_backoff()
-        .reflect(configs_writer)
-        .applied_objects()
-        .for_each(move |event| {
-            let mut tx = config_changed_tx.clone();
-            async move {
-                match event {
-                    // A new or changed account may unblock stalled ElasticIPs.
-                    Ok(_) => {
-                        let _ = tx.try_send(());
-                    }
-                    Err(err) => warn!(%err, "ProviderConfig watch failed"),
-                }
-            }
-        });
-    tokio::spawn(config_watch);
+        .reflect(configs_writer);
 
     let eips: Api<ElasticIP> = match &settings.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -130,6 +125,15 @@ pub async fn run(
         .with_client(client.clone())
         .with_metrics(settings.metrics.clone())
         .with_describe_window(settings.describe_window);
+    let (requeue_tx, requeue_rx) = mpsc::unbounded::<ObjectRef<ElasticIP>>();
+    let dependencies = watch_dependencies(
+        client.clone(),
+        config_events,
+        configs.clone(),
+        reader.clone(),
+        providers.clone(),
+        requeue_tx,
+    );
     let ctx = Arc::new(Context::new(
         client,
         providers,
@@ -138,26 +142,317 @@ pub async fn run(
         settings.metrics.clone(),
     ));
 
-    // Resolve no ElasticIP before the ProviderConfigs are known.
-    if configs.wait_until_ready().await.is_err() {
-        warn!("ProviderConfig cache never became ready");
-        return;
-    }
-    info!(concurrency = settings.concurrency, "controller starting");
-    settings.health.set_ready(true);
-    Controller::for_stream(trigger, reader)
-        .with_config(controller::Config::default().concurrency(settings.concurrency))
-        .reconcile_all_on(config_changed_rx)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                match err {
-                    controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
-                    other => warn!(err = %other, "controller"),
+    let controller = async move {
+        // Resolve no ElasticIP before the ProviderConfigs are known.
+        if configs.wait_until_ready().await.is_err() {
+            warn!("ProviderConfig cache never became ready");
+            return;
+        }
+        info!(concurrency = settings.concurrency, "controller starting");
+        settings.health.set_ready(true);
+        Controller::for_stream(trigger, reader)
+            .with_config(controller::Config::default().concurrency(settings.concurrency))
+            .reconcile_on(requeue_rx)
+            .graceful_shutdown_on(shutdown)
+            .run(reconcile, error_policy, ctx)
+            .for_each(|result| async move {
+                if let Err(err) = result {
+                    match err {
+                        controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
+                        other => warn!(err = %other, "controller"),
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
+    };
+    // The watches of ProviderConfigs and Secrets never end on their own: they live (and are
+    // dropped, Secret watches aborted) with the controller.
+    futures::pin_mut!(controller, dependencies);
+    futures::future::select(controller, dependencies).await;
     info!("controller stopped");
+}
+
+/// What ElasticIPs depend on in a ProviderConfig, as last seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Account {
+    /// UID and generation: a new UID is another account, a new generation a changed one.
+    identity: ConfigIdentity,
+    default: bool,
+    /// The credentials Secret, for the providers that read one.
+    secret: Option<SecretKey>,
+}
+
+impl Account {
+    fn of(config: &ProviderConfig) -> Self {
+        let secret = match config.spec.provider {
+            crate::api::ProviderType::Simulator => None,
+            _ => config.spec.credentials_secret_ref.as_ref().map(|r| SecretKey {
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+            }),
+        };
+        Account {
+            identity: ConfigIdentity::of(config),
+            default: config.spec.default,
+            secret,
+        }
+    }
+}
+
+/// A ProviderConfig that appeared, changed or went away (or whose Secret changed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct AccountChange {
+    name: String,
+    /// It is or was marked default: ElasticIPs that name no ProviderConfig may resolve
+    /// differently now.
+    default_involved: bool,
+}
+
+/// Brings `known` up to date with the ProviderConfigs `current`, returning what changed (by name).
+fn account_changes(known: &mut BTreeMap<String, Account>, current: &[Arc<ProviderConfig>]) -> Vec<AccountChange> {
+    let now: BTreeMap<String, Account> = current.iter().map(|c| (c.name_any(), Account::of(c))).collect();
+    let mut changes = Vec::new();
+    for (name, before) in known.iter() {
+        match now.get(name) {
+            Some(after) if after == before => {}
+            after => changes.push(AccountChange {
+                name: name.clone(),
+                default_involved: before.default || after.is_some_and(|a| a.default),
+            }),
+        }
+    }
+    for (name, after) in &now {
+        if !known.contains_key(name) {
+            changes.push(AccountChange {
+                name: name.clone(),
+                default_involved: after.default,
+            });
+        }
+    }
+    changes.sort_by(|a, b| a.name.cmp(&b.name));
+    *known = now;
+    changes
+}
+
+/// Whether `eip` resolves to ProviderConfig `config` (it names it, or names none and `config`
+/// is or was the default, or its last reconcile resolved to it).
+fn depends_on(eip: &ElasticIP, config: &str, default_involved: bool) -> bool {
+    match &eip.spec.provider_config_ref {
+        Some(reference) => reference.name == config,
+        None => default_involved || eip.status.as_ref().and_then(|s| s.provider_config.as_deref()) == Some(config),
+    }
+}
+
+/// The ElasticIPs to look at again after `changes`.
+fn dependents(eips: &[Arc<ElasticIP>], changes: &[AccountChange]) -> Vec<ObjectRef<ElasticIP>> {
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    eips.iter()
+        .filter(|eip| changes.iter().any(|c| depends_on(eip, &c.name, c.default_involved)))
+        .map(|eip| ObjectRef::from_obj(eip.as_ref()))
+        .collect()
+}
+
+/// One watch per credentials Secret that some ProviderConfig names; a watch is aborted when no
+/// ProviderConfig names its Secret any more, and all of them when the controller stops.
+struct SecretWatches {
+    client: Client,
+    cache: SecretCache,
+    changed: mpsc::UnboundedSender<SecretKey>,
+    tasks: HashMap<SecretKey, tokio::task::JoinHandle<()>>,
+}
+
+impl SecretWatches {
+    fn update(&mut self, wanted: BTreeSet<SecretKey>) {
+        let cache = &self.cache;
+        self.tasks.retain(|key, task| {
+            let keep = wanted.contains(key);
+            if !keep {
+                debug!(secret = %key, "no ProviderConfig names this Secret any more; unwatched");
+                task.abort();
+                cache.forget(key);
+            }
+            keep
+        });
+        for key in wanted {
+            if self.tasks.contains_key(&key) {
+                continue;
+            }
+            let changed = self.changed.clone();
+            let task = tokio::spawn(secrets::watch(self.client.clone(), key.clone(), self.cache.clone(), move |key| {
+                let _ = changed.unbounded_send(key.clone());
+            }));
+            self.tasks.insert(key, task);
+        }
+    }
+}
+
+impl Drop for SecretWatches {
+    fn drop(&mut self) {
+        for task in self.tasks.values() {
+            task.abort();
+        }
+    }
+}
+
+/// Follows the ProviderConfigs (reflecting them into `configs`) and the Secrets they name, and
+/// sends to `requeue` the ElasticIPs that depend on what changed. A changed ProviderConfig's
+/// client is dropped (the next reconcile builds one from its current spec); a changed Secret's
+/// cached read is dropped by its watch.
+async fn watch_dependencies(
+    client: Client,
+    config_events: impl futures::Stream<Item = Result<watcher::Event<ProviderConfig>, watcher::Error>>,
+    configs: Store<ProviderConfig>,
+    eips: Store<ElasticIP>,
+    providers: Providers,
+    requeue: mpsc::UnboundedSender<ObjectRef<ElasticIP>>,
+) {
+    enum Input {
+        Config(Box<Result<watcher::Event<ProviderConfig>, watcher::Error>>),
+        Secret(SecretKey),
+    }
+    let (secret_tx, secret_rx) = mpsc::unbounded::<SecretKey>();
+    let mut watches = SecretWatches {
+        client,
+        cache: providers.secret_cache(),
+        changed: secret_tx,
+        tasks: HashMap::new(),
+    };
+    let mut known = BTreeMap::new();
+    let mut synced = false;
+    let inputs = futures::stream::select(
+        config_events.map(|event| Input::Config(Box::new(event))),
+        secret_rx.map(Input::Secret),
+    );
+    futures::pin_mut!(inputs);
+    while let Some(input) = inputs.next().await {
+        let changes = match input {
+            Input::Config(event) => match *event {
+                Err(err) => {
+                    warn!(%err, "ProviderConfig watch failed");
+                    continue;
+                }
+                // The store changes at InitDone.
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+                Ok(_) => {
+                    let changes = account_changes(&mut known, &configs.state());
+                    for change in &changes {
+                        providers.forget(&change.name);
+                    }
+                    watches.update(known.values().filter_map(|a| a.secret.clone()).collect());
+                    // The first sync precedes the controller, which looks at every ElasticIP anyway.
+                    if !std::mem::replace(&mut synced, true) {
+                        continue;
+                    }
+                    changes
+                }
+            },
+            Input::Secret(key) => known
+                .iter()
+                .filter(|(_, account)| account.secret.as_ref() == Some(&key))
+                .map(|(name, account)| AccountChange {
+                    name: name.clone(),
+                    default_involved: account.default,
+                })
+                .collect(),
+        };
+        let refs = dependents(&eips.state(), &changes);
+        if !refs.is_empty() {
+            let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
+            info!(providerconfigs = ?names, elasticips = refs.len(), "account changed; looking again at its ElasticIPs");
+        }
+        for object in refs {
+            let _ = requeue.unbounded_send(object);
+        }
+    }
+}
+
+#[cfg(test)]
+mod dependency_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(name: &str, uid: &str, generation: i64, default: bool, secret: Option<&str>) -> Arc<ProviderConfig> {
+        let mut spec = json!({ "provider": "alibaba", "region": "cn-hangzhou", "default": default });
+        if let Some(secret) = secret {
+            spec["credentialsSecretRef"] = json!({ "name": secret, "namespace": "creds" });
+        }
+        let mut config = ProviderConfig::new(name, serde_json::from_value(spec).expect("spec"));
+        config.metadata.uid = Some(uid.into());
+        config.metadata.generation = Some(generation);
+        Arc::new(config)
+    }
+
+    fn eip(name: &str, config: Option<&str>, resolved_to: Option<&str>) -> Arc<ElasticIP> {
+        let spec = match config {
+            Some(config) => json!({ "providerConfigRef": { "name": config } }),
+            None => json!({}),
+        };
+        let mut eip = ElasticIP::new(name, serde_json::from_value(spec).expect("spec"));
+        eip.metadata.namespace = Some("ns".into());
+        eip.status = resolved_to.map(|resolved| serde_json::from_value(json!({ "providerConfig": resolved })).expect("status"));
+        Arc::new(eip)
+    }
+
+    fn change(name: &str, default_involved: bool) -> AccountChange {
+        AccountChange {
+            name: name.into(),
+            default_involved,
+        }
+    }
+
+    #[test]
+    fn a_recreated_provider_config_is_a_change_though_its_generation_is_the_same() {
+        let mut known = BTreeMap::new();
+        let first = vec![
+            config("acct", "uid-1", 1, false, Some("s")),
+            config("other", "uid-o", 3, true, None),
+        ];
+        assert_eq!(
+            account_changes(&mut known, &first),
+            vec![change("acct", false), change("other", true)]
+        );
+        // A relist of the same objects changes nothing.
+        assert_eq!(account_changes(&mut known, &first), vec![]);
+        // Deleted and created again: same name, same generation, a new UID.
+        let recreated = vec![config("acct", "uid-2", 1, false, Some("s")), first[1].clone()];
+        assert_eq!(account_changes(&mut known, &recreated), vec![change("acct", false)]);
+        // Edited: a new generation.
+        let edited = vec![config("acct", "uid-2", 2, false, Some("s")), first[1].clone()];
+        assert_eq!(account_changes(&mut known, &edited), vec![change("acct", false)]);
+        // The default one deleted: ElasticIPs naming none may resolve differently.
+        assert_eq!(account_changes(&mut known, &edited[..1]), vec![change("other", true)]);
+        assert_eq!(known.len(), 1);
+        assert_eq!(
+            known["acct"].secret,
+            Some(SecretKey {
+                namespace: "creds".into(),
+                name: "s".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_elasticips_of_a_changed_account_are_requeued() {
+        let eips = vec![
+            eip("names-it", Some("acct"), None),
+            eip("names-another", Some("other"), Some("other")),
+            eip("default-now", None, None),
+            eip("resolved-to-it", None, Some("acct")),
+        ];
+        let names = |refs: Vec<ObjectRef<ElasticIP>>| refs.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(dependents(&eips, &[change("acct", false)])),
+            vec!["names-it", "resolved-to-it"]
+        );
+        assert_eq!(
+            names(dependents(&eips, &[change("acct", true)])),
+            vec!["names-it", "default-now", "resolved-to-it"]
+        );
+        assert!(dependents(&eips, &[]).is_empty());
+        let refs = dependents(&eips, &[change("other", false)]);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].namespace.as_deref(), Some("ns"));
+    }
 }

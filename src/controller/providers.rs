@@ -1,5 +1,7 @@
 //! Which cloud account an ElasticIP lives in: resolves spec.providerConfigRef (or the default
-//! ProviderConfig) to a provider client, built once per ProviderConfig generation.
+//! ProviderConfig) to a provider client, built once per ProviderConfig identity: its UID (a
+//! ProviderConfig deleted and created again under the same name is another account) and its
+//! generation (a changed spec is a new client).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::secrets::KubeSecretSource;
+use super::secrets::{KubeSecretSource, SecretCache};
 use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType, RateLimits};
 use crate::cloud::alibaba::AlibabaProvider;
 use crate::cloud::batch::DescribeBatcher;
@@ -53,10 +55,27 @@ impl ResolveError {
     }
 }
 
-/// A provider client and the ProviderConfig generation it was built from.
-type CachedProvider = (Option<i64>, Arc<dyn CloudProvider>);
+/// Which version of a ProviderConfig a client was built from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigIdentity {
+    pub uid: Option<String>,
+    pub generation: Option<i64>,
+}
 
-/// Resolves ElasticIPs to provider clients.
+impl ConfigIdentity {
+    pub fn of(config: &ProviderConfig) -> Self {
+        ConfigIdentity {
+            uid: config.metadata.uid.clone(),
+            generation: config.metadata.generation,
+        }
+    }
+}
+
+/// A provider client and the ProviderConfig version it was built from.
+type CachedProvider = (ConfigIdentity, Arc<dyn CloudProvider>);
+
+/// Resolves ElasticIPs to provider clients. Clones share the clients and the credentials cache.
+#[derive(Clone)]
 pub struct Providers {
     configs: Store<ProviderConfig>,
     /// Reads credentials Secrets (absent in unit tests, where no provider needs one).
@@ -68,8 +87,10 @@ pub struct Providers {
     /// Region of the implicit default simulator account (`run --provider simulator`), used when
     /// no ProviderConfig is marked default.
     implicit_simulator_region: Option<String>,
-    /// Clients by ProviderConfig name, with the generation they were built from.
-    cache: Mutex<HashMap<String, CachedProvider>>,
+    /// Clients by ProviderConfig name, with the version they were built from.
+    cache: Arc<Mutex<HashMap<String, CachedProvider>>>,
+    /// Credentials as read, shared by the clients and dropped by the Secret watches.
+    secret_cache: SecretCache,
 }
 
 impl Providers {
@@ -81,8 +102,20 @@ impl Providers {
             describe_window: DEFAULT_DESCRIBE_WINDOW,
             simulator,
             implicit_simulator_region,
-            cache: Mutex::default(),
+            cache: Arc::default(),
+            secret_cache: SecretCache::default(),
         }
+    }
+
+    /// The credentials cache the Secret watches invalidate.
+    pub fn secret_cache(&self) -> SecretCache {
+        self.secret_cache.clone()
+    }
+
+    /// Drops the client of a ProviderConfig that changed or is gone (the next resolve builds
+    /// one from the ProviderConfig as it is then).
+    pub fn forget(&self, name: &str) {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(name);
     }
 
     /// How long a Describe waits for others to share its wire call (longer: fewer calls, slower
@@ -114,7 +147,12 @@ impl Providers {
             name: name.into(),
             message: "no Kubernetes client to read credentials with".into(),
         })?;
-        Ok(Arc::new(KubeSecretSource::new(client, &reference.namespace, &reference.name)))
+        Ok(Arc::new(KubeSecretSource::with_cache(
+            client,
+            &reference.namespace,
+            &reference.name,
+            self.secret_cache.clone(),
+        )))
     }
 
     pub fn resolve(&self, spec: &ElasticIPSpec) -> Result<Resolved, ResolveError> {
@@ -137,10 +175,10 @@ impl Providers {
             }
         };
         let name = config.name_any();
-        let generation = config.metadata.generation;
+        let identity = ConfigIdentity::of(&config);
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((built_from, provider)) = cache.get(&name)
-            && *built_from == generation
+            && *built_from == identity
         {
             return Ok(Resolved {
                 config_name: name,
@@ -148,7 +186,7 @@ impl Providers {
             });
         }
         let provider = self.wrap(self.build(&name, &config)?, config.spec.rate_limits);
-        cache.insert(name.clone(), (generation, provider.clone()));
+        cache.insert(name.clone(), (identity, provider.clone()));
         Ok(Resolved {
             config_name: name,
             provider,
@@ -172,7 +210,7 @@ impl Providers {
             message,
         })?;
         let provider = self.wrap(Arc::new(provider), None);
-        cache.insert(IMPLICIT_SIMULATOR.to_string(), (None, provider.clone()));
+        cache.insert(IMPLICIT_SIMULATOR.to_string(), (ConfigIdentity::default(), provider.clone()));
         Ok(Resolved {
             config_name: IMPLICIT_SIMULATOR.into(),
             provider,
@@ -236,5 +274,51 @@ impl Providers {
                 Ok(Arc::new(provider))
             } // Every provider type has an arm today; kept for types added later.
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::{reflector, watcher};
+
+    use super::*;
+    use crate::cloud::simulator::SimulatorConfig;
+
+    fn config(uid: &str, generation: i64, region: &str) -> ProviderConfig {
+        let spec = serde_json::json!({ "provider": "simulator", "region": region });
+        let mut config = ProviderConfig::new("acct", serde_json::from_value(spec).expect("spec"));
+        config.metadata.uid = Some(uid.into());
+        config.metadata.generation = Some(generation);
+        config
+    }
+
+    fn spec() -> ElasticIPSpec {
+        serde_json::from_value(serde_json::json!({ "providerConfigRef": { "name": "acct" } })).expect("spec")
+    }
+
+    #[tokio::test]
+    async fn a_client_is_built_once_per_uid_and_generation() {
+        let (store, mut writer) = reflector::store();
+        let providers = Providers::new(store, Some(Simulator::new(SimulatorConfig::instant())), None);
+        let resolve = || providers.resolve(&spec()).expect("resolves").provider;
+
+        writer.apply_watcher_event(&watcher::Event::Apply(config("uid-1", 1, "cn-hangzhou")));
+        let first = resolve();
+        assert!(Arc::ptr_eq(&first, &resolve()), "cached");
+
+        // Deleted and created again under the same name: generation 1 again, another UID.
+        writer.apply_watcher_event(&watcher::Event::Delete(config("uid-1", 1, "cn-hangzhou")));
+        writer.apply_watcher_event(&watcher::Event::Apply(config("uid-2", 1, "cn-shanghai")));
+        let recreated = resolve();
+        assert!(!Arc::ptr_eq(&first, &recreated), "a new UID is a new account");
+
+        // Edited: a new generation.
+        writer.apply_watcher_event(&watcher::Event::Apply(config("uid-2", 2, "cn-hangzhou")));
+        let edited = resolve();
+        assert!(!Arc::ptr_eq(&recreated, &edited), "a new generation is a new client");
+
+        // Forgotten (the controller saw it change): built again.
+        providers.forget("acct");
+        assert!(!Arc::ptr_eq(&edited, &resolve()));
     }
 }

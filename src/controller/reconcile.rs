@@ -27,6 +27,10 @@ const FRESH_FOR: Duration = Duration::from_secs(5);
 /// How long the operator waits for the watch to deliver its own status write before it trusts
 /// the cache again (someone else may have changed the status).
 const STALE_FOR: Duration = Duration::from_secs(5);
+/// How long after claiming an adopted EIP the operator reads its tags back. Tag writes are not
+/// compare-and-swap: an adopter that read the EIP untagged at the same moment writes its claim
+/// within this time, and the read-back then shows which claim the cloud kept.
+const CLAIM_SETTLE: Duration = Duration::from_secs(1);
 
 /// Field manager of the operator's writes.
 pub const MANAGER: &str = "eip-operator";
@@ -50,6 +54,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Consecutive retryable failures per object UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Consecutive stalled reconciles per object UID, for the slowing stalled resync.
+    stalls: Mutex<HashMap<String, u32>>,
     /// EIPs as an allocation just returned them, by object UID: the next reconcile uses this
     /// instead of describing the EIP again.
     fresh: Mutex<HashMap<String, (std::time::Instant, CloudEip)>>,
@@ -69,6 +75,7 @@ impl Context {
             timing,
             metrics,
             failures: Mutex::default(),
+            stalls: Mutex::default(),
             fresh: Mutex::default(),
             written: Mutex::default(),
             absences: Mutex::default(),
@@ -130,7 +137,21 @@ impl Context {
             .insert(uid.to_string(), (std::time::Instant::now(), print));
     }
 
+    /// Counts a stalled reconcile; returns the number of consecutive ones before this one.
+    fn record_stall(&self, uid: &str) -> u32 {
+        let mut stalls = self.stalls.lock().unwrap_or_else(|p| p.into_inner());
+        let count = stalls.entry(uid.to_string()).or_insert(0);
+        let before = *count;
+        *count = count.saturating_add(1);
+        before
+    }
+
+    fn clear_stalls(&self, uid: &str) {
+        self.stalls.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
+    }
+
     fn forget(&self, uid: &str) {
+        self.stalls.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.written.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.fresh.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.absences.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
@@ -262,10 +283,24 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         ctx.remember_fresh(&uid, allocated);
     }
 
+    // Consecutive reconciles that ended the same way: retryable failures back off, stalls slow
+    // down; anything else starts both counts again.
     let failures = match &outcome {
-        Outcome::Failed(err) if err.class == ErrorClass::Retryable => ctx.record_failure(&uid),
+        Outcome::Failed(err) if err.class == ErrorClass::Retryable => {
+            ctx.clear_stalls(&uid);
+            ctx.record_failure(&uid)
+        }
+        Outcome::Failed(_) => {
+            ctx.clear_failures(&uid);
+            ctx.record_stall(&uid)
+        }
+        _ if matches!(step, Step::Stalled(_)) => {
+            ctx.clear_failures(&uid);
+            ctx.record_stall(&uid)
+        }
         _ => {
             ctx.clear_failures(&uid);
+            ctx.clear_stalls(&uid);
             0
         }
     };
@@ -281,6 +316,8 @@ fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
         (_, Outcome::Failed(err)) if err.class == ErrorClass::Retryable => "retry",
         (_, Outcome::Failed(_)) | (Step::Stalled(_), _) => "stalled",
         (Step::Allocate, _) => "allocate",
+        (Step::Claim, _) => "claim",
+        (Step::Unclaim { .. }, _) => "unclaim",
         (Step::Associate { .. }, _) => "associate",
         (Step::Unassociate { .. }, _) => "unassociate",
         (Step::Release, _) => "release",
@@ -364,20 +401,24 @@ async fn execute(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, step:
             let token = client_token(&[uid, "release", allocation_id, &started]);
             provider.release(allocation_id, &token).await
         }
+        Step::Claim => provider.tag(allocation_id, &owner_tags(eip, uid)).await,
+        Step::Unclaim { keys } => provider.untag(allocation_id, keys).await,
         Step::Wait { .. } | Step::ConfirmAbsence { .. } | Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => {
             return Outcome::NoCall;
         }
     };
     match result {
         Ok(receipt) => Outcome::Accepted { receipt, allocated: None },
-        // Unbinding or releasing what no longer exists reaches the goal.
-        Err(err) if err.class == ErrorClass::Gone && matches!(step, Step::Unassociate { .. } | Step::Release) => Outcome::Accepted {
-            receipt: Receipt {
-                request_id: err.request_id.unwrap_or_default(),
-            },
-            allocated: None,
-        },
-        // Binding an EIP that vanished: look again; the next observation reports it.
+        // Unbinding, releasing or unclaiming what no longer exists reaches the goal.
+        Err(err) if err.class == ErrorClass::Gone && matches!(step, Step::Unassociate { .. } | Step::Release | Step::Unclaim { .. }) => {
+            Outcome::Accepted {
+                receipt: Receipt {
+                    request_id: err.request_id.unwrap_or_default(),
+                },
+                allocated: None,
+            }
+        }
+        // Binding or claiming an EIP that vanished: look again; the next observation reports it.
         Err(err) if err.class == ErrorClass::Gone => Outcome::Failed(CloudError {
             class: ErrorClass::Retryable,
             ..err
@@ -386,14 +427,21 @@ async fn execute(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, step:
     }
 }
 
+/// The tags that say this object owns an EIP: its UID and its `namespace/name`.
+fn owner_tags(eip: &ElasticIP, uid: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (OWNER_TAG.to_string(), uid.to_string()),
+        (
+            OWNER_NAME_TAG.to_string(),
+            format!("{}/{}", eip.namespace().unwrap_or_default(), eip.name_any()),
+        ),
+    ])
+}
+
 fn allocate_request(eip: &ElasticIP, uid: &str) -> AllocateRequest {
     let allocation = eip.spec.allocation.clone().unwrap_or_default();
     let mut tags: BTreeMap<String, String> = allocation.tags.clone();
-    tags.insert(OWNER_TAG.into(), uid.into());
-    tags.insert(
-        OWNER_NAME_TAG.into(),
-        format!("{}/{}", eip.namespace().unwrap_or_default(), eip.name_any()),
-    );
+    tags.extend(owner_tags(eip, uid));
     AllocateRequest {
         // One allocation per object, ever: a retry or a restart gets the same EIP back.
         client_token: client_token(&[uid, "allocate"]),
@@ -421,6 +469,8 @@ pub fn client_token(parts: &[&str]) -> String {
 /// How long the cloud usually needs to finish what this step starts.
 fn expected_transition(provider: &dyn CloudProvider, step: &Step) -> Duration {
     let operation = match step {
+        // The read-back that verifies a claim waits for concurrent claims to land.
+        Step::Claim => return CLAIM_SETTLE.max(provider.expected_transition(Operation::Tag)),
         Step::Allocate => Operation::Allocate,
         Step::Associate { .. } => Operation::Associate,
         Step::Unassociate { .. } => Operation::Unassociate,
@@ -477,6 +527,7 @@ async fn unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &
         };
         return stall_unobserved(api, eip, ctx, blocked).await;
     }
+    ctx.clear_stalls(uid);
     let failures = ctx.record_failure(uid);
     if failures == 0 {
         publish(
@@ -518,10 +569,14 @@ async fn stall_unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, 
     }
     let next = status::unobserved_status(eip.status.as_ref(), eip.meta().generation, &eip.spec, &blocked, Timestamp::now());
     write_status(api, eip, &next).await?;
-    if let Some(uid) = eip.uid() {
-        ctx.remember_written(&uid, &next);
-    }
-    Ok(Action::requeue(ctx.timing.stalled_resync))
+    let stalls = match eip.uid() {
+        Some(uid) => {
+            ctx.remember_written(&uid, &next);
+            ctx.record_stall(&uid)
+        }
+        None => 0,
+    };
+    Ok(Action::requeue(ctx.timing.stalled_backoff(stalls)))
 }
 
 fn already_stalled(eip: &ElasticIP, reason: &str) -> bool {
@@ -574,6 +629,8 @@ async fn announce(ctx: &Context, eip: &ElasticIP, step: &Step, outcome: &Outcome
                 Step::Associate { target } => ("Binding", format!("binding to {target}")),
                 Step::Unassociate { current } => ("Unbinding", format!("unbinding from {current}")),
                 Step::Release => ("Releasing", "releasing the EIP".to_string()),
+                Step::Claim => ("Claiming", "claiming the adopted EIP (owner tags)".to_string()),
+                Step::Unclaim { .. } => ("Unclaimed", "removed this object's claim (owner tags) from the EIP".to_string()),
                 _ => return,
             };
             let request = if receipt.request_id.is_empty() {
@@ -611,10 +668,11 @@ fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String)
 
 async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
     let note = truncate(note, 1000);
-    if let Err(err) = ctx.recorder.publish(eip.object_ref(&()), type_, reason, action, note).await {
-        // Events are best effort: losing one must not stop the lifecycle.
-        warn!(name = %eip.name_any(), %err, reason, "cannot publish event");
-    }
+    // Events are best effort: losing one must not stop the lifecycle. A failure is logged in one
+    // line, at debug level while the namespace is being deleted (see `events`).
+    ctx.recorder
+        .publish_best_effort(eip.object_ref(&()), type_, reason, action, note)
+        .await;
 }
 
 fn truncate(mut text: String, max: usize) -> String {

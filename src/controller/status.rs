@@ -190,6 +190,16 @@ fn progress(step: &Step, outcome: &Outcome) -> Option<(&'static str, String)> {
     };
     match step {
         Step::Allocate => Some(("Allocating", format!("allocation requested{request}"))),
+        Step::Claim => Some((
+            "Claiming",
+            format!(
+                "claiming the adopted EIP for this object (owner tags) requested{request}; it is bound only once its tags read back name this object"
+            ),
+        )),
+        Step::Unclaim { keys } => Some((
+            "Unclaiming",
+            format!("removing this object's claim ({}) from the EIP requested{request}", keys.join(", ")),
+        )),
         Step::Associate { target } => Some(("Associating", format!("binding to {target} requested{request}"))),
         Step::Unassociate { current } => Some(("Unassociating", format!("unbinding from {current} requested{request}"))),
         Step::Release => Some(("Releasing", format!("release requested{request}"))),
@@ -233,8 +243,10 @@ fn phase(step: &Step, deleting: bool) -> Phase {
         } => Phase::Releasing,
         Step::Stalled(_) => Phase::Stalled,
         _ if deleting => Phase::Deleting,
+        Step::Claim => Phase::Pending,
         Step::Wait { .. } | Step::ConfirmAbsence { .. } => Phase::Pending,
-        Step::Converged | Step::RemoveFinalizer => Phase::Ready,
+        // Unclaim runs only while deleting (above); a living object is never unclaimed.
+        Step::Converged | Step::RemoveFinalizer | Step::Unclaim { .. } => Phase::Ready,
     }
 }
 
@@ -248,11 +260,18 @@ fn terminal_stall(step: &Step, err: &CloudError, spec: &ElasticIPSpec) -> (&'sta
         Blocker::PrepaidCannotRelease => " Set spec.deletionPolicy to Unbind or Retain to keep the address and let the object go.",
         Blocker::InvalidBindingTarget => " Fix spec.binding.",
         Blocker::DeletionProtection => " Turn off deletion protection in the cloud, or set spec.deletionPolicy to Retain.",
-        Blocker::Authentication => " Check the credentials Secret of the ProviderConfig.",
+        Blocker::Forbidden if matches!(step, Step::Claim | Step::Unclaim { .. }) => {
+            " The credentials need the permission to tag EIPs (Alibaba Cloud: vpc:TagResources and vpc:UnTagResources; OTC/Huawei Cloud: the EIP tag API)."
+        }
+        _ if matches!(step, Step::Unclaim { .. }) => {
+            " To let the object go, remove the tags eip-operator.dev/owner-uid and eip-operator.dev/owner from the EIP in the console."
+        }
         _ => "",
     };
     let action = match step {
         Step::Allocate => "allocate",
+        Step::Claim => "tag the EIP (claim it)",
+        Step::Unclaim { .. } => "untag the EIP (remove this object's claim)",
         Step::Associate { .. } => "bind",
         Step::Unassociate { .. } => "unbind",
         Step::Release => "release",
@@ -292,9 +311,11 @@ fn bound_condition(spec: &ElasticIPSpec, eip: Option<&CloudEip>) -> (bool, &'sta
 pub fn step_action(step: &Step) -> Option<&'static str> {
     match step {
         Step::Allocate => Some("Allocate"),
+        Step::Claim => Some("Claim"),
         Step::Associate { .. } => Some("Associate"),
         Step::Unassociate { .. } => Some("Unassociate"),
         Step::Release => Some("Release"),
+        Step::Unclaim { .. } => Some("Unclaim"),
         _ => None,
     }
 }
@@ -666,6 +687,54 @@ mod tests {
         assert_eq!(st.phase, Some(Phase::Allocating));
         assert_eq!(st.ownership, Some(crate::api::Ownership::Allocated));
         assert_eq!(st.effective_deletion_policy, Some(crate::api::DeletionPolicy::Delete));
+    }
+
+    #[test]
+    fn claims_are_work_in_flight_recorded_as_operations() {
+        let s = spec(Some("i-1"));
+        let cloud = CloudView::Present(eip(None, EipPhase::Unbound, "Available"));
+        let ok = Outcome::Accepted {
+            receipt: Receipt { request_id: "r-1".into() },
+            allocated: None,
+        };
+        let st = status_of(None, &s, &cloud, &Step::Claim, &ok, "2026-01-01T00:00:00Z");
+        assert_eq!(st.phase, Some(Phase::Pending));
+        assert_eq!(cond(&st, RECONCILING).reason, "Claiming");
+        assert!(cond(&st, RECONCILING).message.contains("r-1"));
+        assert_eq!(cond(&st, READY).status, "False");
+        assert_eq!(st.last_operation.map(|op| op.action), Some("Claim".to_string()));
+
+        let unclaim = Step::Unclaim {
+            keys: vec!["eip-operator.dev/owner-uid".into()],
+        };
+        let st = next_status(
+            None,
+            &StatusInputs {
+                generation: Some(3),
+                spec: &s,
+                deleting: true,
+                cloud: &cloud,
+                step: &unclaim,
+                outcome: &ok,
+                provider_config: "sim",
+                now: ts("2026-01-01T00:00:00Z"),
+            },
+        );
+        assert_eq!(st.phase, Some(Phase::Deleting));
+        assert_eq!(cond(&st, READY).reason, "Deleting");
+        assert_eq!(cond(&st, RECONCILING).reason, "Unclaiming");
+        assert_eq!(st.last_operation.map(|op| op.action), Some("Unclaim".to_string()));
+
+        // A refused claim says what was refused, and what permission is missing.
+        let refused = CloudError::terminal(Operation::Tag, Blocker::Forbidden, "Forbidden", "no permission");
+        let st = status_of(None, &s, &cloud, &Step::Claim, &Outcome::Failed(refused), "2026-01-01T00:00:00Z");
+        let stalled = cond(&st, STALLED);
+        assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "Forbidden"));
+        assert!(
+            stalled.message.contains("claim") && stalled.message.contains("TagResources"),
+            "{}",
+            stalled.message
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::cloud::simulator::{CallOutcome, Latencies, SeedEip, Simulator, Simula
 use crate::cloud::{BindTarget, ChargeType, EipPhase, InstanceType, OWNER_TAG, Operation};
 
 mod absence;
+mod adoption;
 
 const REGION: &str = "cn-hangzhou";
 const UID: &str = "6f1b2c3d-0000-4000-8000-000000000001";

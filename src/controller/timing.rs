@@ -14,8 +14,13 @@ use crate::cloud::ErrorClass;
 pub struct Timing {
     /// How often a converged object is checked for drift.
     pub resync: Duration,
-    /// How often a stalled object is checked again (the blocker may have been lifted).
+    /// How soon a stalled object is checked again (the blocker may have been lifted out of sight
+    /// of the operator: NAT entries removed, a lock lifted). Doubles with each consecutive stalled
+    /// reconcile of the object, up to `stalled_resync_max`, so a permanent stall costs little.
+    /// Causes the operator watches (its ProviderConfig, the credentials Secret) requeue at once.
     pub stalled_resync: Duration,
+    /// The longest wait between two looks at a stalled object.
+    pub stalled_resync_max: Duration,
     /// Earliest look after a mutating call was accepted (the cloud's expected transition time
     /// decides beyond that).
     pub after_call: Duration,
@@ -34,7 +39,8 @@ impl Default for Timing {
     fn default() -> Self {
         Timing {
             resync: Duration::from_secs(300),
-            stalled_resync: Duration::from_secs(300),
+            stalled_resync: Duration::from_secs(30),
+            stalled_resync_max: Duration::from_secs(600),
             after_call: Duration::from_millis(100),
             poll_min: Duration::from_millis(500),
             poll_max: Duration::from_secs(30),
@@ -49,8 +55,10 @@ impl Timing {
     /// The delay before the next reconcile.
     ///
     /// `waited` is how long the current operation has been going on (a quarter of it is the
-    /// next poll, so polls thin out on slow transitions); `failures` counts consecutive retryable
-    /// failures of this object; `expected` is how long the cloud usually takes to finish the
+    /// next poll, so polls thin out on slow transitions); `failures` counts the consecutive
+    /// reconciles of this object that ended the same way before this one: retryable failures for
+    /// a retryable error (exponential backoff), stalls for a terminal error or a Stalled step
+    /// ([`Timing::stalled_backoff`]); `expected` is how long the cloud usually takes to finish the
     /// call just made (the first look comes just after that).
     pub fn requeue_after(&self, step: &Step, outcome: &Outcome, waited: Duration, failures: u32, expected: Duration) -> Duration {
         match outcome {
@@ -58,15 +66,24 @@ impl Timing {
                 Some(after) => after + jitter(after / 10),
                 None => self.backoff(failures),
             },
-            Outcome::Failed(_) => self.stalled_resync,
+            Outcome::Failed(_) => self.stalled_backoff(failures),
             Outcome::Accepted { .. } => (expected + expected / 20).max(self.after_call),
             Outcome::NoCall => match step {
                 Step::Wait { .. } => (waited / 4).clamp(self.poll_min, self.poll_max),
                 Step::ConfirmAbsence { .. } => self.absence_confirmation + jitter(self.absence_confirmation / 10),
-                Step::Stalled(_) => self.stalled_resync,
+                Step::Stalled(_) => self.stalled_backoff(failures),
                 _ => self.resync,
             },
         }
+    }
+
+    /// The wait before looking again at an object stalled `stalls` times in a row before this
+    /// time: `stalled_resync`, doubled per consecutive stall, at most `stalled_resync_max` (or
+    /// `stalled_resync`, if that is longer). No jitter: objects stalled by one cause look again
+    /// together and share batched Describe calls.
+    pub fn stalled_backoff(&self, stalls: u32) -> Duration {
+        let cap = self.stalled_resync_max.max(self.stalled_resync);
+        self.stalled_resync.saturating_mul(1u32 << stalls.min(16)).min(cap)
     }
 
     /// Exponential backoff with ±20% jitter, so objects that failed together do not retry together.
@@ -140,6 +157,7 @@ mod tests {
             t.requeue_after(&Step::Release, &Outcome::Failed(err), Duration::ZERO, 0, Duration::ZERO),
             t.stalled_resync
         );
+        assert_eq!(t.stalled_resync, Duration::from_secs(30), "the default of --stalled-resync-seconds");
         let accepted = Outcome::Accepted {
             receipt: Receipt::default(),
             allocated: None,
@@ -164,5 +182,78 @@ mod tests {
         let step = Step::ConfirmAbsence { allocation_id: None };
         let d = t.requeue_after(&step, &Outcome::NoCall, Duration::ZERO, 0, Duration::ZERO);
         assert!(d >= t.absence_confirmation && d <= t.absence_confirmation * 11 / 10, "{d:?}");
+    }
+
+    fn stall() -> Step {
+        Step::Stalled(crate::controller::decide::Stall::Locked {
+            state: "Locked".into(),
+            locks: vec!["financial".into()],
+        })
+    }
+
+    #[test]
+    fn stalls_back_off_by_doubling_from_the_flag_up_to_ten_minutes() {
+        let t = Timing::default();
+        let secs = |stalls| t.stalled_backoff(stalls).as_secs();
+        let delays: Vec<u64> = (0..8).map(secs).collect();
+        assert_eq!(delays, vec![30, 60, 120, 240, 480, 600, 600, 600]);
+        // However long the stall lasts: no overflow, still the cap.
+        assert_eq!(t.stalled_backoff(u32::MAX), Duration::from_secs(600));
+        // From the flag's value.
+        let fast = Timing {
+            stalled_resync: Duration::from_secs(5),
+            ..Timing::default()
+        };
+        assert_eq!(fast.stalled_backoff(0), Duration::from_secs(5));
+        assert_eq!(fast.stalled_backoff(3), Duration::from_secs(40));
+        assert_eq!(fast.stalled_backoff(7), Duration::from_secs(600));
+        // A flag beyond the cap is the interval itself, not cut down to the cap.
+        let slow = Timing {
+            stalled_resync: Duration::from_secs(900),
+            ..Timing::default()
+        };
+        assert_eq!(slow.stalled_backoff(0), Duration::from_secs(900));
+        assert_eq!(slow.stalled_backoff(5), Duration::from_secs(900));
+        // A cap equal to the interval: a constant resync.
+        let constant = Timing {
+            stalled_resync: Duration::from_secs(5),
+            stalled_resync_max: Duration::from_secs(5),
+            ..Timing::default()
+        };
+        assert!((0..20).all(|n| constant.stalled_backoff(n) == Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn stalled_steps_and_terminal_errors_use_the_stall_count() {
+        let t = Timing::default();
+        let terminal = || {
+            Outcome::Failed(CloudError::terminal(
+                Operation::Describe,
+                Blocker::Authentication,
+                "InvalidAccessKeySecret",
+                "wrong secret",
+            ))
+        };
+        for stalls in 0..10 {
+            let expected = t.stalled_backoff(stalls);
+            assert_eq!(
+                t.requeue_after(&stall(), &Outcome::NoCall, Duration::ZERO, stalls, Duration::ZERO),
+                expected
+            );
+            assert_eq!(
+                t.requeue_after(&Step::Allocate, &terminal(), Duration::ZERO, stalls, Duration::ZERO),
+                expected
+            );
+        }
+        // The count starts again once the object is no longer stalled (the reconciler passes 0).
+        assert_eq!(
+            t.requeue_after(&stall(), &Outcome::NoCall, Duration::ZERO, 0, Duration::ZERO),
+            t.stalled_resync
+        );
+        // Converged objects keep the drift resync whatever the count.
+        assert_eq!(
+            t.requeue_after(&Step::Converged, &Outcome::NoCall, Duration::ZERO, 7, Duration::ZERO),
+            t.resync
+        );
     }
 }

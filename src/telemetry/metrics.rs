@@ -19,8 +19,9 @@ use crate::cloud::{AllocateRequest, Allocated, BindTarget, CloudEip, CloudError,
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
-    /// What the reconcile did: allocate, associate, unassociate, release, wait, converged,
-    /// finalized, stalled, retry (retryable cloud error) or error (Kubernetes API error).
+    /// What the reconcile did: allocate, claim, associate, unassociate, release, unclaim, wait,
+    /// confirm_absence, converged, finalized, stalled, retry (retryable cloud error) or error
+    /// (Kubernetes API error).
     pub result: String,
 }
 
@@ -280,6 +281,20 @@ impl CloudProvider for Instrumented {
         let started = std::time::Instant::now();
         let result = self.inner.release(allocation_id, client_token).await;
         self.record("Release", started, &result);
+        result
+    }
+
+    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError> {
+        let started = std::time::Instant::now();
+        let result = self.inner.tag(allocation_id, tags).await;
+        self.record("Tag", started, &result);
+        result
+    }
+
+    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
+        let started = std::time::Instant::now();
+        let result = self.inner.untag(allocation_id, keys).await;
+        self.record("Untag", started, &result);
         result
     }
 }

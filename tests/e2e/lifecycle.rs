@@ -252,8 +252,8 @@ pub async fn adopted_eip_is_kept_by_default(cp: &ControlPlane) {
     assert_eq!(kept.bound_to.map(|b| b.instance_id), Some("i-sim-0007".to_string()));
     assert_eq!(
         s.mutating_calls(&id),
-        vec!["Associate:Ok"],
-        "never allocated a replacement, never released"
+        vec!["Tag:Ok", "Associate:Ok", "Untag:Ok"],
+        "claimed, bound, claim removed: never allocated a replacement, never released"
     );
 
     // Adopting an ID the cloud does not have stalls, and never allocates a replacement.

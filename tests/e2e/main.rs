@@ -6,13 +6,16 @@
 //! ServiceAccount from `config/rbac/`), so scenarios run in parallel without seeing each other.
 //! The control plane is torn down when the run ends, whether scenarios passed, failed or panicked.
 
+mod adoption;
 mod consistency;
+mod explain;
 mod lifecycle;
 mod operations;
 mod packaging;
 mod providers;
 mod rbac;
 mod restart;
+mod stalls;
 mod support;
 mod validation;
 
@@ -38,6 +41,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(lifecycle::rebind_and_unbind_follow_the_spec),
         scenario!(lifecycle::unbind_and_retain_policies_keep_the_eip),
         scenario!(lifecycle::adopted_eip_is_kept_by_default),
+        scenario!(adoption::two_adopters_one_wins_and_the_claim_is_released),
         scenario!(lifecycle::prepaid_delete_stalls_until_retain),
         scenario!(lifecycle::drift_is_reported_and_repaired),
         scenario!(restart::restarts_mid_operation_converge_without_leaks),
@@ -46,9 +50,12 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
+        scenario!(stalls::fixing_the_secret_makes_it_ready_within_seconds),
+        scenario!(stalls::recreated_provider_config_is_a_new_account),
         scenario!(providers::an_unusable_secret_value_stalls_naming_the_key),
         scenario!(validation::invalid_manifests_are_rejected),
         scenario!(validation::immutable_fields_cannot_change),
+        scenario!(explain::kubectl_explain_reads_cleanly),
         scenario!(rbac::operator_identity_is_sufficient_and_minimal),
         scenario!(packaging::helm_chart_lints_clean),
         scenario!(packaging::helm_template_is_accepted_by_the_api_server),

@@ -19,7 +19,12 @@ async fn serve(sim: Simulator) -> String {
 fn assert_unbound_then_released(s: &Scenario<'_>, region: &str, ids: &[String]) {
     for id in ids {
         let calls = s.mutating_calls(id);
-        let ok: Vec<&str> = calls.iter().filter(|c| c.ends_with(":Ok")).map(String::as_str).collect();
+        // (OTC/Huawei tag a new EIP in a call of its own, right after the create.)
+        let ok: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.ends_with(":Ok") && !c.starts_with("Tag:"))
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             ok,
             vec!["Allocate:Ok", "Associate:Ok", "Unassociate:Ok", "Release:Ok"],

@@ -537,7 +537,7 @@ proptest! {
             Ok(_) => {
                 prop_assert!(is_success(status));
                 match mutation {
-                    Mutation::Release | Mutation::Tags => {
+                    Mutation::Release | Mutation::Tags | Mutation::Tag | Mutation::Untag => {
                         prop_assert_eq!(status, 204);
                         prop_assert!(body.iter().all(u8::is_ascii_whitespace));
                     }

@@ -19,6 +19,7 @@ from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET
 
 REGION = "cn-hangzhou"
 OWNER_TAG = "eip-operator.dev/owner-uid"
+OWNER_NAME_TAG = "eip-operator.dev/owner"
 FLAVOURS = ["tea-v3", "tea-v1", "legacy"]
 
 
@@ -150,6 +151,20 @@ class TeaClient:
             ),
         ).to_map()
 
+    def untag(self, allocation_id, keys=None, all_tags=None):
+        from alibabacloud_vpc20160428 import models as m
+
+        return self._call(
+            self.client.un_tag_resources,
+            m.UnTagResourcesRequest(
+                region_id=REGION,
+                resource_type="EIP",
+                resource_id=[allocation_id],
+                tag_key=keys,
+                all=all_tags,
+            ),
+        ).to_map()
+
 
 class LegacyClient:
     """`aliyun-python-sdk-core` + `aliyun-python-sdk-vpc`; answers are JSON."""
@@ -236,6 +251,18 @@ class LegacyClient:
         request.set_ResourceType("EIP")
         request.set_ResourceIds([allocation_id])
         request.set_Tags([{"Key": k, "Value": v} for k, v in tags.items()])
+        return self._call(request)
+
+    def untag(self, allocation_id, keys=None, all_tags=None):
+        from aliyunsdkvpc.request.v20160428.UnTagResourcesRequest import UnTagResourcesRequest
+
+        request = UnTagResourcesRequest()
+        request.set_ResourceType("EIP")
+        request.set_ResourceIds([allocation_id])
+        if keys:
+            request.set_TagKeys(keys)
+        if all_tags is not None:
+            request.set_All(all_tags)
         return self._call(request)
 
 
@@ -489,3 +516,53 @@ def test_unknown_region_is_refused(simulator):
     with pytest.raises(exceptions.AlibabaCloudException) as raised:
         client.client.describe_eip_addresses(m.DescribeEipAddressesRequest(region_id="eu-de"))
     assert (raised.value.code, raised.value.status_code) == ("Forbidden.RegionNotFound", 404)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_claim_tags_and_untags_an_adopted_eip(simulator, flavour):
+    """How adoption claims an address: TagResources / UnTagResources as the operator sends them
+    (ResourceType=EIP, ResourceId.1, Tag.N / TagKey.N), read back by DescribeEipAddresses."""
+    client = make_client(simulator, flavour)
+    seeded = simulator.admin("POST", f"/admin/regions/{REGION}/eips", json={"tags": {"team": "a"}})
+    allocation_id = seeded["allocationId"]
+    since = max((c["seq"] for c in simulator.calls()), default=0)
+    owner = str(uuid.uuid4())
+
+    tagged = client.tag(allocation_id, {OWNER_TAG: owner, OWNER_NAME_TAG: "default/web"})
+    assert tagged["RequestId"]
+    item = items(client.describe(ids=[allocation_id]))[0]
+    assert tags_of(item) == {"team": "a", OWNER_TAG: owner, OWNER_NAME_TAG: "default/web"}
+    # Found by the claim, as by an allocation's owner tag.
+    assert [i["AllocationId"] for i in items(client.describe(tags={OWNER_TAG: owner}))] == [allocation_id]
+
+    # Not compare-and-swap: a second claim overwrites the first one's values.
+    other = str(uuid.uuid4())
+    client.tag(allocation_id, {OWNER_TAG: other, OWNER_NAME_TAG: "default/api"})
+    assert tags_of(items(client.describe(ids=[allocation_id]))[0])[OWNER_TAG] == other
+
+    untagged = client.untag(allocation_id, keys=[OWNER_TAG, OWNER_NAME_TAG, "absent"])
+    assert untagged["RequestId"]
+    assert tags_of(items(client.describe(ids=[allocation_id]))[0]) == {"team": "a"}
+    # The admin API (the model) sees what the wire did.
+    assert simulator.admin("GET", f"/admin/regions/{REGION}/eips/{allocation_id}")["tags"] == {"team": "a"}
+
+    client.untag(allocation_id, all_tags=True)
+    assert tags_of(items(client.describe(ids=[allocation_id]))[0]) == {}
+
+    for attempt in (
+        lambda: client.tag("eip-doesnotexist000000", {OWNER_TAG: owner}),
+        lambda: client.untag("eip-doesnotexist000000", keys=[OWNER_TAG]),
+    ):
+        with pytest.raises(CloudError) as raised:
+            attempt()
+        assert (raised.value.code, raised.value.status) == ("InvalidResourceId.NotFound", 404)
+        assert raised.value.request_id
+    with pytest.raises(CloudError) as raised:
+        client.tag(allocation_id, {f"k{n}": "v" for n in range(21)})
+    assert raised.value.status == 400
+
+    calls = simulator.calls(since)
+    tagging = [(c["operation"], c["outcome"]) for c in calls if c["operation"] in ("Tag", "Untag")]
+    assert tagging[:4] == [("Tag", "Ok"), ("Tag", "Ok"), ("Untag", "Ok"), ("Untag", "Ok")], tagging
+    assert all(c["allocationIds"] == [allocation_id] for c in calls if c["operation"] in ("Tag", "Untag") and c["outcome"] == "Ok")
+    oob_release(simulator, allocation_id)

@@ -172,7 +172,7 @@ def test_batch_unbind_and_batch_delete(simulator, v2c):
     eips = [_create(v2c).id for _ in range(3)]
     for n, eip in enumerate(eips, start=3):
         _bind(v2c, eip, f"port-sim-000{n}")
-    since = simulator.calls()[-1]["seq"]
+    since = max((c["seq"] for c in simulator.calls()), default=0)
     answer = v2c.batch_disassociate_publicips(
         v2.BatchDisassociatePublicipsRequest(body=v2.BatchDeletePublicIpRequestBody(publicip_ids=eips))
     )
@@ -263,6 +263,64 @@ def test_tags(v2c):
     error = _error(lambda: v2c.batch_create_publicip_tags(v2.BatchCreatePublicipTagsRequest(publicip_id=eip, body=bad)))
     assert (error.status_code, error.error_code) == (400, "VPC.0501")
     v2c.delete_publicip(v2.DeletePublicipRequest(publicip_id=eip))
+
+
+def test_claim_tags_and_untags_an_adopted_eip(simulator, v2c):
+    """How adoption claims an address on OTC / Huawei Cloud: `tags/action` create and delete (keys
+    only) with the owner tags in their wire form, and the single-tag routes."""
+    seeded = simulator.admin("POST", "/admin/regions/eu-de/eips", json={"tags": {"team": "a"}})
+    eip = seeded["allocationId"]
+    since = max((c["seq"] for c in simulator.calls()), default=0)
+    claim = v2.BatchCreatePublicipTagsRequestBody(
+        action="create",
+        tags=[
+            v2.ResourceTagOption(key="eip-operator_owner-uid", value="uid-1"),
+            v2.ResourceTagOption(key="eip-operator_owner", value="team-a_web"),
+        ],
+    )
+    v2c.batch_create_publicip_tags(v2.BatchCreatePublicipTagsRequest(publicip_id=eip, body=claim))
+    assert sorted(_show(v2c, eip).tags) == ["eip-operator_owner-uid=uid-1", "eip-operator_owner=team-a_web", "team=a"]
+    # The model keeps the operator's keys.
+    assert simulator.admin("GET", f"/admin/regions/eu-de/eips/{eip}")["tags"] == {
+        "eip-operator.dev/owner-uid": "uid-1",
+        "eip-operator.dev/owner": "team-a/web",
+        "team": "a",
+    }
+    # A second claim overwrites the first (the last writer wins).
+    second = v2.BatchCreatePublicipTagsRequestBody(action="create", tags=[v2.ResourceTagOption(key="eip-operator_owner-uid", value="uid-2")])
+    v2c.batch_create_publicip_tags(v2.BatchCreatePublicipTagsRequest(publicip_id=eip, body=second))
+    assert "eip-operator_owner-uid=uid-2" in _show(v2c, eip).tags
+
+    unclaim = v2.BatchDeletePublicipTagsRequestBody(
+        action="delete",
+        tags=[v2.ResourceTagOption(key="eip-operator_owner-uid"), v2.ResourceTagOption(key="eip-operator_owner")],
+    )
+    v2c.batch_delete_publicip_tags(v2.BatchDeletePublicipTagsRequest(publicip_id=eip, body=unclaim))
+    assert _show(v2c, eip).tags == ["team=a"]
+
+    v2c.create_publicip_tag(v2.CreatePublicipTagRequest(publicip_id=eip, body=v2.CreatePublicipTagRequestBody(tag=v2.ResourceTagOption(key="stage", value="b"))))
+    v2c.delete_publicip_tag(v2.DeletePublicipTagRequest(publicip_id=eip, key="team"))
+    tags = v2c.show_publicip_tags(v2.ShowPublicipTagsRequest(publicip_id=eip)).tags
+    assert [(t.key, t.value) for t in tags] == [("stage", "b")]
+
+    unknown = "6e1c1f4c-0000-4000-8000-000000000000"
+    error = _error(lambda: v2c.batch_delete_publicip_tags(v2.BatchDeletePublicipTagsRequest(publicip_id=unknown, body=unclaim)))
+    assert (error.status_code, error.error_code) == (404, "VPC.0504")
+    assert error.request_id
+    error = _error(lambda: v2c.delete_publicip_tag(v2.DeletePublicipTagRequest(publicip_id=unknown, key="team")))
+    assert (error.status_code, error.error_code) == (404, "VPC.0504")
+
+    calls = [c for c in simulator.calls(since) if c["operation"] in ("Tag", "Untag")]
+    assert [(c["operation"], c["outcome"]) for c in calls] == [
+        ("Tag", "Ok"),
+        ("Tag", "Ok"),
+        ("Untag", "Ok"),
+        ("Tag", "Ok"),
+        ("Untag", "Ok"),
+        ("Untag", "Error"),
+        ("Untag", "Error"),
+    ]
+    simulator.admin("POST", f"/admin/regions/eu-de/eips/{eip}/release")
 
 
 def test_bad_signature_and_unknown_project(simulator):

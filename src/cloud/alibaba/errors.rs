@@ -16,6 +16,9 @@
 //! | `InvalidParameter*`, `MissingParameter*`, `Mismatch.*`, `IdempotentParameterMismatch`, `Forbidden.RegionNotFound`, `InvalidRegionId*`, `InvalidAction*`, `InvalidVersion` | terminal, InvalidRequest |
 //! | anything else 4xx | terminal, CloudRefused |
 //!
+//! The message of an `AuthenticationFailed` error ends with what to check: which keys of the
+//! ProviderConfig's credentials Secret (or the node's clock), see [`authentication_hint`].
+//!
 //! Any 5xx is retryable whatever its code ([`http::enforce_status`]). Which answers reach this
 //! table at all (only the cloud's well-formed error body) is decided in [`super::answers`].
 //!
@@ -24,7 +27,7 @@
 
 use std::time::Duration;
 
-use crate::cloud::{Blocker, CloudError, ErrorClass, Operation, http};
+use crate::cloud::{Blocker, CloudError, ErrorClass, Operation, http, redact};
 
 /// The class and blocker of `code` (with the HTTP status for codes this table does not know).
 pub fn classify(code: &str, http_status: u16) -> (ErrorClass, Option<Blocker>) {
@@ -109,6 +112,12 @@ pub fn cloud_error(
     let mut error = match classify(code, http_status) {
         (ErrorClass::Retryable, _) => CloudError::retryable(operation, code, message),
         (ErrorClass::Gone, _) => CloudError::gone(operation, code, message),
+        (ErrorClass::Terminal, Some(Blocker::Authentication)) => CloudError::terminal(
+            operation,
+            Blocker::Authentication,
+            code,
+            with_hint(&message, authentication_hint(code)),
+        ),
         (ErrorClass::Terminal, blocker) => CloudError::terminal(operation, blocker.unwrap_or(Blocker::Other), code, message),
     };
     error.request_id = request_id;
@@ -119,14 +128,59 @@ pub fn cloud_error(
     http::enforce_status(http_status, error, retry_after)
 }
 
+/// What a human checks after an authentication error with `code`. The provider does not know
+/// the ProviderConfig's name; the controller's condition and Event name the object, and the
+/// ProviderConfig is spec.providerConfigRef (or the default one).
+pub fn authentication_hint(code: &str) -> &'static str {
+    match code {
+        "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidAccessKeySecret" => {
+            "check accessKeyId/accessKeySecret in the credentials Secret of the ProviderConfig"
+        }
+        c if c.starts_with("InvalidAccessKeyId") => "check accessKeyId in the credentials Secret of the ProviderConfig",
+        c if c.starts_with("InvalidSecurityToken") => {
+            "renew securityToken (with its accessKeyId/accessKeySecret) in the credentials Secret of the ProviderConfig"
+        }
+        c if c.starts_with("InvalidTimeStamp") => {
+            "check the clock of the node the operator runs on: the cloud refuses requests with a skewed timestamp"
+        }
+        "EntityNotExist.Role" => "check roleArn in the credentials Secret of the ProviderConfig",
+        _ => {
+            "check accessKeyId/accessKeySecret, or roleArn, oidcProviderArn and oidcTokenFile for RRSA, in the credentials Secret of the ProviderConfig"
+        }
+    }
+}
+
+/// `message; hint`, the message cut so that the whole fits in [`redact::MAX_MESSAGE`] (the
+/// provider's redactor cuts longer messages, and the hint is the part that must survive).
+pub fn with_hint(message: &str, hint: &str) -> String {
+    let budget = redact::MAX_MESSAGE.saturating_sub(hint.chars().count() + 3);
+    let message = match message.char_indices().nth(budget) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
+    };
+    let message = message.trim_end().trim_end_matches(['.', ':', ',', ';']).trim_end();
+    if message.is_empty() {
+        hint.to_owned()
+    } else {
+        // Not `: `, which the redactor would read as `Name: value` after a message ending with a
+        // sensitive name (`... SecurityToken`).
+        format!("{message}; {hint}")
+    }
+}
+
 /// Cloud messages go into conditions and Events: drop the server's string-to-sign (it echoes the
 /// request's parameters, security token included) and bound the length.
 pub fn sanitize_message(message: &str) -> String {
     let lower = message.to_ascii_lowercase();
     let cut = lower.find("string to sign").map_or(message.len(), |at| at);
-    let mut kept = message[..cut].trim_end().trim_end_matches([':', ',', '.']).trim_end().to_owned();
+    let mut kept = message[..cut].trim_end();
     if cut < message.len() {
-        kept.push_str(" (server string-to-sign omitted)");
+        // "... standards. server string to sign is:...": the word introducing it goes too.
+        kept = kept.strip_suffix("server").or_else(|| kept.strip_suffix("Server")).unwrap_or(kept);
+    }
+    let mut kept = kept.trim_end().trim_end_matches([':', ',', '.']).trim_end().to_owned();
+    if cut < message.len() {
+        kept.push_str(" (string-to-sign omitted)");
     }
     if kept.len() > 512 {
         let mut end = 512;
@@ -243,8 +297,83 @@ mod tests {
         let message = "Specified signature is not matched with our calculation. server string to sign is:GET&%2F&AccessKeyId%3Dx%26SecurityToken%3Dsecret";
         let clean = sanitize_message(message);
         assert!(!clean.contains("secret"), "{clean}");
-        assert!(clean.starts_with("Specified signature is not matched with our calculation"));
+        assert_eq!(
+            clean,
+            "Specified signature is not matched with our calculation (string-to-sign omitted)"
+        );
         assert_eq!(sanitize_message("plain"), "plain");
         assert!(sanitize_message(&"x".repeat(2000)).chars().count() <= 513);
+    }
+
+    #[test]
+    fn authentication_errors_say_what_to_check_and_end_cleanly() {
+        let err = cloud_error(
+            Operation::Describe,
+            400,
+            "SignatureDoesNotMatch",
+            "The request signature does not conform to Aliyun standards. server string to sign is:POST&%2F&AccessKeyId%3DLTAI",
+            Some("RID".into()),
+            None,
+        );
+        assert_eq!((err.class, err.blocker), (ErrorClass::Terminal, Some(Blocker::Authentication)));
+        assert_eq!(
+            err.message,
+            "The request signature does not conform to Aliyun standards (string-to-sign omitted); check \
+             accessKeyId/accessKeySecret in the credentials Secret of the ProviderConfig"
+        );
+        assert!(!err.message.contains("server"), "no dangling word: {}", err.message);
+
+        let hint = |code: &str, message: &str| cloud_error(Operation::Allocate, 404, code, message, None, None).message;
+        assert_eq!(
+            hint("InvalidAccessKeyId.NotFound", "Specified access key is not found."),
+            "Specified access key is not found; check accessKeyId in the credentials Secret of the ProviderConfig"
+        );
+        assert!(
+            hint("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
+                .starts_with("Specified SecurityToken is expired; renew securityToken")
+        );
+        assert!(
+            hint("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+                .ends_with("check the clock of the node the operator runs on: the cloud refuses requests with a skewed timestamp")
+        );
+        assert!(
+            hint("EntityNotExist.Role", "The role not exists.").contains("check roleArn in the credentials Secret of the ProviderConfig")
+        );
+        assert!(hint("AuthenticationFail.OIDCToken.Invalid", "").starts_with("check accessKeyId/accessKeySecret, or roleArn"));
+        // Other terminal errors keep the cloud's message as it is.
+        assert_eq!(
+            hint("Forbidden.RAM", "User not authorized to operate on the specified resource."),
+            "User not authorized to operate on the specified resource"
+        );
+    }
+
+    #[test]
+    fn the_hint_survives_long_messages_and_the_redactor() {
+        let err = cloud_error(Operation::Describe, 400, "SignatureDoesNotMatch", &"x".repeat(2000), None, None);
+        let redacted = redact::Redactor::new(["not-in-the-text"]).error(err);
+        assert!(redacted.message.chars().count() <= redact::MAX_MESSAGE, "{}", redacted.message);
+        assert!(
+            redacted
+                .message
+                .ends_with("; check accessKeyId/accessKeySecret in the credentials Secret of the ProviderConfig"),
+            "{}",
+            redacted.message
+        );
+        // A message ending with a sensitive name keeps its hint through the redactor.
+        let err = cloud_error(
+            Operation::Describe,
+            400,
+            "InvalidSecurityToken.Malformed",
+            "Invalid SecurityToken",
+            None,
+            None,
+        );
+        let redacted = redact::Redactor::default().error(err);
+        assert_eq!(
+            redacted.message,
+            "Invalid SecurityToken; renew securityToken (with its accessKeyId/accessKeySecret) in the credentials Secret of the ProviderConfig"
+        );
+        assert_eq!(with_hint("", "check x"), "check x");
+        assert_eq!(with_hint("Refused.", "check x"), "Refused; check x");
     }
 }

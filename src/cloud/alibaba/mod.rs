@@ -8,6 +8,11 @@
 //! | `associate` | `AssociateEipAddress` (`ClientToken`; Port and Vpn are not Alibaba types: refused before any call) |
 //! | `unassociate` | `UnassociateEipAddress` (`ClientToken`, `Force=true` when forced) |
 //! | `release` | `ReleaseEipAddress` (the API takes no `ClientToken`; a repeat is `InvalidAllocationId.NotFound`, i.e. gone) |
+//! | `tag` | `TagResources` (`ResourceType=EIP`, `ResourceId.1`, `Tag.N.Key/Value`) |
+//! | `untag` | `UnTagResources` (`ResourceType=EIP`, `ResourceId.1`, `TagKey.N`) |
+//!
+//! The tag APIs answer an unknown resource with `InvalidResourceId.NotFound` (404), which means
+//! for them what `InvalidAllocationId.NotFound` means for the EIP calls: gone.
 //!
 //! Requests are signed with V3 (`ACS3-HMAC-SHA256`, the default) or V1 (`HMAC-SHA1`), see
 //! [`signing`], and sent by [`crate::cloud::http`] (no redirects: credentials go only to the
@@ -220,6 +225,28 @@ fn add_tags<'a>(params: &mut BTreeMap<String, String>, tags: impl IntoIterator<I
     }
 }
 
+/// The tag APIs' NotFound (`InvalidResourceId.NotFound`, from the cloud's own error body) is the
+/// EIP being gone, as `InvalidAllocationId.NotFound` is for the EIP calls.
+fn resource_gone(err: CloudError) -> CloudError {
+    if err.code == "InvalidResourceId.NotFound" && err.class == crate::cloud::ErrorClass::Terminal {
+        CloudError {
+            class: crate::cloud::ErrorClass::Gone,
+            blocker: None,
+            ..err
+        }
+    } else {
+        err
+    }
+}
+
+/// `ResourceType=EIP`, `ResourceId.1` of the tag APIs.
+fn tagged_resource(allocation_id: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("ResourceType".to_owned(), "EIP".to_owned()),
+        ("ResourceId.1".to_owned(), allocation_id.to_owned()),
+    ])
+}
+
 /// Alibaba's `InstanceType` for a bind target; Port and Vpn exist only on OTC / Huawei Cloud.
 pub fn alibaba_instance_type(operation: Operation, instance_type: InstanceType) -> Result<&'static str, CloudError> {
     match instance_type {
@@ -319,6 +346,24 @@ impl CloudProvider for AlibabaProvider {
         let params = BTreeMap::from([("AllocationId".to_owned(), allocation_id.to_owned())]);
         let session = self.credentials.session(Operation::Release).await?;
         session.redact(self.mutate(&session, Operation::Release, "ReleaseEipAddress", params).await)
+    }
+
+    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError> {
+        let mut params = tagged_resource(allocation_id);
+        add_tags(&mut params, tags.iter());
+        let session = self.credentials.session(Operation::Tag).await?;
+        let result = self.mutate(&session, Operation::Tag, "TagResources", params).await;
+        session.redact(result.map_err(resource_gone))
+    }
+
+    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
+        let mut params = tagged_resource(allocation_id);
+        for (n, key) in keys.iter().enumerate() {
+            params.insert(format!("TagKey.{}", n + 1), key.clone());
+        }
+        let session = self.credentials.session(Operation::Untag).await?;
+        let result = self.mutate(&session, Operation::Untag, "UnTagResources", params).await;
+        session.redact(result.map_err(resource_gone))
     }
 }
 

@@ -297,12 +297,16 @@ pub enum Mutation {
     BatchUnbind,
     /// `DELETE /v2/.../batchpublicips`.
     BatchRelease,
-    /// `POST /v2.0/.../publicips/{id}/tags/action`.
+    /// `POST /v2.0/.../publicips/{id}/tags/action` right after a create (part of the allocation).
     Tags,
+    /// `POST /v2.0/.../publicips/{id}/tags/action` with `create` (adoption's claim).
+    Tag,
+    /// `POST /v2.0/.../publicips/{id}/tags/action` with `delete`.
+    Untag,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 8] = [
+    pub const ALL: [Mutation; 10] = [
         Mutation::Bind,
         Mutation::Unbind,
         Mutation::Associate,
@@ -311,6 +315,8 @@ impl Mutation {
         Mutation::BatchUnbind,
         Mutation::BatchRelease,
         Mutation::Tags,
+        Mutation::Tag,
+        Mutation::Untag,
     ];
 
     pub fn operation(self) -> Operation {
@@ -319,6 +325,8 @@ impl Mutation {
             Mutation::Unbind | Mutation::Disassociate | Mutation::BatchUnbind => Operation::Unassociate,
             Mutation::Release | Mutation::BatchRelease => Operation::Release,
             Mutation::Tags => Operation::Allocate,
+            Mutation::Tag => Operation::Tag,
+            Mutation::Untag => Operation::Untag,
         }
     }
 }
@@ -338,7 +346,7 @@ pub fn mutating_answer(mutation: Mutation, answer: &Answer, requested: &str) -> 
             Ok(receipt(answer, body.request_id.as_deref()))
         }
         Mutation::Release => no_content(op, answer, "delete").map(|()| receipt(answer, None)),
-        Mutation::Tags => no_content(op, answer, "tags").map(|()| receipt(answer, None)),
+        Mutation::Tags | Mutation::Tag | Mutation::Untag => no_content(op, answer, "tags").map(|()| receipt(answer, None)),
         Mutation::BatchUnbind | Mutation::BatchRelease => {
             let body: BatchJobs = success_body(op, answer, "batch")?;
             let Some(first) = body.job_ids.first() else {

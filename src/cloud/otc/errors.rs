@@ -36,6 +36,9 @@
 //! | no cloud error body | 401 / 403 | terminal `Authentication` / `Forbidden` |
 //! | no cloud error body | 429 / 5xx | retryable (throttled on 429) |
 //! | no cloud error body | anything else (an HTML or empty 404, ...) | retryable `InvalidResponse` |
+//!
+//! The message of an `Authentication` error ends with what to check ([`authentication_hint`]):
+//! the keys of the ProviderConfig's credentials Secret, or the node's clock.
 
 use std::fmt;
 use std::time::Duration;
@@ -46,7 +49,7 @@ use serde::de::{self, Deserializer};
 
 use super::records::Obj;
 use crate::cloud::http::{self, Answer, MAX_RETRY_AFTER};
-use crate::cloud::{Blocker, CloudError, ErrorClass, Operation};
+use crate::cloud::{Blocker, CloudError, ErrorClass, Operation, redact};
 
 /// The code with which the cloud says "this EIP does not exist" (v1 `{"code"}` and v2/v3
 /// `{"error_code"}` bodies alike). Only this code, on a 404, is `Gone`.
@@ -255,7 +258,7 @@ fn by_status(op: Operation, error: WireError) -> CloudError {
     match status {
         429 => CloudError::throttled(op, "429", what, retry_after),
         500..=599 => CloudError::retryable(op, status.to_string(), what),
-        401 => CloudError::terminal(op, Blocker::Authentication, "401", what),
+        401 => CloudError::terminal(op, Blocker::Authentication, "401", with_hint(&what, authentication_hint(&what))),
         403 => CloudError::terminal(op, Blocker::Forbidden, "403", what),
         // An HTML, text or empty 404 (a gateway, a proxy, a wrong path) says nothing about the EIP.
         _ => http::invalid_response(op, what),
@@ -315,13 +318,47 @@ fn by_code(op: Operation, error: WireError) -> CloudError {
         ),
         _ => match status {
             429 => CloudError::throttled(op, code.clone(), message, retry_after),
-            401 => terminal(Blocker::Authentication, message),
+            401 => {
+                let hint = authentication_hint(&message);
+                terminal(Blocker::Authentication, with_hint(&message, hint))
+            }
             403 => terminal(Blocker::Forbidden, message),
             // Not the cloud's "this EIP does not exist": proves nothing.
             404 => CloudError::retryable(op, code.clone(), format!("HTTP 404: {message}")),
             400..=499 => terminal(Blocker::InvalidRequest, message),
             _ => CloudError::retryable(op, code.clone(), message),
         },
+    }
+}
+
+/// What a human checks after the cloud refused to authenticate a request with `message`. The
+/// provider does not know the ProviderConfig's name; the controller's condition and Event name
+/// the object, and the ProviderConfig is its spec.providerConfigRef (or the default one).
+pub fn authentication_hint(message: &str) -> &'static str {
+    if message.contains("X-Sdk-Date") {
+        "check the clock of the node the operator runs on: the cloud refuses requests signed more than 15 minutes off"
+    } else if message.contains("project") {
+        "check spec.otc.projectId/projectName of the ProviderConfig and the project scope of the credentials in its credentials Secret"
+    } else {
+        "check accessKey/secretKey (or username/password/domainName) in the credentials Secret of the ProviderConfig"
+    }
+}
+
+/// `message; hint`, the message cut so that the whole fits in [`redact::MAX_MESSAGE`] (the
+/// provider's redactor cuts longer messages, and the hint is the part that must survive).
+pub fn with_hint(message: &str, hint: &str) -> String {
+    let budget = redact::MAX_MESSAGE.saturating_sub(hint.chars().count() + 3);
+    let message = match message.char_indices().nth(budget) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
+    };
+    let message = message.trim_end().trim_end_matches(['.', ':', ',', ';']).trim_end();
+    if message.is_empty() {
+        hint.to_owned()
+    } else {
+        // Not `: `, which the redactor would read as `Name: value` after a message ending with a
+        // sensitive name (`... SecurityToken`).
+        format!("{message}; {hint}")
     }
 }
 
@@ -525,5 +562,87 @@ mod tests {
         assert!(!gone(200, r#"{"code":"VPC.0504","message":"m"}"#));
         let html = classify(Operation::Release, wire(404, "<html>404</html>"));
         assert_eq!((html.class, html.code.as_str()), (ErrorClass::Retryable, http::INVALID_RESPONSE));
+    }
+
+    #[test]
+    fn authentication_errors_say_what_to_check_and_end_cleanly() {
+        let gateway = classify(
+            Operation::Describe,
+            wire(
+                401,
+                r#"{"error_msg":"Incorrect IAM authentication information: verify aksk signature fail","error_code":"APIGW.0301"}"#,
+            ),
+        );
+        assert_eq!(
+            (gateway.class, gateway.blocker, gateway.code.as_str()),
+            (ErrorClass::Terminal, Some(Blocker::Authentication), "APIGW.0301")
+        );
+        assert_eq!(
+            gateway.message,
+            "Incorrect IAM authentication information: verify aksk signature fail; check accessKey/secretKey \
+             (or username/password/domainName) in the credentials Secret of the ProviderConfig"
+        );
+        let iam = classify(
+            Operation::Describe,
+            wire(
+                401,
+                r#"{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}"#,
+            ),
+        );
+        assert_eq!(
+            iam.message,
+            "The username or password is wrong; check accessKey/secretKey (or username/password/domainName) in the \
+             credentials Secret of the ProviderConfig"
+        );
+        let empty = classify(Operation::Describe, wire(401, ""));
+        assert_eq!(
+            empty.message,
+            "HTTP 401 with an empty body; check accessKey/secretKey (or username/password/domainName) in the credentials \
+             Secret of the ProviderConfig"
+        );
+        let clock = classify(
+            Operation::Describe,
+            wire(
+                401,
+                r#"{"error_msg":"Incorrect IAM authentication information: X-Sdk-Date is more than 15 minutes off","error_code":"APIGW.0301"}"#,
+            ),
+        );
+        assert!(
+            clock
+                .message
+                .ends_with("check the clock of the node the operator runs on: the cloud refuses requests signed more than 15 minutes off")
+        );
+        let project = classify(
+            Operation::Describe,
+            wire(
+                401,
+                r#"{"error_msg":"Incorrect IAM authentication information: the token is scoped to another project","error_code":"APIGW.0301"}"#,
+            ),
+        );
+        assert!(
+            project
+                .message
+                .contains("check spec.otc.projectId/projectName of the ProviderConfig"),
+            "{}",
+            project.message
+        );
+        // Other refusals keep the cloud's message.
+        let forbidden = classify(
+            Operation::Describe,
+            wire(403, r#"{"error_code":"APIGW.0302","error_msg":"denied"}"#),
+        );
+        assert_eq!(forbidden.message, "denied");
+    }
+
+    #[test]
+    fn the_hint_survives_long_messages_and_the_redactor() {
+        let body = format!(r#"{{"error_code":"APIGW.0301","error_msg":"{}"}}"#, "x".repeat(3000));
+        let err = redact::Redactor::new(["not-in-the-text"]).error(classify(Operation::Describe, wire(401, &body)));
+        assert!(err.message.chars().count() <= redact::MAX_MESSAGE, "{}", err.message);
+        assert!(
+            err.message.ends_with("in the credentials Secret of the ProviderConfig"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -9,6 +9,8 @@
 //! | associate | `Port`: `PUT /v1/{project_id}/publicips/{id}` `{"publicip":{"port_id":…}}`; `Nat`, `SlbInstance`, `Vpn`: v3 `associate-instance` (`NATGW`, `ELB`, `VPN`) |
 //! | unassociate | ports: the v1 `PUT` with a blank `port_id`; NAT gateways, load balancers (state `ELB`, no port) and VPNs: v3 `disassociate-instance`; batched: `PATCH /v2/{project_id}/batchpublicips` |
 //! | release | `DELETE /v1/{project_id}/publicips/{id}` (204; 404 `VPC.0504` = gone); batched: `DELETE /v2/{project_id}/batchpublicips` |
+//! | tag | `POST /v2.0/{project_id}/publicips/{id}/tags/action` `{"action":"create","tags":[{"key","value"}]}` (204) |
+//! | untag | the same with `{"action":"delete","tags":[{"key"}]}` (204) |
 //!
 //! # What an answer proves
 //! Absence is a fact only when proven: by a well-formed list that honoured the `id` filter, or a
@@ -331,7 +333,7 @@ impl CloudProvider for OtcProvider {
         match operation {
             Operation::Release => Duration::from_secs(3),
             Operation::Allocate | Operation::Associate | Operation::Unassociate => Duration::from_secs(2),
-            Operation::Describe | Operation::FindByOwner => Duration::from_secs(1),
+            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag => Duration::from_secs(1),
         }
     }
 
@@ -403,6 +405,24 @@ impl CloudProvider for OtcProvider {
                 inner.single_release(&session, &id).await
             }
         })
+        .await
+    }
+
+    async fn tag(&self, allocation_id: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<Receipt, CloudError> {
+        let (id, tags) = (allocation_id.to_owned(), tags.clone());
+        self.with_session(
+            Operation::Tag,
+            |inner, session| async move { inner.tag(&session, &id, &tags).await },
+        )
+        .await
+    }
+
+    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
+        let (id, keys) = (allocation_id.to_owned(), keys.to_vec());
+        self.with_session(
+            Operation::Untag,
+            |inner, session| async move { inner.untag(&session, &id, &keys).await },
+        )
         .await
     }
 }

@@ -1,5 +1,5 @@
-//! Mutations: create (and tag), bind, unbind, release, and the batches that coalesce concurrent
-//! unbinds and releases. A 2xx counts only with its documented success body
+//! Mutations: create (and tag), bind, unbind, release, tag and untag, and the batches that
+//! coalesce concurrent unbinds and releases. A 2xx counts only with its documented success body
 //! ([`answers::mutating_answer`]).
 
 use std::collections::BTreeMap;
@@ -151,6 +151,45 @@ impl Inner {
         )
         .await
         .map(|_| ())
+    }
+
+    /// `POST /v2.0/{project_id}/publicips/{id}/tags/action` with `create`: sets the tags (keys and
+    /// values in the clouds' charset, the owner keys in their wire form; 204).
+    pub(super) async fn tag(&self, session: &Session, id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError> {
+        let mut wire: BTreeMap<String, String> = BTreeMap::new();
+        for (key, value) in tags {
+            if let Some((key, value)) = tag_to_wire(key, value) {
+                wire.entry(key).or_insert(value);
+            }
+        }
+        let tags: Vec<_> = wire.iter().map(|(key, value)| json!({ "key": key, "value": value })).collect();
+        self.tags_action(session, Mutation::Tag, id, json!({ "action": "create", "tags": tags }))
+            .await
+    }
+
+    /// `POST /v2.0/{project_id}/publicips/{id}/tags/action` with `delete`, by key only (the value is
+    /// optional when deleting; 204).
+    pub(super) async fn untag(&self, session: &Session, id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
+        let mut wire: Vec<String> = keys.iter().filter_map(|key| tag_to_wire(key, "").map(|(k, _)| k)).collect();
+        wire.sort();
+        wire.dedup();
+        let tags: Vec<_> = wire.iter().map(|key| json!({ "key": key })).collect();
+        self.tags_action(session, Mutation::Untag, id, json!({ "action": "delete", "tags": tags }))
+            .await
+    }
+
+    async fn tags_action(&self, session: &Session, mutation: Mutation, id: &str, body: serde_json::Value) -> Result<Receipt, CloudError> {
+        let path = format!("/v2.0/{{project}}/publicips/{}/tags/action", signing::encode(id));
+        self.exchange(
+            session,
+            mutation.operation(),
+            Method::POST,
+            &path,
+            Vec::new(),
+            Some(body),
+            |answer| answers::mutating_answer(mutation, answer, id),
+        )
+        .await
     }
 
     pub(super) async fn associate(&self, session: &Session, allocation_id: &str, target: &BindTarget) -> Result<Receipt, CloudError> {

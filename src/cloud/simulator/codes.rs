@@ -5,7 +5,7 @@
 //! | --- | --- | --- | --- |
 //! | rate limit | `Throttling.User` | `APIGW.0308` | retryable, throttled, retry-after |
 //! | injected fault | `ServiceUnavailable` | `VPC.0500` | retryable |
-//! | unknown EIP | `InvalidAllocationId.NotFound` | `VPC.0504` | gone |
+//! | unknown EIP | `InvalidAllocationId.NotFound` (tag calls: `InvalidResourceId.NotFound`) | `VPC.0504` | gone |
 //! | EIP transitional | `TaskConflict` | `VPC.0512` | retryable |
 //! | EIP locked | `Forbidden.FinancialLocked` | `VPC.0509` (status FREEZED) | terminal, Locked |
 //! | same token, other parameters | `IdempotentParameterMismatch` | `IdempotentParameterMismatch` | terminal, InvalidRequest |
@@ -19,6 +19,7 @@
 //! | release: bound | `IncorrectEipStatus` (retryable) | `VPC.0517`, `VPC.0516` for ELB (terminal, Other) | |
 //! | release: prepaid | `Forbidden.ChargeTypeIsPrepaid` | `VPC.0502` (simulator's choice) | terminal, PrepaidCannotRelease |
 //! | release: deletion protection | `InvalidOperation.DeletionProtection` (both) | | terminal, DeletionProtection |
+//! | tag: more than 20 tags on the EIP | `QuotaExceeded.TagNum` (terminal, QuotaExceeded) | `VPC.0501` (terminal, InvalidRequest) | |
 
 use std::time::Duration;
 
@@ -73,6 +74,10 @@ pub(crate) enum Refusal {
     },
     Prepaid,
     DeletionProtection,
+    /// Tagging would leave the EIP with more than `max` tags.
+    TooManyTags {
+        max: usize,
+    },
 }
 
 /// The classified error for `refusal` in a region of `flavor`.
@@ -97,10 +102,18 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             };
             CloudError::retryable(op, code, message)
         }
-        Refusal::NotFound { allocation_id } => {
-            let code = pick(flavor, "InvalidAllocationId.NotFound", "VPC.0504");
-            CloudError::gone(op, code, format!("Specified allocation ID {allocation_id} is not found."))
-        }
+        Refusal::NotFound { allocation_id } => match flavor {
+            // The tag APIs are generic over resource types: their own NotFound code.
+            Alibaba if matches!(op, Operation::Tag | Operation::Untag) => CloudError::gone(
+                op,
+                "InvalidResourceId.NotFound",
+                format!("The specified resource {allocation_id} is not found."),
+            ),
+            _ => {
+                let code = pick(flavor, "InvalidAllocationId.NotFound", "VPC.0504");
+                CloudError::gone(op, code, format!("Specified allocation ID {allocation_id} is not found."))
+            }
+        },
         Refusal::Busy { transition } => {
             let code = pick(flavor, "TaskConflict", "VPC.0512");
             CloudError::retryable(op, code, format!("The EIP is busy ({}), try again later.", transition.as_str()))
@@ -201,6 +214,15 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             "InvalidOperation.DeletionProtection",
             "The EIP has deletion protection enabled.",
         ),
+        Refusal::TooManyTags { max } => match flavor {
+            Alibaba => CloudError::terminal(
+                op,
+                Blocker::QuotaExceeded,
+                "QuotaExceeded.TagNum",
+                format!("An EIP can have at most {max} tags."),
+            ),
+            Otc => CloudError::terminal(op, Blocker::InvalidRequest, "VPC.0501", format!("At most {max} tags per EIP.")),
+        },
     }
 }
 

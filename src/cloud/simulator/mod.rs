@@ -52,7 +52,7 @@ pub use config::{
     SimAuth, SimulatorConfig, default_regions,
 };
 pub use limits::{CALL_LOG_MAX_BYTES, MAX_EIPS_PER_REGION, MAX_INSTANCES_PER_REGION, MAX_INSTANCES_PER_REQUEST, MAX_LATENCY};
-pub use model::{AdminError, InstanceInfo, SeedEip, raw_state};
+pub use model::{AdminError, InstanceInfo, SeedEip, TAGS_PER_EIP, raw_state};
 
 use calls::CallLog;
 use codes::Refusal;
@@ -523,7 +523,8 @@ impl CloudProvider for SimulatorProvider {
             Operation::Associate => latencies.associate,
             Operation::Unassociate => latencies.unassociate,
             Operation::Release => latencies.release,
-            Operation::Describe | Operation::FindByOwner => Duration::ZERO,
+            // Tags change at once.
+            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag => Duration::ZERO,
         }
     }
 
@@ -595,6 +596,24 @@ impl CloudProvider for SimulatorProvider {
                 client_token,
                 |region, ctx| region.release(ctx, allocation_id, client_token),
             )
+            .await
+    }
+
+    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError> {
+        let ids = vec![allocation_id.to_owned()];
+        self.sim
+            .call(&self.region, Operation::Tag, ids.clone(), "", |region, ctx| {
+                region.tag(ctx, &ids, tags)
+            })
+            .await
+    }
+
+    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
+        let ids = vec![allocation_id.to_owned()];
+        self.sim
+            .call(&self.region, Operation::Untag, ids.clone(), "", |region, ctx| {
+                region.untag(ctx, &ids, keys)
+            })
             .await
     }
 }

@@ -158,7 +158,7 @@ fn alibaba_action() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(vec![
             "AllocateEipAddress", "AssociateEipAddress", "UnassociateEipAddress", "ReleaseEipAddress", "DescribeEipAddresses",
-            "TagResources", "AssumeRoleWithOIDC",
+            "TagResources", "UnTagResources", "AssumeRoleWithOIDC",
         ])
         .prop_map(str::to_owned),
         1 => text(),
@@ -462,6 +462,7 @@ fn otc_paths_and_bodies_never_fail_the_server() {
         ("GET", "/v2.0/{p}/publicips/{id}/tags"),
         ("POST", "/v2.0/{p}/publicips/{id}/tags"),
         ("POST", "/v2.0/{p}/publicips/{id}/tags/action"),
+        ("DELETE", "/v2.0/{p}/publicips/{id}/tags/{id}"),
         ("GET", "/v3/{p}/eip/publicips"),
         ("GET", "/v3/{p}/eip/publicips/{id}"),
         ("POST", "/v3/{p}/eip/publicips/{id}/associate-instance"),

@@ -35,6 +35,8 @@ pub struct Scenario<'a> {
     pub admin: Client,
     /// The metrics of the operator started last.
     pub metrics: Arc<Metrics>,
+    /// The operator's requeue timing, when not the fast e2e one.
+    timing: Option<Timing>,
     operator: Option<Operator>,
 }
 
@@ -52,6 +54,16 @@ pub fn e2e_latencies() -> Latencies {
 
 impl<'a> Scenario<'a> {
     pub async fn new(cp: &'a ControlPlane, name: &str) -> Scenario<'a> {
+        Self::with_timing(cp, name, None).await
+    }
+
+    /// A scenario whose operator requeues as `run` does by default (`Timing::default()`: stalled
+    /// resync 30 s doubling to 10 min, drift resync 300 s) instead of the fast e2e timing.
+    pub async fn with_default_timing(cp: &'a ControlPlane, name: &str) -> Scenario<'a> {
+        Self::with_timing(cp, name, Some(Timing::default())).await
+    }
+
+    async fn with_timing(cp: &'a ControlPlane, name: &str, timing: Option<Timing>) -> Scenario<'a> {
         let ns = format!("e2e-{name}");
         cp.kubectl_ok(&["create", "namespace", &ns]);
         let provider_config = format!("sim-{name}");
@@ -73,6 +85,7 @@ impl<'a> Scenario<'a> {
             sim,
             admin,
             metrics: Arc::default(),
+            timing,
             operator: None,
         };
         scenario.start_operator().await;
@@ -85,11 +98,12 @@ impl<'a> Scenario<'a> {
             concurrency: 4,
             namespace: Some(self.ns.clone()),
             instance: Some(format!("e2e-{}", self.ns)),
-            timing: Timing {
+            timing: self.timing.clone().unwrap_or(Timing {
                 resync: Duration::from_secs(5),
                 stalled_resync: Duration::from_secs(5),
+                stalled_resync_max: Duration::from_secs(5),
                 ..Timing::default()
-            },
+            }),
             ..Settings::default()
         }
     }

@@ -1,4 +1,5 @@
-//! One region's EIPs and instances, and the state machines of the four mutating calls.
+//! One region's EIPs and instances, the state machines of the four mutating calls, and the tag
+//! calls (`tags.rs`).
 //!
 //! Transitions are lazy: a transitional EIP records when its operation completes, and every
 //! access first settles everything due by "now" (`tokio::time::Instant`, so paused test clocks
@@ -24,6 +25,9 @@ use super::limits::{
 
 mod admin;
 mod bookkeeping;
+mod tags;
+
+pub use tags::TAGS_PER_EIP;
 
 /// Lock reason reported for locked EIPs (Alibaba `OperationLocks.LockReason`).
 const LOCK_REASON: &str = "financial";
@@ -209,7 +213,7 @@ pub(crate) struct Region {
     ip_offset: u64,
     created: u64,
     eips: HashMap<String, EipRecord>,
-    /// `OWNER_TAG` value → allocation IDs (tags never change after creation).
+    /// `OWNER_TAG` value → allocation IDs (kept in step by the tag calls, see `tags.rs`).
     owners: HashMap<String, BTreeSet<String>>,
     instances: HashMap<InstanceKey, Instance>,
     allocate_tokens: HashMap<String, AllocateToken>,

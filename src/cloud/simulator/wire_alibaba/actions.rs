@@ -1,4 +1,4 @@
-//! The EIP actions: allocate, associate, unassociate, release, describe, tag.
+//! The EIP actions: allocate, associate, unassociate, release, describe, tag and untag.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -227,13 +227,12 @@ pub(super) async fn describe(wire: &Wire, call: &Call) -> Result<Answer, WireErr
                 .retain(|(region, id), _| region != &region_name || live.contains(id.as_str()));
         }
         eips.into_iter()
-            .map(|mut eip| {
+            .map(|eip| {
                 let attrs = state
                     .attrs
                     .entry((region_name.clone(), eip.allocation_id.clone()))
                     .or_insert_with(|| EipAttrs::new(now))
                     .clone();
-                eip.tags.extend(attrs.tags.clone());
                 (eip, attrs)
             })
             .collect()
@@ -326,8 +325,8 @@ fn render_eip(region: &str, eip: &CloudEip, attrs: &EipAttrs) -> Value {
     })
 }
 
-pub(super) fn tag_resources(wire: &Wire, call: &Call) -> Result<Answer, WireError> {
-    let provider = region(wire, call, false)?;
+/// `ResourceType=EIP` and `ResourceId.N` (1-50) of `TagResources` / `UnTagResources`.
+fn tagged_resources(call: &Call) -> Result<Vec<String>, WireError> {
     let resource_type = call.require("ResourceType")?;
     if !resource_type.eq_ignore_ascii_case("EIP") {
         return Err(WireError::invalid("ResourceType", resource_type));
@@ -339,46 +338,66 @@ pub(super) fn tag_resources(wire: &Wire, call: &Call) -> Result<Answer, WireErro
     if ids.len() > 50 {
         return Err(WireError::new("InvalidParameter.ResourceId", "At most 50 ResourceIds are allowed."));
     }
+    Ok(ids)
+}
+
+/// `TagResources`: sets `Tag.N` (N ≤ 20) on every EIP of `ResourceId.N`, through the model (one
+/// logged `Tag` call naming them all); a key the EIP has takes the new value.
+pub(super) async fn tag_resources(wire: &Wire, call: &Call) -> Result<Answer, WireError> {
+    let provider = region(wire, call, false)?;
+    let ids = tagged_resources(call)?;
     let tags = call.tags("Tag")?;
     if tags.is_empty() {
         return Err(WireError::missing("Tag.1.Key"));
     }
-    let region_name = provider.region().to_owned();
-    let mut known = Vec::new();
-    for id in &ids {
-        match wire.sim.eip(&region_name, id) {
-            Some(eip) => known.push(eip),
-            None => {
-                return Err(WireError::new(
-                    "InvalidResourceId.NotFound",
-                    format!("The specified resource {id} is not found."),
-                ));
-            }
-        }
+    let receipt = wire
+        .sim
+        .call(provider.region(), Operation::Tag, ids.clone(), "", |region, ctx| {
+            region.tag(ctx, &ids, &tags)
+        })
+        .await?;
+    Ok(Answer::new(receipt.request_id, json!({})))
+}
+
+/// `UnTagResources`: removes the tags `TagKey.N` (N ≤ 20) from every EIP of `ResourceId.N`, or
+/// all their tags with `All=true` and no `TagKey`; one logged `Untag` call.
+pub(super) async fn un_tag_resources(wire: &Wire, call: &Call) -> Result<Answer, WireError> {
+    let provider = region(wire, call, false)?;
+    let ids = tagged_resources(call)?;
+    let keys = call.list("TagKey")?;
+    if keys.len() > MAX_TAGS {
+        return Err(WireError::new(
+            "InvalidParameter.TagNumberExceed",
+            format!("At most {MAX_TAGS} tag keys are allowed."),
+        ));
     }
-    let now = Utc::now();
-    let mut state = wire.state();
-    for eip in &known {
-        let mut merged = eip.tags.clone();
-        if let Some(attrs) = state.attrs.get(&(region_name.clone(), eip.allocation_id.clone())) {
-            merged.extend(attrs.tags.clone());
-        }
-        merged.extend(tags.clone());
-        if merged.len() > MAX_TAGS {
-            return Err(WireError::new(
-                "QuotaExceeded.TagNum",
-                format!("An EIP can have at most {MAX_TAGS} tags."),
-            ));
-        }
+    let all = match call.get("All") {
+        None => false,
+        Some(raw) if raw.eq_ignore_ascii_case("true") => true,
+        Some(raw) if raw.eq_ignore_ascii_case("false") => false,
+        Some(raw) => return Err(WireError::invalid("All", raw)),
+    };
+    if keys.is_empty() && !all {
+        return Err(WireError::missing("TagKey.1"));
     }
-    for eip in known {
-        state
-            .attrs
-            .entry((region_name.clone(), eip.allocation_id))
-            .or_insert_with(|| EipAttrs::new(now))
-            .tags
-            .extend(tags.clone());
-    }
-    drop(state);
-    Ok(Answer::new(wire.request_id(), json!({})))
+    let receipt = wire
+        .sim
+        .call(provider.region(), Operation::Untag, ids.clone(), "", |region, ctx| {
+            let keys = if keys.is_empty() {
+                // All: every tag of the named EIPs.
+                let mut every: Vec<String> = ids
+                    .iter()
+                    .filter_map(|id| region.eip(ctx.now, id))
+                    .flat_map(|eip| eip.tags.into_keys())
+                    .collect();
+                every.sort();
+                every.dedup();
+                every
+            } else {
+                keys.clone()
+            };
+            region.untag(ctx, &ids, &keys)
+        })
+        .await?;
+    Ok(Answer::new(receipt.request_id, json!({})))
 }

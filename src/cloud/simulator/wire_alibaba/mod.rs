@@ -2,7 +2,8 @@
 //! `AssumeRoleWithOIDC` (2015-04-01) on `GET|POST /`, parameters in the query and/or a form body.
 //!
 //! Actions: `AllocateEipAddress`, `AssociateEipAddress`, `UnassociateEipAddress`,
-//! `ReleaseEipAddress`, `DescribeEipAddresses`, `TagResources`, `AssumeRoleWithOIDC`.
+//! `ReleaseEipAddress`, `DescribeEipAddresses`, `TagResources`, `UnTagResources`,
+//! `AssumeRoleWithOIDC`.
 //!
 //! Requests are authenticated like the real cloud: V3 (`Authorization: ACS3-HMAC-SHA256 …`, any
 //! set of signed headers) or V1 (`Signature` parameter, HMAC-SHA1) against the access keys of
@@ -10,9 +11,10 @@
 //! their security token). Timestamps more than 15 minutes off and reused nonces are refused.
 //!
 //! EIP actions run through the region's model (the same call log, rate limits and faults as
-//! [`SimulatorProvider`](super::SimulatorProvider)). Attributes the model does not keep (name,
-//! description, ISP, internet charge type, allocation time) and tags added by `TagResources`
-//! live here, beside the model; `GET /admin/...` shows only the tags given at allocation.
+//! [`SimulatorProvider`](super::SimulatorProvider)); so do `TagResources` and `UnTagResources`
+//! (logged as `Tag` / `Untag`), whose tags the model keeps with the EIP, as `GET /admin/...` and
+//! the in-process provider show them. Attributes the model does not keep (name, description,
+//! ISP, internet charge type, allocation time) live here, beside the model.
 //!
 //! | answer | HTTP status |
 //! | --- | --- |
@@ -30,7 +32,7 @@
 //! | parameter | limit | refusal (400) |
 //! | --- | --- | --- |
 //! | `ClientToken` | 64 printable ASCII characters (as the cloud documents) | `InvalidClientToken.Malformed` |
-//! | `AllocationId`, `InstanceId`, `ResourceId.N` | 128 bytes | `InvalidParameter` |
+//! | `AllocationId`, `InstanceId`, `ResourceId.N`, `TagKey.N` | 128 bytes | `InvalidParameter` |
 //! | `AllocationId`, `EipAddress` lists | 50 items | `InvalidParameter.AllocationId`, `InvalidParameter.EipAddress` |
 //! | `Tag.N.Key` / `Tag.N.Value` | 1-128 / 0-128 characters, N ≤ 20 | `InvalidTagKey.Malformed` / `InvalidTagValue.Malformed` |
 //! | `Name` / `Description` / `ISP`, `PrivateIpAddress` | 128 / 256 / 32, 64 bytes | `InvalidParameter` |
@@ -89,7 +91,7 @@ const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 mod actions;
 mod auth;
 
-use actions::{allocate, associate, describe, release, tag_resources, unassociate};
+use actions::{allocate, associate, describe, release, tag_resources, un_tag_resources, unassociate};
 use auth::{assume_role_with_oidc, authenticate};
 
 /// The routes of the Alibaba wire protocol, for merging into the simulator's router.
@@ -141,8 +143,6 @@ struct EipAttrs {
     isp: String,
     internet_charge_type: String,
     allocation_time: DateTime<Utc>,
-    /// Added by `TagResources`.
-    tags: BTreeMap<String, String>,
 }
 
 impl EipAttrs {
@@ -153,7 +153,6 @@ impl EipAttrs {
             isp: "BGP".into(),
             internet_charge_type: "PayByBandwidth".into(),
             allocation_time: now,
-            tags: BTreeMap::new(),
         }
     }
 }
@@ -514,7 +513,8 @@ async fn dispatch(wire: &Wire, call: &Call) -> Result<Answer, WireError> {
         "UnassociateEipAddress" => unassociate(wire, call).await,
         "ReleaseEipAddress" => release(wire, call).await,
         "DescribeEipAddresses" => describe(wire, call).await,
-        "TagResources" => tag_resources(wire, call),
+        "TagResources" => tag_resources(wire, call).await,
+        "UnTagResources" => un_tag_resources(wire, call).await,
         other => Err(WireError::new(
             "InvalidAction.NotFound",
             format!(

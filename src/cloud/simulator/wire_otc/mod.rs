@@ -9,7 +9,7 @@
 //! | `GET, POST /v1/{project_id}/publicips` | list (`marker`, `limit`, `id`…), create |
 //! | `GET, PUT, DELETE /v1/{project_id}/publicips/{id}` | show, bind / unbind (`port_id`) or rename (`alias`), delete (204) |
 //! | `PATCH, DELETE /v2/{project_id}/batchpublicips` | batch unbind, batch release (`{"publicip_ids"}` → `{"job_ids"}`) |
-//! | `GET, POST /v2.0/{project_id}/publicips/{id}/tags`, `POST …/tags/action` | tags |
+//! | `GET, POST /v2.0/{project_id}/publicips/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action` | tags (show; create one; delete one; `create` / `delete` several) |
 //! | `GET /v3/{project_id}/eip/publicips[/{id}]`, `POST …/{id}/associate-instance`, `…/disassociate-instance` | v3 (not in `eu-nl`) |
 //!
 //! Every EIP route needs a valid `X-Auth-Token` scoped to the URL's project, or an AK/SK
@@ -19,9 +19,11 @@
 //! call log, counters, rate limits (429 `APIGW.0308` with `Retry-After`), latencies and faults
 //! apply. A list naming IDs is logged as `Describe`, one naming none as `FindByOwner`; a batch
 //! call is one logged call naming all its IDs, validated before anything changes (unknown →
-//! 404 `VPC.0504`, busy → 409 `VPC.0512`, bound on release → 409 `VPC.0517`). Tag calls are not
-//! logged. What the model does not keep (alias, bandwidth name, EIP type, tags set over the
-//! wire) lives in this router's own table.
+//! 404 `VPC.0504`, busy → 409 `VPC.0512`, bound on release → 409 `VPC.0517`). Tag writes are
+//! logged as `Tag` / `Untag` and kept by the model with the EIP (the owner keys read back into the
+//! operator's form, so the in-process provider and `GET /admin/...` see the same tags); more than
+//! 20 tags is a 400 `VPC.0501`. What the model does not keep (alias, bandwidth name, EIP type)
+//! lives in this router's own table.
 //!
 //! Error bodies: v1 `{"code","message"}`; v2, v3 and the API gateway
 //! `{"error_code","error_msg","request_id"}`; IAM `{"error":{"code","message","title"}}`. The
@@ -53,7 +55,7 @@ use super::codes::Refusal;
 use super::limits::{self, MAX_BODY_BYTES, MAX_ID_LEN};
 use super::model::{Reply, fnv64, format_uuid};
 use super::{Flavor, Simulator};
-use crate::cloud::otc::records::tag_to_wire;
+use crate::cloud::otc::records::{tag_from_wire, tag_to_wire};
 use crate::cloud::otc::signing::{self, SignInput};
 use crate::cloud::{AllocateRequest, BindTarget, ChargeType, CloudEip, CloudError, CloudProvider, EipPhase, InstanceType, Operation};
 
@@ -95,6 +97,7 @@ pub fn routes(sim: Simulator) -> Router {
         .route("/v1/{project_id}/publicips/{id}", get(v1_show).put(v1_update).delete(v1_delete))
         .route("/v2/{project_id}/batchpublicips", patch(batch_unbind).delete(batch_release))
         .route("/v2.0/{project_id}/publicips/{id}/tags", get(show_tags).post(create_tag))
+        .route("/v2.0/{project_id}/publicips/{id}/tags/{key}", axum::routing::delete(delete_tag))
         .route("/v2.0/{project_id}/publicips/{id}/tags/action", post(tags_action))
         .route("/v3/{project_id}/eip/publicips", get(v3_list))
         .route("/v3/{project_id}/eip/publicips/{id}", get(v3_show))
@@ -131,7 +134,6 @@ struct EipMeta {
     eip_type: Option<String>,
     charge_mode: Option<String>,
     created: Option<NaiveDateTime>,
-    tags: BTreeMap<String, String>,
 }
 
 impl Wire {

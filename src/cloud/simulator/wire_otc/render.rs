@@ -10,10 +10,9 @@ pub(super) fn port_of(eip: &CloudEip) -> Option<(String, Option<String>)> {
     })
 }
 
-pub(super) fn wire_tags(eip: &CloudEip, meta: &EipMeta) -> BTreeMap<String, String> {
-    let mut tags: BTreeMap<String, String> = eip.tags.iter().filter_map(|(k, v)| tag_to_wire(k, v)).collect();
-    tags.extend(meta.tags.clone());
-    tags
+/// The EIP's tags as the wire shows them (the owner keys in their wire form, see [`tag_to_wire`]).
+pub(super) fn wire_tags(eip: &CloudEip) -> BTreeMap<String, String> {
+    eip.tags.iter().filter_map(|(k, v)| tag_to_wire(k, v)).collect()
 }
 
 pub(super) fn derived_uuid(salt: &str, id: &str) -> String {
@@ -56,7 +55,7 @@ pub(super) fn v1_record(eip: &CloudEip, meta: &EipMeta, project_id: &str) -> Val
         "enterprise_project_id": "0",
         "public_border_group": "center",
         "allow_share_bandwidth_types": [],
-        "tags": wire_tags(eip, meta).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "tags": wire_tags(eip).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
     });
     if let Some(alias) = &meta.alias {
         record["alias"] = json!(alias);
@@ -120,7 +119,7 @@ pub(super) fn v3_record(eip: &CloudEip, meta: &EipMeta, project_id: &str) -> Val
         "publicip_pool_id": null,
         "publicip_pool_name": eip_type(meta),
         "alias": meta.alias,
-        "tags": wire_tags(eip, meta).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "tags": wire_tags(eip).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
     });
     record
 }
