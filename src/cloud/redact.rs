@@ -119,6 +119,24 @@ fn code(raw: &str) -> String {
     if kept.is_empty() { "Unknown".to_owned() } else { kept }
 }
 
+/// `message; hint`, the message cut so that the whole fits in [`MAX_MESSAGE`] (the
+/// provider's redactor cuts longer messages, and the hint is the part that must survive).
+pub fn with_hint(message: &str, hint: &str) -> String {
+    let budget = MAX_MESSAGE.saturating_sub(hint.chars().count() + 3);
+    let message = match message.char_indices().nth(budget) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
+    };
+    let message = message.trim_end().trim_end_matches(['.', ':', ',', ';']).trim_end();
+    if message.is_empty() {
+        hint.to_owned()
+    } else {
+        // Not `: `, which the redactor would read as `Name: value` after a message ending with a
+        // sensitive name (`... SecurityToken`).
+        format!("{message}; {hint}")
+    }
+}
+
 /// Control characters become spaces; the text is cut at `max` characters.
 pub fn clean(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));

@@ -76,11 +76,6 @@ impl Endpoint {
     }
 }
 
-/// The provider's HTTP client: [`http::client`] (no redirects, bounded timeouts).
-pub fn http_client() -> Result<reqwest::Client, String> {
-    http::client()
-}
-
 /// A random 32-hex-digit nonce.
 pub fn nonce() -> String {
     format!("{:032x}", rand::random::<u128>())

@@ -657,7 +657,7 @@ mod tests {
             ("oidcProviderArn", "acs:ram::1:oidc-provider/p"),
             ("oidcTokenFile", token.path().to_str().expect("utf-8 path")),
         ]);
-        let http = client::http_client().expect("client");
+        let http = crate::cloud::http::client().expect("client");
         (CredentialSource::new(Arc::new(StaticSecret(secret)), http, endpoint), calls, token)
     }
 

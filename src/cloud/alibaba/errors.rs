@@ -116,7 +116,7 @@ pub fn cloud_error(
             operation,
             Blocker::Authentication,
             code,
-            with_hint(&message, authentication_hint(code)),
+            redact::with_hint(&message, authentication_hint(code)),
         ),
         (ErrorClass::Terminal, blocker) => CloudError::terminal(operation, blocker.unwrap_or(Blocker::Other), code, message),
     };
@@ -147,24 +147,6 @@ pub fn authentication_hint(code: &str) -> &'static str {
         _ => {
             "check accessKeyId/accessKeySecret, or roleArn, oidcProviderArn and oidcTokenFile for RRSA, in the credentials Secret of the ProviderConfig"
         }
-    }
-}
-
-/// `message; hint`, the message cut so that the whole fits in [`redact::MAX_MESSAGE`] (the
-/// provider's redactor cuts longer messages, and the hint is the part that must survive).
-pub fn with_hint(message: &str, hint: &str) -> String {
-    let budget = redact::MAX_MESSAGE.saturating_sub(hint.chars().count() + 3);
-    let message = match message.char_indices().nth(budget) {
-        Some((at, _)) => format!("{}…", &message[..at]),
-        None => message.to_owned(),
-    };
-    let message = message.trim_end().trim_end_matches(['.', ':', ',', ';']).trim_end();
-    if message.is_empty() {
-        hint.to_owned()
-    } else {
-        // Not `: `, which the redactor would read as `Name: value` after a message ending with a
-        // sensitive name (`... SecurityToken`).
-        format!("{message}; {hint}")
     }
 }
 
@@ -373,7 +355,7 @@ mod tests {
             redacted.message,
             "Invalid SecurityToken; renew securityToken (with its accessKeyId/accessKeySecret) in the credentials Secret of the ProviderConfig"
         );
-        assert_eq!(with_hint("", "check x"), "check x");
-        assert_eq!(with_hint("Refused.", "check x"), "Refused; check x");
+        assert_eq!(redact::with_hint("", "check x"), "check x");
+        assert_eq!(redact::with_hint("Refused.", "check x"), "Refused; check x");
     }
 }

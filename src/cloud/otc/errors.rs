@@ -258,7 +258,12 @@ fn by_status(op: Operation, error: WireError) -> CloudError {
     match status {
         429 => CloudError::throttled(op, "429", what, retry_after),
         500..=599 => CloudError::retryable(op, status.to_string(), what),
-        401 => CloudError::terminal(op, Blocker::Authentication, "401", with_hint(&what, authentication_hint(&what))),
+        401 => CloudError::terminal(
+            op,
+            Blocker::Authentication,
+            "401",
+            redact::with_hint(&what, authentication_hint(&what)),
+        ),
         403 => CloudError::terminal(op, Blocker::Forbidden, "403", what),
         // An HTML, text or empty 404 (a gateway, a proxy, a wrong path) says nothing about the EIP.
         _ => http::invalid_response(op, what),
@@ -320,7 +325,7 @@ fn by_code(op: Operation, error: WireError) -> CloudError {
             429 => CloudError::throttled(op, code.clone(), message, retry_after),
             401 => {
                 let hint = authentication_hint(&message);
-                terminal(Blocker::Authentication, with_hint(&message, hint))
+                terminal(Blocker::Authentication, redact::with_hint(&message, hint))
             }
             403 => terminal(Blocker::Forbidden, message),
             // Not the cloud's "this EIP does not exist": proves nothing.
@@ -341,24 +346,6 @@ pub fn authentication_hint(message: &str) -> &'static str {
         "check spec.otc.projectId/projectName of the ProviderConfig and the project scope of the credentials in its credentials Secret"
     } else {
         "check accessKey/secretKey (or username/password/domainName) in the credentials Secret of the ProviderConfig"
-    }
-}
-
-/// `message; hint`, the message cut so that the whole fits in [`redact::MAX_MESSAGE`] (the
-/// provider's redactor cuts longer messages, and the hint is the part that must survive).
-pub fn with_hint(message: &str, hint: &str) -> String {
-    let budget = redact::MAX_MESSAGE.saturating_sub(hint.chars().count() + 3);
-    let message = match message.char_indices().nth(budget) {
-        Some((at, _)) => format!("{}…", &message[..at]),
-        None => message.to_owned(),
-    };
-    let message = message.trim_end().trim_end_matches(['.', ':', ',', ';']).trim_end();
-    if message.is_empty() {
-        hint.to_owned()
-    } else {
-        // Not `: `, which the redactor would read as `Name: value` after a message ending with a
-        // sensitive name (`... SecurityToken`).
-        format!("{message}; {hint}")
     }
 }
 

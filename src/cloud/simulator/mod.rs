@@ -224,6 +224,18 @@ impl Simulator {
     }
 
     /// All EIPs of a region in creation order (empty for an unknown region).
+    /// `(region, allocation ID)` of every EIP that exists now (the wire front ends prune their
+    /// per-EIP tables to these).
+    pub fn live_eip_keys(&self) -> std::collections::HashSet<(String, String)> {
+        self.regions()
+            .into_iter()
+            .flat_map(|r| {
+                let eips = self.eips(&r.name);
+                eips.into_iter().map(move |e| (r.name.clone(), e.allocation_id))
+            })
+            .collect()
+    }
+
     pub fn eips(&self, region: &str) -> Vec<CloudEip> {
         let now = Instant::now();
         self.lock().regions.get_mut(region).map(|r| r.all(now)).unwrap_or_default()

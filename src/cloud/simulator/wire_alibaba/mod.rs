@@ -43,7 +43,7 @@
 //! that, signed calls and `AssumeRoleWithOIDC` get `Throttling.User`. Attributes of released
 //! EIPs are dropped whenever the table has doubled.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -171,15 +171,7 @@ impl Wire {
                 return;
             }
         }
-        let live: HashSet<(String, String)> = self
-            .sim
-            .regions()
-            .into_iter()
-            .flat_map(|r| {
-                let eips = self.sim.eips(&r.name);
-                eips.into_iter().map(move |e| (r.name.clone(), e.allocation_id))
-            })
-            .collect();
+        let live = self.sim.live_eip_keys();
         let mut state = self.state();
         state.attrs.retain(|key, _| live.contains(key));
         state.attrs_prune_at = state.attrs.len().saturating_mul(2).max(ATTRS_PRUNE_MIN);

@@ -41,7 +41,7 @@ async fn send(request: reqwest::RequestBuilder) -> Result<Value, CloudError> {
 #[tokio::test]
 async fn temporary_keys_need_their_security_token() {
     let (_sim, endpoint) = serve().await;
-    let http = client::http_client().expect("client");
+    let http = crate::cloud::http::client().expect("client");
     let answer = http
         .post(endpoint.url.clone())
         .header("content-type", "application/x-www-form-urlencoded")
@@ -92,7 +92,7 @@ async fn temporary_keys_need_their_security_token() {
 #[tokio::test]
 async fn replays_and_stale_requests_are_refused() {
     let (_sim, endpoint) = serve().await;
-    let http = client::http_client().expect("client");
+    let http = crate::cloud::http::client().expect("client");
     for version in [AlibabaSignatureVersion::V3, AlibabaSignatureVersion::V1] {
         let rpc = RpcClient::new(http.clone(), endpoint.clone(), version);
         let build = |date: &str, nonce: &str| match version {
@@ -112,7 +112,7 @@ async fn replays_and_stale_requests_are_refused() {
 #[tokio::test]
 async fn malformed_calls_are_refused() {
     let (_sim, endpoint) = serve().await;
-    let http = client::http_client().expect("client");
+    let http = crate::cloud::http::client().expect("client");
     let rpc = RpcClient::new(http.clone(), endpoint.clone(), AlibabaSignatureVersion::V3);
     let cases: Vec<(&str, BTreeMap<String, String>, &str)> = vec![
         ("DescribeEipAddresses", BTreeMap::new(), "MissingParameter"),
@@ -167,7 +167,7 @@ async fn malformed_calls_are_refused() {
 #[tokio::test]
 async fn unassociate_without_an_instance_means_whatever_it_is_bound_to() {
     let (sim, endpoint) = serve().await;
-    let http = client::http_client().expect("client");
+    let http = crate::cloud::http::client().expect("client");
     let rpc = RpcClient::new(http, endpoint, AlibabaSignatureVersion::V1);
     let eip = sim
         .seed_eip(

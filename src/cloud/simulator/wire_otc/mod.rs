@@ -167,15 +167,7 @@ impl Wire {
         };
         if due {
             // Amortised: the table has doubled since the last prune.
-            let live: std::collections::HashSet<(String, String)> = self
-                .sim
-                .regions()
-                .into_iter()
-                .flat_map(|r| {
-                    let eips = self.sim.eips(&r.name);
-                    eips.into_iter().map(move |e| (r.name.clone(), e.allocation_id))
-                })
-                .collect();
+            let live = self.sim.live_eip_keys();
             let mut state = self.lock();
             state.meta.retain(|key, _| live.contains(key));
             state.meta_prune_at = state.meta.len().saturating_mul(2).max(META_PRUNE_MIN);
