@@ -14,11 +14,13 @@ export EIP_TOOLS_BIN
 
 echo "== cargo fmt, clippy" >&2
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
+# The binary without the simulator feature (the feature is on by default).
+cargo clippy -p eip-operator --no-default-features -- -D warnings
 
 echo "== cargo test (unit, integration, end-to-end)" >&2
 # Not --all-targets: that would run the benchmark too (it takes minutes; `cargo bench` runs it).
-cargo test --lib --bins --tests --examples
+cargo test --workspace --lib --bins --tests --examples
 
 echo "== official SDKs against the simulator (tests/sdk)" >&2
 cargo build --quiet --bin eip-operator

@@ -19,9 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use control_plane::ControlPlane;
-use eip_operator::api::{Binding, ElasticIP, ElasticIPSpec, ProviderConfigRef};
-use eip_operator::cloud::InstanceType;
-use eip_operator::cloud::simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
+use eip_api::{Binding, ElasticIP, ElasticIPSpec, ProviderConfigRef};
+use eip_cloud::InstanceType;
+use eip_simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
@@ -303,7 +303,7 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
             p.bound,
             p.wall / p.bound,
             p.calls.per_eip(n),
-            p.throttled,
+            p.is_throttled(),
             p.kube_requests / n as f64,
         ));
     }

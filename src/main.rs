@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use eip_operator::cloud::simulator::{Simulator, SimulatorConfig, server};
 use eip_operator::controller::leader::LeaderElection;
 use eip_operator::controller::{self, Settings, Timing};
 use eip_operator::telemetry::metrics::{self, Metrics};
 use eip_operator::telemetry::server::Health;
 use eip_operator::telemetry::{self, LogFormat};
+#[cfg(feature = "simulator")]
+use eip_simulator::{Simulator, SimulatorConfig, SimulatorFactory, server};
 use tokio::sync::watch;
 use tracing::{error, info};
 
@@ -37,6 +38,7 @@ enum Command {
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
     /// Serve the simulated cloud's admin API on a loopback address.
+    #[cfg(feature = "simulator")]
     Simulator(SimulatorArgs),
 }
 
@@ -46,6 +48,7 @@ enum DefaultProvider {
     Simulator,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(Clone, Copy, ValueEnum)]
 enum Profile {
     /// Every operation completes at once.
@@ -56,6 +59,7 @@ enum Profile {
     Standard,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(clap::Args)]
 struct SimulatorOptions {
     /// Host the built-in simulated cloud, for ProviderConfigs of type `simulator`.
@@ -81,6 +85,7 @@ struct RunArgs {
     /// Region of that default account.
     #[arg(long, default_value = "cn-hangzhou")]
     simulator_region: String,
+    #[cfg(feature = "simulator")]
     #[command(flatten)]
     simulator: SimulatorOptions,
     /// Reconciles running at once.
@@ -129,6 +134,7 @@ struct RunArgs {
     lease_duration_seconds: u64,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(clap::Args)]
 struct SimulatorArgs {
     /// Address of the admin API (loopback only).
@@ -140,6 +146,7 @@ struct SimulatorArgs {
     seed: u64,
 }
 
+#[cfg(feature = "simulator")]
 fn simulator_config(profile: Profile, seed: u64) -> SimulatorConfig {
     let config = match profile {
         Profile::Instant => SimulatorConfig::instant(),
@@ -172,10 +179,11 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> Result<(), String> {
     match command {
         Command::Crd => {
-            let yaml = eip_operator::api::crds_yaml().map_err(|e| format!("cannot render the CRDs: {e}"))?;
+            let yaml = eip_api::crds_yaml().map_err(|e| format!("cannot render the CRDs: {e}"))?;
             print!("{yaml}");
             Ok(())
         }
+        #[cfg(feature = "simulator")]
         Command::Simulator(args) => {
             let simulator = Simulator::new(simulator_config(args.profile, args.seed));
             let listener = bind_loopback(args.listen).await?;
@@ -185,6 +193,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
     }
 }
 
+#[cfg(feature = "simulator")]
 async fn bind_loopback(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
     if !addr.ip().is_loopback() {
         return Err(format!("the simulator's admin API only listens on loopback addresses, not {addr}"));
@@ -194,6 +203,7 @@ async fn bind_loopback(addr: SocketAddr) -> Result<tokio::net::TcpListener, Stri
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
+#[cfg(feature = "simulator")]
 async fn serve_admin(simulator: Simulator, listener: tokio::net::TcpListener) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     info!(%addr, "simulator admin API listening");
@@ -232,19 +242,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
         });
     }
 
-    let with_simulator = args.simulator.simulator || args.provider == Some(DefaultProvider::Simulator);
-    let simulator =
-        with_simulator.then(|| Simulator::new(simulator_config(args.simulator.simulator_profile, args.simulator.simulator_seed)));
-    if let (Some(simulator), Some(addr)) = (&simulator, args.simulator.simulator_admin_addr) {
-        let listener = bind_loopback(addr).await?;
-        let simulator = simulator.clone();
-        tokio::spawn(async move {
-            if let Err(err) = serve_admin(simulator, listener).await {
-                error!("{err}");
-            }
-        });
-    }
-    let implicit_region = (args.provider == Some(DefaultProvider::Simulator)).then_some(args.simulator_region);
+    let registry = eip_operator::registry::providers(metrics.clone(), Duration::from_millis(args.describe_batch_window_ms));
+    let registry = with_simulator(registry, &args).await?;
     let settings = Settings {
         concurrency: args.concurrency,
         timing: Timing {
@@ -257,13 +256,12 @@ async fn run(args: RunArgs) -> Result<(), String> {
         instance: args.instance.clone(),
         namespace: args.namespace,
         metrics,
-        describe_window: Duration::from_millis(args.describe_batch_window_ms),
         health: health.clone(),
         ..Settings::default()
     };
     if !args.leader_election {
         health.set_leader(true);
-        controller::run(client, settings, simulator, implicit_region, controller::leader::stopped(stop_rx)).await;
+        controller::run(client, settings, registry, controller::leader::stopped(stop_rx)).await;
         return Ok(());
     }
 
@@ -273,7 +271,43 @@ async fn run(args: RunArgs) -> Result<(), String> {
         identity: args.instance.unwrap_or_else(|| format!("eip-operator-{}", std::process::id())),
         lease_duration_seconds: args.lease_duration_seconds,
     };
-    controller::leader::run_elected(client, election, settings, simulator, implicit_region, stop_rx).await
+    controller::leader::run_elected(client, election, settings, registry, stop_rx).await
+}
+
+/// Hosts the built-in simulator when asked to (`--simulator`, `--provider simulator`): serves
+/// ProviderConfigs of type `simulator`, and with `--provider simulator` ElasticIPs that name none.
+#[cfg(feature = "simulator")]
+async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> Result<eip_cloud::Registry, String> {
+    let implicit = args.provider == Some(DefaultProvider::Simulator);
+    if !(args.simulator.simulator || implicit) {
+        return Ok(registry);
+    }
+    let simulator = Simulator::new(simulator_config(args.simulator.simulator_profile, args.simulator.simulator_seed));
+    if let Some(addr) = args.simulator.simulator_admin_addr {
+        let listener = bind_loopback(addr).await?;
+        let simulator = simulator.clone();
+        tokio::spawn(async move {
+            if let Err(err) = serve_admin(simulator, listener).await {
+                error!("{err}");
+            }
+        });
+    }
+    let registry = registry.register(Arc::new(SimulatorFactory::new(simulator)));
+    if !implicit {
+        return Ok(registry);
+    }
+    let spec = serde_json::json!({ "provider": "simulator", "region": args.simulator_region });
+    let spec = serde_json::from_value(spec).map_err(|e| format!("--simulator-region {}: {e}", args.simulator_region))?;
+    Ok(registry.implicit_default(spec))
+}
+
+/// Without the simulator feature, `--provider simulator` has nothing to host.
+#[cfg(not(feature = "simulator"))]
+async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> Result<eip_cloud::Registry, String> {
+    match args.provider {
+        Some(DefaultProvider::Simulator) => Err("this build has no simulator (built without the `simulator` feature)".into()),
+        None => Ok(registry),
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

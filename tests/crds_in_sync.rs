@@ -4,7 +4,7 @@
 
 #[test]
 fn checked_in_crds_match_the_generated_ones() {
-    let generated = eip_operator::api::crds_yaml().expect("render CRDs");
+    let generated = eip_api::crds_yaml().expect("render CRDs");
     for path in ["crds/eip-operator.dev.yaml", "config/crd/eip-operator.dev.yaml"] {
         let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
         let checked_in = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -14,7 +14,7 @@ fn checked_in_crds_match_the_generated_ones() {
 
 #[test]
 fn crds_carry_the_documented_names_columns_and_rules() {
-    let yaml = eip_operator::api::crds_yaml().expect("render CRDs");
+    let yaml = eip_api::crds_yaml().expect("render CRDs");
     for needle in [
         "shortNames:\n    - eip",
         "categories:\n    - cloud",

@@ -1,17 +1,17 @@
 //! Every Alibaba answer parser and the classifier, on arbitrary status, headers and body.
 #![no_main]
 
-use eip_operator::cloud::alibaba::fuzzing as alibaba;
-use eip_operator::cloud::http::MAX_RETRY_AFTER;
-use eip_operator::cloud::{CloudError, ErrorClass, Operation};
+use eip_alibaba::fuzzing as alibaba;
+use eip_cloud::http::MAX_RETRY_AFTER;
+use eip_cloud::{CloudError, ErrorClass, Operation};
 use libfuzzer_sys::fuzz_target;
 
 const MUTATING: [Operation; 3] = [Operation::Associate, Operation::Unassociate, Operation::Release];
 
 fn check(err: &CloudError, status: u16) {
-    assert!(err.retry_after.is_none_or(|d| d <= MAX_RETRY_AFTER));
+    assert!(err.retry_after().is_none_or(|d| d <= MAX_RETRY_AFTER));
     if status == 429 || (500..600).contains(&status) {
-        assert_eq!(err.class, ErrorClass::Retryable, "{status}: {err:?}");
+        assert_eq!(err.class(), ErrorClass::Retryable, "{status}: {err:?}");
     }
 }
 

@@ -1,8 +1,8 @@
 //! What the cloud says back, as text: redaction, request IDs and retry-after headers.
 #![no_main]
 
-use eip_operator::cloud::http::{MAX_RETRY_AFTER, clean_request_id, retry_after};
-use eip_operator::cloud::redact::{MAX_MESSAGE, Redactor};
+use eip_cloud::http::{MAX_RETRY_AFTER, clean_request_id, retry_after};
+use eip_cloud::redact::{MAX_MESSAGE, Redactor};
 use libfuzzer_sys::fuzz_target;
 use http::header::{HeaderMap, HeaderValue};
 

@@ -2,17 +2,17 @@
 //! body.
 #![no_main]
 
-use eip_operator::cloud::http::MAX_RETRY_AFTER;
-use eip_operator::cloud::otc::fuzzing as otc;
-use eip_operator::cloud::{CloudError, ErrorClass, Operation};
+use eip_cloud::http::MAX_RETRY_AFTER;
+use eip_otc::fuzzing as otc;
+use eip_cloud::{CloudError, ErrorClass, Operation};
 use libfuzzer_sys::fuzz_target;
 
 fn check(err: &CloudError, status: u16) {
-    assert!(err.retry_after.is_none_or(|d| d <= MAX_RETRY_AFTER));
+    assert!(err.retry_after().is_none_or(|d| d <= MAX_RETRY_AFTER));
     if status == 429 || ((500..600).contains(&status) && !otc::TERMINAL_AT_500.contains(&err.code.as_str())) {
-        assert_eq!(err.class, ErrorClass::Retryable, "{status}: {err:?}");
+        assert_eq!(err.class(), ErrorClass::Retryable, "{status}: {err:?}");
     }
-    if err.class == ErrorClass::Gone {
+    if err.class() == ErrorClass::Gone {
         assert_eq!(status, 404);
     }
 }

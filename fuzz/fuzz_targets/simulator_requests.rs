@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use eip_operator::cloud::simulator::{Simulator, SimulatorConfig, server};
+use eip_simulator::{Simulator, SimulatorConfig, server};
 use libfuzzer_sys::fuzz_target;
 
 const PREFIXES: [&str; 8] = [

@@ -3,8 +3,8 @@
 //! It makes at most one cloud call per reconcile: the I/O layer executes the returned [`Step`]
 //! and comes back later to look again.
 
-use crate::api::{DeletionPolicy, ElasticIPSpec, Ownership};
-use crate::cloud::{BindTarget, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
+use eip_api::{DeletionPolicy, ElasticIPSpec, Ownership};
+use eip_cloud::{BindTarget, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
 
 /// What the cloud holds for this object.
 #[derive(Clone, Debug, PartialEq)]
@@ -243,7 +243,7 @@ fn decide_living(inputs: &Inputs<'_>) -> Step {
         return Step::Claim;
     }
 
-    let wanted = inputs.spec.binding.as_ref().map(|b| b.target());
+    let wanted = inputs.spec.binding.as_ref().map(BindTarget::from);
     match eip.phase {
         EipPhase::Transitional(transition) => Step::Wait {
             transition,

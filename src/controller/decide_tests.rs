@@ -2,8 +2,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::api::Binding;
-use crate::cloud::InstanceType;
+use eip_api::Binding;
+use eip_cloud::InstanceType;
 
 const UID: &str = "uid-1";
 const OTHER: &str = "uid-2";
@@ -113,6 +113,7 @@ fn view(e: Eip) -> CloudView {
         locks: vec![],
         tags,
         bandwidth_mbps: None,
+        binding_handle: None,
     })
 }
 

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::{MANAGER, Settings};
-use crate::cloud::simulator::Simulator;
+use eip_cloud::Registry;
 
 /// Which Lease to hold, and as whom.
 #[derive(Clone, Debug)]
@@ -33,8 +33,7 @@ pub async fn run_elected(
     client: Client,
     election: LeaderElection,
     settings: Settings,
-    simulator: Option<Simulator>,
-    implicit_simulator_region: Option<String>,
+    registry: Registry,
     stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let health = settings.health.clone();
@@ -90,7 +89,7 @@ pub async fn run_elected(
             _ = stopped(stop_for_controller) => {}
         }
     };
-    super::run(client, settings, simulator, implicit_simulator_region, lost_or_stopped).await;
+    super::run(client, settings, registry, lost_or_stopped).await;
     let still_leader = *leader.borrow();
     health.set_leader(false);
     release(leader, lease_task).await;

@@ -30,10 +30,10 @@ use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{debug, info, warn};
 
-use crate::api::{ElasticIP, ProviderConfig};
-use crate::cloud::simulator::Simulator;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::server::Health;
+use eip_api::{ElasticIP, ProviderConfig};
+use eip_cloud::Registry;
 use events::EventPublisher;
 use providers::ConfigIdentity;
 pub use providers::Providers;
@@ -54,8 +54,6 @@ pub struct Settings {
     /// Only watch ElasticIPs in this namespace (all namespaces when unset).
     pub namespace: Option<String>,
     pub metrics: Arc<Metrics>,
-    /// How long a Describe waits for others to share its wire call.
-    pub describe_window: std::time::Duration,
     /// Set ready once the caches are filled.
     pub health: Arc<Health>,
 }
@@ -69,7 +67,6 @@ impl Default for Settings {
             instance: None,
             namespace: None,
             metrics: Arc::new(Metrics::new()),
-            describe_window: providers::DEFAULT_DESCRIBE_WINDOW,
             health: Arc::new(Health::default()),
         }
     }
@@ -84,16 +81,8 @@ fn spec_or_deletion(eip: &ElasticIP) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// Runs the controller until `shutdown` completes. `simulator` is the in-process cloud that
-/// ProviderConfigs of type `simulator` use; with `implicit_simulator_region`, ElasticIPs without
-/// a ProviderConfig use it too.
-pub async fn run(
-    client: Client,
-    settings: Settings,
-    simulator: Option<Simulator>,
-    implicit_simulator_region: Option<String>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
+/// Runs the controller until `shutdown` completes, with the providers `registry` serves.
+pub async fn run(client: Client, settings: Settings, registry: Registry, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let configs_api: Api<ProviderConfig> = Api::all(client.clone());
     let (configs, configs_writer) = reflector::store();
     let config_events = watcher(configs_api, watcher::Config::default())
@@ -105,7 +94,7 @@ pub async fn run(
         None => Api::all(client.clone()),
     };
     let (reader, writer) = reflector::store();
-    settings.metrics.watch_elastic_ips(reader.clone());
+    settings.metrics.count_elastic_ips_with(elastic_ips_by_phase(reader.clone()));
     let trigger = watcher(eips, watcher::Config::default().any_semantic())
         .default_backoff()
         // The cache keeps what the reconciler reads: managedFields and the last-applied
@@ -121,10 +110,7 @@ pub async fn run(
         .predicate_filter(spec_or_deletion, Default::default());
 
     let recorder = EventPublisher::new(client.clone(), settings.reporter.clone(), settings.instance.clone());
-    let providers = Providers::new(configs.clone(), simulator, implicit_simulator_region)
-        .with_client(client.clone())
-        .with_metrics(settings.metrics.clone())
-        .with_describe_window(settings.describe_window);
+    let providers = Providers::new(configs.clone(), registry).with_client(client.clone());
     let (requeue_tx, requeue_rx) = mpsc::unbounded::<ObjectRef<ElasticIP>>();
     let dependencies = watch_dependencies(
         client.clone(),
@@ -172,6 +158,23 @@ pub async fn run(
     info!("controller stopped");
 }
 
+/// The `elasticips` gauge's source: ElasticIPs in the cache by phase and cloud state, counted at
+/// scrape time.
+fn elastic_ips_by_phase(store: Store<ElasticIP>) -> impl Fn() -> BTreeMap<(String, String), i64> + Send + Sync + 'static {
+    move || {
+        let mut counts = BTreeMap::new();
+        for eip in store.state() {
+            let status = eip.status.as_ref();
+            let phase = status
+                .and_then(|s| s.phase)
+                .map_or_else(|| "Unknown".to_string(), |p| format!("{p:?}"));
+            let cloud_state = status.and_then(|s| s.cloud_state.clone()).unwrap_or_default();
+            *counts.entry((phase, cloud_state)).or_default() += 1;
+        }
+        counts
+    }
+}
+
 /// What ElasticIPs depend on in a ProviderConfig, as last seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Account {
@@ -184,13 +187,10 @@ struct Account {
 
 impl Account {
     fn of(config: &ProviderConfig) -> Self {
-        let secret = match config.spec.provider {
-            crate::api::ProviderType::Simulator => None,
-            _ => config.spec.credentials_secret_ref.as_ref().map(|r| SecretKey {
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            }),
-        };
+        let secret = config.spec.credentials_secret_ref.as_ref().map(|r| SecretKey {
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        });
         Account {
             identity: ConfigIdentity::of(config),
             default: config.spec.default,

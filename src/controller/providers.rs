@@ -1,7 +1,7 @@
 //! Which cloud account an ElasticIP lives in: resolves spec.providerConfigRef (or the default
-//! ProviderConfig) to a provider client, built once per ProviderConfig identity: its UID (a
-//! ProviderConfig deleted and created again under the same name is another account) and its
-//! generation (a changed spec is a new client).
+//! ProviderConfig) to a provider client from the [`Registry`], built once per ProviderConfig
+//! identity: its UID (a ProviderConfig deleted and created again under the same name is another
+//! account) and its generation (a changed spec is a new client).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,19 +10,8 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::secrets::{KubeSecretSource, SecretCache};
-use crate::api::{ElasticIPSpec, ProviderConfig, ProviderType, RateLimits};
-use crate::cloud::alibaba::AlibabaProvider;
-use crate::cloud::batch::DescribeBatcher;
-use crate::cloud::rate_limit::RateLimited;
-use crate::cloud::simulator::Simulator;
-use crate::cloud::{CloudProvider, SecretSource};
-use crate::telemetry::metrics::{Instrumented, Metrics};
-
-/// How long a Describe waits, by default, for others to share its wire call.
-pub const DEFAULT_DESCRIBE_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Name reported for the implicit simulator account of `run --provider simulator`.
-pub const IMPLICIT_SIMULATOR: &str = "(implicit simulator)";
+use eip_api::{ElasticIPSpec, ProviderConfig, ProviderConfigSpec};
+use eip_cloud::{CloudProvider, Registry, SecretSource};
 
 /// A provider client and the ProviderConfig it came from.
 #[derive(Clone)]
@@ -39,8 +28,12 @@ pub enum ResolveError {
     NoDefault,
     #[error("spec.providerConfigRef is unset and several ProviderConfigs are marked default: {0:?}; mark only one")]
     AmbiguousDefault(Vec<String>),
-    #[error("ProviderConfig {name:?}: {message}")]
-    Invalid { name: String, message: String },
+    #[error("ProviderConfig {name:?}: {source}")]
+    Invalid {
+        name: String,
+        #[source]
+        source: eip_cloud::BuildError,
+    },
 }
 
 impl ResolveError {
@@ -78,15 +71,9 @@ type CachedProvider = (ConfigIdentity, Arc<dyn CloudProvider>);
 #[derive(Clone)]
 pub struct Providers {
     configs: Store<ProviderConfig>,
+    registry: Registry,
     /// Reads credentials Secrets (absent in unit tests, where no provider needs one).
     client: Option<kube::Client>,
-    metrics: Option<Arc<Metrics>>,
-    /// How long a Describe waits for others to share its wire call.
-    describe_window: std::time::Duration,
-    simulator: Option<Simulator>,
-    /// Region of the implicit default simulator account (`run --provider simulator`), used when
-    /// no ProviderConfig is marked default.
-    implicit_simulator_region: Option<String>,
     /// Clients by ProviderConfig name, with the version they were built from.
     cache: Arc<Mutex<HashMap<String, CachedProvider>>>,
     /// Credentials as read, shared by the clients and dropped by the Secret watches.
@@ -94,14 +81,11 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub fn new(configs: Store<ProviderConfig>, simulator: Option<Simulator>, implicit_simulator_region: Option<String>) -> Self {
+    pub fn new(configs: Store<ProviderConfig>, registry: Registry) -> Self {
         Providers {
             configs,
+            registry,
             client: None,
-            metrics: None,
-            describe_window: DEFAULT_DESCRIBE_WINDOW,
-            simulator,
-            implicit_simulator_region,
             cache: Arc::default(),
             secret_cache: SecretCache::default(),
         }
@@ -118,36 +102,18 @@ impl Providers {
         self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(name);
     }
 
-    /// How long a Describe waits for others to share its wire call (longer: fewer calls, slower
-    /// reactions).
-    pub fn with_describe_window(mut self, window: std::time::Duration) -> Self {
-        self.describe_window = window;
-        self
-    }
-
-    /// Counts every cloud call in these metrics.
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = Some(metrics);
-        self
-    }
-
     /// Lets providers read the credentials Secrets that ProviderConfigs name.
     pub fn with_client(mut self, client: kube::Client) -> Self {
         self.client = Some(client);
         self
     }
 
-    /// The credentials of a ProviderConfig, from the Secret it names.
-    fn secrets(&self, name: &str, config: &ProviderConfig) -> Result<Arc<dyn SecretSource>, ResolveError> {
-        let reference = config.spec.credentials_secret_ref.as_ref().ok_or_else(|| ResolveError::Invalid {
-            name: name.into(),
-            message: "credentialsSecretRef is required".into(),
-        })?;
-        let client = self.client.clone().ok_or_else(|| ResolveError::Invalid {
-            name: name.into(),
-            message: "no Kubernetes client to read credentials with".into(),
-        })?;
-        Ok(Arc::new(KubeSecretSource::with_cache(
+    /// The credentials of a ProviderConfig, from the Secret it names (read when the provider
+    /// first needs them).
+    fn secrets(&self, spec: &ProviderConfigSpec) -> Option<Arc<dyn SecretSource>> {
+        let reference = spec.credentials_secret_ref.as_ref()?;
+        let client = self.client.clone()?;
+        Some(Arc::new(KubeSecretSource::with_cache(
             client,
             &reference.namespace,
             &reference.name,
@@ -165,7 +131,7 @@ impl Providers {
                 let mut defaults: Vec<_> = self.configs.state().into_iter().filter(|c| c.spec.default).collect();
                 match defaults.len() {
                     1 => defaults.remove(0),
-                    0 => return self.implicit_simulator(),
+                    0 => return self.implicit_default(),
                     _ => {
                         let mut names: Vec<String> = defaults.iter().map(|c| c.name_any()).collect();
                         names.sort();
@@ -174,8 +140,17 @@ impl Providers {
                 }
             }
         };
-        let name = config.name_any();
-        let identity = ConfigIdentity::of(&config);
+        self.cached_or_built(config.name_any(), ConfigIdentity::of(&config), &config.spec)
+    }
+
+    /// The account `main` gave the registry for ElasticIPs that name none (`run --provider
+    /// simulator`), reported as `(implicit <provider>)`.
+    fn implicit_default(&self) -> Result<Resolved, ResolveError> {
+        let spec = self.registry.implicit_default_spec().ok_or(ResolveError::NoDefault)?;
+        self.cached_or_built(format!("(implicit {})", spec.provider.as_str()), ConfigIdentity::default(), spec)
+    }
+
+    fn cached_or_built(&self, name: String, identity: ConfigIdentity, spec: &ProviderConfigSpec) -> Result<Resolved, ResolveError> {
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((built_from, provider)) = cache.get(&name)
             && *built_from == identity
@@ -185,95 +160,18 @@ impl Providers {
                 provider: provider.clone(),
             });
         }
-        let provider = self.wrap(self.build(&name, &config)?, config.spec.rate_limits);
+        let provider = self
+            .registry
+            .build(&name, spec, self.secrets(spec))
+            .map_err(|source| ResolveError::Invalid {
+                name: name.clone(),
+                source,
+            })?;
         cache.insert(name.clone(), (identity, provider.clone()));
         Ok(Resolved {
             config_name: name,
             provider,
         })
-    }
-
-    fn implicit_simulator(&self) -> Result<Resolved, ResolveError> {
-        let (Some(simulator), Some(region)) = (&self.simulator, &self.implicit_simulator_region) else {
-            return Err(ResolveError::NoDefault);
-        };
-        // One client per process for the implicit account, cached like the others.
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, provider)) = cache.get(IMPLICIT_SIMULATOR) {
-            return Ok(Resolved {
-                config_name: IMPLICIT_SIMULATOR.into(),
-                provider: provider.clone(),
-            });
-        }
-        let provider = simulator.provider(region).map_err(|message| ResolveError::Invalid {
-            name: IMPLICIT_SIMULATOR.into(),
-            message,
-        })?;
-        let provider = self.wrap(Arc::new(provider), None);
-        cache.insert(IMPLICIT_SIMULATOR.to_string(), (ConfigIdentity::default(), provider.clone()));
-        Ok(Resolved {
-            config_name: IMPLICIT_SIMULATOR.into(),
-            provider,
-        })
-    }
-
-    /// Metrics innermost (they count wire calls), then the account's rate limits, then the
-    /// Describe batching that feeds them.
-    fn wrap(&self, mut provider: Arc<dyn CloudProvider>, limits: Option<RateLimits>) -> Arc<dyn CloudProvider> {
-        if let Some(metrics) = &self.metrics {
-            provider = Arc::new(Instrumented::new(provider, metrics.clone()));
-        }
-        if let Some(limits) = limits {
-            provider = Arc::new(RateLimited::new(provider, limits.mutating_per_second, limits.describe_per_second));
-        }
-        Arc::new(DescribeBatcher::new(provider, self.describe_window))
-    }
-
-    fn build(&self, name: &str, config: &ProviderConfig) -> Result<Arc<dyn CloudProvider>, ResolveError> {
-        match config.spec.provider {
-            ProviderType::Simulator => {
-                let simulator = self.simulator.as_ref().ok_or_else(|| ResolveError::Invalid {
-                    name: name.into(),
-                    message: "provider simulator needs the operator started with the built-in simulator (run --provider simulator)".into(),
-                })?;
-                let provider = simulator.provider(&config.spec.region).map_err(|message| ResolveError::Invalid {
-                    name: name.into(),
-                    message,
-                })?;
-                Ok(Arc::new(provider))
-            }
-            ProviderType::Alibaba => {
-                let secrets = self.secrets(name, config)?;
-                let spec = &config.spec;
-                let provider =
-                    AlibabaProvider::new(&spec.region, spec.endpoint.as_deref(), spec.alibaba.as_ref(), secrets).map_err(|message| {
-                        ResolveError::Invalid {
-                            name: name.into(),
-                            message,
-                        }
-                    })?;
-                Ok(Arc::new(provider))
-            }
-            ProviderType::Otc | ProviderType::Huawei => {
-                let cloud = match config.spec.provider {
-                    ProviderType::Huawei => crate::cloud::otc::OtcCloud::HuaweiCloud,
-                    _ => crate::cloud::otc::OtcCloud::OpenTelekomCloud,
-                };
-                let settings = crate::cloud::otc::OtcSettings::new(
-                    cloud,
-                    &config.spec.region,
-                    config.spec.endpoint.as_deref(),
-                    config.spec.otc.as_ref(),
-                );
-                let provider = crate::cloud::otc::OtcProvider::new(settings, self.secrets(name, config)?).map_err(|message| {
-                    ResolveError::Invalid {
-                        name: name.into(),
-                        message,
-                    }
-                })?;
-                Ok(Arc::new(provider))
-            } // Every provider type has an arm today; kept for types added later.
-        }
     }
 }
 
@@ -282,7 +180,7 @@ mod tests {
     use kube::runtime::{reflector, watcher};
 
     use super::*;
-    use crate::cloud::simulator::SimulatorConfig;
+    use eip_simulator::{Simulator, SimulatorConfig, SimulatorFactory};
 
     fn config(uid: &str, generation: i64, region: &str) -> ProviderConfig {
         let spec = serde_json::json!({ "provider": "simulator", "region": region });
@@ -299,7 +197,8 @@ mod tests {
     #[tokio::test]
     async fn a_client_is_built_once_per_uid_and_generation() {
         let (store, mut writer) = reflector::store();
-        let providers = Providers::new(store, Some(Simulator::new(SimulatorConfig::instant())), None);
+        let registry = Registry::default().register(Arc::new(SimulatorFactory::new(Simulator::new(SimulatorConfig::instant()))));
+        let providers = Providers::new(store, registry);
         let resolve = || providers.resolve(&spec()).expect("resolves").provider;
 
         writer.apply_watcher_event(&watcher::Event::Apply(config("uid-1", 1, "cn-hangzhou")));

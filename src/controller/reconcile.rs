@@ -18,9 +18,11 @@ use super::events::{EventPublisher, EventType};
 use super::providers::{Providers, ResolveError};
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
-use crate::api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
-use crate::cloud::{AllocateRequest, CloudEip, CloudError, CloudProvider, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Operation, Receipt};
 use crate::telemetry::metrics::Metrics;
+use eip_api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
+use eip_cloud::{
+    AllocateRequest, CloudEip, CloudError, CloudProvider, ErrorClass, Failure, OWNER_NAME_TAG, OWNER_TAG, Operation, Receipt, UnbindRequest,
+};
 
 /// How long an allocation's answer stands in for a Describe.
 const FRESH_FOR: Duration = Duration::from_secs(5);
@@ -228,7 +230,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     let cloud = match observed {
         Ok(cloud) => cloud,
         Err(err) => {
-            *result = if err.class == ErrorClass::Terminal { "stalled" } else { "retry" };
+            *result = if err.class() == ErrorClass::Terminal { "stalled" } else { "retry" };
             return unobserved(&api, eip, ctx, &uid, err).await;
         }
     };
@@ -286,7 +288,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     // Consecutive reconciles that ended the same way: retryable failures back off, stalls slow
     // down; anything else starts both counts again.
     let failures = match &outcome {
-        Outcome::Failed(err) if err.class == ErrorClass::Retryable => {
+        Outcome::Failed(err) if err.class() == ErrorClass::Retryable => {
             ctx.clear_stalls(&uid);
             ctx.record_failure(&uid)
         }
@@ -313,7 +315,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
 
 fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
     match (step, outcome) {
-        (_, Outcome::Failed(err)) if err.class == ErrorClass::Retryable => "retry",
+        (_, Outcome::Failed(err)) if err.class() == ErrorClass::Retryable => "retry",
         (_, Outcome::Failed(_)) | (Step::Stalled(_), _) => "stalled",
         (Step::Allocate, _) => "allocate",
         (Step::Claim, _) => "claim",
@@ -351,7 +353,7 @@ async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, delet
             None => CloudView::Missing { allocation_id: id.clone() },
         });
     }
-    if !deleting && provider.allocation_is_idempotent() {
+    if !deleting && provider.capabilities().idempotent_allocation {
         // Allocating with the UID-derived token returns an EIP a crash left unrecorded, so
         // there is no need to look for it first. A deletion always looks: nothing may leak.
         return Ok(CloudView::NeverAllocated);
@@ -395,7 +397,16 @@ async fn execute(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, step:
         }
         Step::Unassociate { current } => {
             let token = client_token(&[uid, "unassociate", allocation_id, &current.to_string(), &started]);
-            provider.unassociate(allocation_id, current, eip.spec.force_unbind, &token).await
+            // The provider's handle of the binding it reported goes back to it untouched.
+            let handle = match cloud {
+                CloudView::Present(e) => e.binding_handle.clone(),
+                _ => None,
+            };
+            let request = UnbindRequest {
+                handle,
+                ..UnbindRequest::new(allocation_id, current.clone(), token).forced(eip.spec.force_unbind)
+            };
+            provider.unassociate(&request).await
         }
         Step::Release => {
             let token = client_token(&[uid, "release", allocation_id, &started]);
@@ -410,7 +421,7 @@ async fn execute(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, step:
     match result {
         Ok(receipt) => Outcome::Accepted { receipt, allocated: None },
         // Unbinding, releasing or unclaiming what no longer exists reaches the goal.
-        Err(err) if err.class == ErrorClass::Gone && matches!(step, Step::Unassociate { .. } | Step::Release | Step::Unclaim { .. }) => {
+        Err(err) if err.class() == ErrorClass::Gone && matches!(step, Step::Unassociate { .. } | Step::Release | Step::Unclaim { .. }) => {
             Outcome::Accepted {
                 receipt: Receipt {
                     request_id: err.request_id.unwrap_or_default(),
@@ -419,10 +430,7 @@ async fn execute(provider: &dyn CloudProvider, eip: &ElasticIP, uid: &str, step:
             }
         }
         // Binding or claiming an EIP that vanished: look again; the next observation reports it.
-        Err(err) if err.class == ErrorClass::Gone => Outcome::Failed(CloudError {
-            class: ErrorClass::Retryable,
-            ..err
-        }),
+        Err(err) if err.class() == ErrorClass::Gone => Outcome::Failed(err.reclassified(Failure::RETRY)),
         Err(err) => Outcome::Failed(err),
     }
 }
@@ -519,8 +527,8 @@ async fn unresolved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, err: R
 }
 
 async fn unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &str, err: CloudError) -> Result<Action, Error> {
-    if err.class == ErrorClass::Terminal {
-        let reason = err.blocker.map_or("CloudRefused", |b| b.reason());
+    if err.class() == ErrorClass::Terminal {
+        let reason = err.blocker().map_or("CloudRefused", |b| b.reason());
         let blocked = Unobserved::Stalled {
             reason,
             message: format!("cannot read the EIP from the cloud: {}: {}", err.code, err.message),
@@ -597,10 +605,10 @@ async fn announce(ctx: &Context, eip: &ElasticIP, step: &Step, outcome: &Outcome
                 .as_ref()
                 .and_then(|s| s.last_operation.as_ref())
                 .is_none_or(|op| op.action != action || op.error.is_none());
-            let terminal = err.class == ErrorClass::Terminal;
+            let terminal = err.class() == ErrorClass::Terminal;
             let reason = if terminal {
-                err.blocker.map_or("CloudRefused", |b| b.reason())
-            } else if err.throttled {
+                err.blocker().map_or("CloudRefused", |b| b.reason())
+            } else if err.is_throttled() {
                 "Throttled"
             } else {
                 "CloudCallFailed"

@@ -15,7 +15,7 @@ use kube::api::{WatchEvent, WatchParams};
 use kube::{Api, Client, ResourceExt};
 use tracing::{debug, info, warn};
 
-use crate::cloud::{Blocker, CloudError, Operation, SecretData, SecretSource};
+use eip_cloud::{Blocker, CloudError, Operation, SecretData, SecretSource};
 
 /// How long a read Secret is reused (unless its watch reports a change sooner).
 const TTL: Duration = Duration::from_secs(30);

@@ -9,8 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::decide::{CloudView, Step, effective_deletion_policy, ownership};
-use crate::api::{BoundTo, ElasticIPSpec, ElasticIPStatus, LastOperation, Phase};
-use crate::cloud::{Blocker, CloudEip, CloudError, EipPhase, ErrorClass, Receipt, Transition};
+use eip_api::{BoundTo, ElasticIPSpec, ElasticIPStatus, LastOperation, Phase};
+use eip_cloud::{BindTarget, Blocker, CloudEip, CloudError, EipPhase, ErrorClass, Receipt, Transition};
 
 pub const READY: &str = "Ready";
 pub const BOUND: &str = "Bound";
@@ -116,7 +116,7 @@ struct Verdict {
 fn verdict(inputs: &StatusInputs<'_>, eip: Option<&CloudEip>) -> Verdict {
     let stalled = match (inputs.step, inputs.outcome) {
         (Step::Stalled(stall), _) => Some((stall.reason(), stall.message())),
-        (step, Outcome::Failed(err)) if err.class == ErrorClass::Terminal => Some(terminal_stall(step, err, inputs.spec)),
+        (step, Outcome::Failed(err)) if err.class() == ErrorClass::Terminal => Some(terminal_stall(step, err, inputs.spec)),
         _ => None,
     };
     if let Some((reason, message)) = stalled {
@@ -178,7 +178,7 @@ fn verdict(inputs: &StatusInputs<'_>, eip: Option<&CloudEip>) -> Verdict {
 /// Reconciling=True reason and message, if work is in flight.
 fn progress(step: &Step, outcome: &Outcome) -> Option<(&'static str, String)> {
     if let Outcome::Failed(err) = outcome {
-        let reason = if err.throttled { "Throttled" } else { "RetryingAfterError" };
+        let reason = if err.is_throttled() { "Throttled" } else { "RetryingAfterError" };
         return Some((
             reason,
             format!("{} failed, will retry: {}: {}", err.operation, err.code, err.message),
@@ -252,7 +252,7 @@ fn phase(step: &Step, deleting: bool) -> Phase {
 
 /// The Stalled reason and message for a terminal cloud error, with the way out.
 fn terminal_stall(step: &Step, err: &CloudError, spec: &ElasticIPSpec) -> (&'static str, String) {
-    let blocker = err.blocker.unwrap_or(Blocker::Other);
+    let blocker = err.blocker().unwrap_or(Blocker::Other);
     let hint = match blocker {
         Blocker::NatEntriesBlockUnbind if !spec.force_unbind => {
             " Remove the NAT gateway's SNAT/DNAT entries that use this address, or set spec.forceUnbind: true."
@@ -288,7 +288,7 @@ fn bound_condition(spec: &ElasticIPSpec, eip: Option<&CloudEip>) -> (bool, &'sta
     let Some(eip) = eip else {
         return (false, "NotAllocated", "no EIP is allocated".into());
     };
-    let wanted = spec.binding.as_ref().map(|b| b.target());
+    let wanted = spec.binding.as_ref().map(BindTarget::from);
     match (&eip.bound_to, wanted, eip.phase) {
         (_, _, EipPhase::Transitional(t)) => (
             false,
@@ -360,7 +360,7 @@ pub fn unobserved_status(
     let (stalled, reason, message) = match blocked {
         Unobserved::Retrying(err) => (
             false,
-            if err.throttled { "Throttled" } else { "RetryingAfterError" },
+            if err.is_throttled() { "Throttled" } else { "RetryingAfterError" },
             format!("cannot read the EIP from the cloud, will retry: {}: {}", err.code, err.message),
         ),
         Unobserved::Stalled { reason, message } => (true, *reason, message.clone()),
@@ -435,11 +435,11 @@ pub fn detect_drift(prev: Option<&ElasticIPStatus>, cloud: &CloudView, absence_c
     if prev.phase != Some(Phase::Ready) {
         return None;
     }
-    let before = prev.bound_to.as_ref().map(BoundTo::target);
+    let before = prev.bound_to.as_ref().map(BindTarget::from);
     match cloud {
         CloudView::Missing { allocation_id } if absence_confirmed => Some(format!("EIP {allocation_id} was released outside the operator")),
         CloudView::Present(eip) if matches!(eip.phase, EipPhase::Bound | EipPhase::Unbound) && eip.bound_to != before => {
-            let show = |t: &Option<crate::cloud::BindTarget>| t.as_ref().map_or("nothing".to_string(), ToString::to_string);
+            let show = |t: &Option<eip_cloud::BindTarget>| t.as_ref().map_or("nothing".to_string(), ToString::to_string);
             Some(format!(
                 "EIP {} was rebound outside the operator: bound to {} before, now {}",
                 eip.allocation_id,
@@ -481,9 +481,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::api::Binding;
-    use crate::cloud::{BindTarget, ChargeType, InstanceType, Operation};
     use crate::controller::decide::Stall;
+    use eip_api::Binding;
+    use eip_cloud::{BindTarget, ChargeType, InstanceType, Operation};
 
     fn spec(binding: Option<&str>) -> ElasticIPSpec {
         ElasticIPSpec {
@@ -513,6 +513,7 @@ mod tests {
             locks: vec![],
             tags: BTreeMap::new(),
             bandwidth_mbps: None,
+            binding_handle: None,
         }
     }
 
@@ -648,7 +649,7 @@ mod tests {
         let s = spec(Some("i-1"));
         let cloud = CloudView::Present(eip(None, EipPhase::Unbound, "Available"));
         let step = Step::Associate {
-            target: s.binding.as_ref().map(|b| b.target()).expect("binding"),
+            target: s.binding.as_ref().map(BindTarget::from).expect("binding"),
         };
         let err = CloudError::throttled(Operation::Associate, "Throttling.User", "flow control", None);
         let first = status_of(None, &s, &cloud, &step, &Outcome::Failed(err.clone()), "2026-01-01T00:00:00Z");
@@ -685,8 +686,8 @@ mod tests {
         assert_eq!(st.allocation_id.as_deref(), Some("eip-1"));
         assert_eq!(st.ip_address.as_deref(), Some("47.0.0.1"));
         assert_eq!(st.phase, Some(Phase::Allocating));
-        assert_eq!(st.ownership, Some(crate::api::Ownership::Allocated));
-        assert_eq!(st.effective_deletion_policy, Some(crate::api::DeletionPolicy::Delete));
+        assert_eq!(st.ownership, Some(eip_api::Ownership::Allocated));
+        assert_eq!(st.effective_deletion_policy, Some(eip_api::DeletionPolicy::Delete));
     }
 
     #[test]

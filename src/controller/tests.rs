@@ -23,11 +23,11 @@ use serde_json::{Value, json};
 use super::providers::Providers;
 use super::reconcile::{Context, reconcile};
 use super::timing::Timing;
-use crate::api::{
+use eip_api::{
     Binding, DeletionPolicy, ElasticIP, ElasticIPSpec, ElasticIPStatus, FINALIZER, ProviderConfig, ProviderConfigSpec, ProviderType,
 };
-use crate::cloud::simulator::{CallOutcome, Latencies, SeedEip, Simulator, SimulatorConfig};
-use crate::cloud::{BindTarget, ChargeType, EipPhase, InstanceType, OWNER_TAG, Operation};
+use eip_cloud::{BindTarget, ChargeType, EipPhase, InstanceType, OWNER_TAG, Operation, Registry};
+use eip_simulator::{CallOutcome, Latencies, SeedEip, Simulator, SimulatorConfig, SimulatorFactory};
 
 mod absence;
 mod adoption;
@@ -200,7 +200,8 @@ impl Harness {
         let client = fake_client(fake.clone());
         let (store, mut writer) = reflector::store();
         writer.apply_watcher_event(&watcher::Event::Apply(simulator_config()));
-        let providers = Providers::new(store, Some(sim.clone()), None);
+        let registry = Registry::default().register(Arc::new(SimulatorFactory::new(sim.clone())));
+        let providers = Providers::new(store, registry);
         let recorder = EventPublisher::new(client.clone(), "eip-operator", None);
         Arc::new(Context::new(client, providers, recorder, Timing::default(), Arc::default()))
     }

@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::decide::Step;
 use super::status::Outcome;
-use crate::cloud::ErrorClass;
+use eip_cloud::ErrorClass;
 
 /// Requeue settings, from the command line.
 #[derive(Clone, Debug)]
@@ -62,7 +62,7 @@ impl Timing {
     /// call just made (the first look comes just after that).
     pub fn requeue_after(&self, step: &Step, outcome: &Outcome, waited: Duration, failures: u32, expected: Duration) -> Duration {
         match outcome {
-            Outcome::Failed(err) if err.class == ErrorClass::Retryable => match err.retry_after {
+            Outcome::Failed(err) if err.class() == ErrorClass::Retryable => match err.retry_after() {
                 Some(after) => after + jitter(after / 10),
                 None => self.backoff(failures),
             },
@@ -105,7 +105,7 @@ fn jitter(max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::{Blocker, CloudError, Operation, Receipt, Transition};
+    use eip_cloud::{Blocker, CloudError, Operation, Receipt, Transition};
 
     fn wait() -> Step {
         Step::Wait {

@@ -1,11 +1,11 @@
-//! Prometheus metrics: reconciles, cloud calls, and ElasticIPs by phase and cloud state.
+//! Prometheus metrics: reconciles, cloud calls, wire requests, Kubernetes requests and
+//! ElasticIPs by phase and cloud state. Labels are plain strings: this module knows no domain
+//! type, the operator's wiring (`cloud_metrics`) translates.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -13,9 +13,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::api::ElasticIP;
-use crate::cloud::{AllocateRequest, Allocated, BindTarget, CloudEip, CloudError, CloudProvider, Receipt};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -33,6 +30,14 @@ pub struct CloudCallLabels {
     pub outcome: String,
     /// The cloud's error code, empty on success.
     pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WireLabels {
+    pub provider: String,
+    pub operation: String,
+    /// The HTTP status of the answer, `none` when none came.
+    pub status: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -57,6 +62,7 @@ pub struct Metrics {
     pub cloud_calls: Family<CloudCallLabels, Counter>,
     pub cloud_call_duration: Family<ThrottleLabels, Histogram>,
     pub cloud_throttled: Family<ThrottleLabels, Counter>,
+    pub cloud_requests: Family<WireLabels, Counter>,
     pub kube_requests: Family<KubeRequestLabels, Counter>,
     elastic_ips: Arc<ElasticIpCollector>,
 }
@@ -100,6 +106,12 @@ impl Metrics {
             "Cloud API calls answered with a throttling error",
             cloud_throttled.clone(),
         );
+        let cloud_requests = Family::<WireLabels, Counter>::default();
+        registry.register(
+            "cloud_requests",
+            "HTTP requests sent to cloud APIs by provider, operation and status (a batched call is one request)",
+            cloud_requests.clone(),
+        );
         let kube_requests = Family::<KubeRequestLabels, Counter>::default();
         registry.register("kube_requests", "Requests to the Kubernetes API by method", kube_requests.clone());
         let elastic_ips = Arc::new(ElasticIpCollector::default());
@@ -113,14 +125,48 @@ impl Metrics {
             cloud_calls,
             cloud_call_duration,
             cloud_throttled,
+            cloud_requests,
             kube_requests,
         }
     }
 
-    /// Feeds the `elasticips` gauge (by phase and cloud state), computed from the controller's
-    /// cache at scrape time.
-    pub fn watch_elastic_ips(&self, store: Store<ElasticIP>) {
-        *self.elastic_ips.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(store);
+    /// Feeds the `elasticips` gauge: `counts` gives the ElasticIPs by (phase, cloud state),
+    /// asked at scrape time.
+    pub fn count_elastic_ips_with(&self, counts: impl Fn() -> BTreeMap<(String, String), i64> + Send + Sync + 'static) {
+        *self.elastic_ips.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(counts));
+    }
+
+    /// One logical cloud call: `outcome` is ok, retryable, terminal or gone; `code` the cloud's
+    /// error code (empty on success).
+    pub fn observe_cloud_call(&self, provider: &str, operation: &str, outcome: &str, code: &str, throttled: bool, took: Duration) {
+        let labels = ThrottleLabels {
+            provider: provider.into(),
+            operation: operation.into(),
+        };
+        if throttled {
+            self.cloud_throttled.get_or_create(&labels).inc();
+        }
+        self.cloud_call_duration.get_or_create(&labels).observe(took.as_secs_f64());
+        self.cloud_calls
+            .get_or_create(&CloudCallLabels {
+                provider: provider.into(),
+                operation: operation.into(),
+                outcome: outcome.into(),
+                code: code.into(),
+            })
+            .inc();
+    }
+
+    /// One request on the wire to a cloud: `status` is the HTTP status, or `none` when no answer
+    /// came.
+    pub fn observe_wire_request(&self, provider: &str, operation: &str, status: &str) {
+        self.cloud_requests
+            .get_or_create(&WireLabels {
+                provider: provider.into(),
+                operation: operation.into(),
+                status: status.into(),
+            })
+            .inc();
     }
 
     pub fn observe_reconcile(&self, result: &str, took: Duration) {
@@ -139,8 +185,17 @@ impl Metrics {
     }
 }
 
-#[derive(Debug, Default)]
-struct ElasticIpCollector(std::sync::Mutex<Option<Store<ElasticIP>>>);
+/// Counts by (phase, cloud state), computed at scrape time.
+pub type PhaseCounts = Box<dyn Fn() -> BTreeMap<(String, String), i64> + Send + Sync>;
+
+#[derive(Default)]
+struct ElasticIpCollector(std::sync::Mutex<Option<PhaseCounts>>);
+
+impl std::fmt::Debug for ElasticIpCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ElasticIpCollector")
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Ord, PartialOrd, EncodeLabelSet)]
 struct EipLabels {
@@ -150,152 +205,19 @@ struct EipLabels {
 
 impl Collector for ElasticIpCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let mut counts: BTreeMap<EipLabels, i64> = BTreeMap::new();
-        let store = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for eip in store.map(|s| s.state()).unwrap_or_default() {
-            let status = eip.status.as_ref();
-            let labels = EipLabels {
-                phase: status
-                    .and_then(|s| s.phase)
-                    .map_or_else(|| "Unknown".to_string(), |p| format!("{p:?}")),
-                cloud_state: status.and_then(|s| s.cloud_state.clone()).unwrap_or_default(),
-            };
-            *counts.entry(labels).or_default() += 1;
-        }
+        let counts: BTreeMap<EipLabels, i64> = match &*self.0.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(source) => source()
+                .into_iter()
+                .map(|((phase, cloud_state), count)| (EipLabels { phase, cloud_state }, count))
+                .collect(),
+            None => BTreeMap::new(),
+        };
         let gauge_type = ConstGauge::new(0i64).metric_type();
         let mut family = encoder.encode_descriptor("elasticips", "ElasticIPs by phase and cloud state", None, gauge_type)?;
         for (labels, count) in &counts {
             ConstGauge::new(*count).encode(family.encode_family(labels)?)?;
         }
         Ok(())
-    }
-}
-
-/// Counts every cloud call of the wrapped provider.
-pub struct Instrumented {
-    inner: Arc<dyn CloudProvider>,
-    metrics: Arc<Metrics>,
-}
-
-impl Instrumented {
-    pub fn new(inner: Arc<dyn CloudProvider>, metrics: Arc<Metrics>) -> Self {
-        Instrumented { inner, metrics }
-    }
-
-    fn record<T>(&self, operation: &str, started: std::time::Instant, result: &Result<T, CloudError>) {
-        let provider = self.inner.name().to_string();
-        let (outcome, code) = match result {
-            Ok(_) => ("ok", String::new()),
-            Err(err) => {
-                if err.throttled {
-                    self.metrics
-                        .cloud_throttled
-                        .get_or_create(&ThrottleLabels {
-                            provider: provider.clone(),
-                            operation: operation.into(),
-                        })
-                        .inc();
-                }
-                let outcome = match err.class {
-                    crate::cloud::ErrorClass::Retryable => "retryable",
-                    crate::cloud::ErrorClass::Terminal => "terminal",
-                    crate::cloud::ErrorClass::Gone => "gone",
-                };
-                (outcome, err.code.clone())
-            }
-        };
-        self.metrics
-            .cloud_call_duration
-            .get_or_create(&ThrottleLabels {
-                provider: provider.clone(),
-                operation: operation.into(),
-            })
-            .observe(started.elapsed().as_secs_f64());
-        self.metrics
-            .cloud_calls
-            .get_or_create(&CloudCallLabels {
-                provider,
-                operation: operation.into(),
-                outcome: outcome.into(),
-                code,
-            })
-            .inc();
-    }
-}
-
-#[async_trait]
-impl CloudProvider for Instrumented {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn allocation_is_idempotent(&self) -> bool {
-        self.inner.allocation_is_idempotent()
-    }
-
-    fn expected_transition(&self, operation: crate::cloud::Operation) -> std::time::Duration {
-        self.inner.expected_transition(operation)
-    }
-
-    async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
-        // One count per wire call: batches of DESCRIBE_BATCH, as the provider sends them.
-        let mut found = Vec::with_capacity(allocation_ids.len());
-        for batch in allocation_ids.chunks(crate::cloud::DESCRIBE_BATCH) {
-            let started = std::time::Instant::now();
-            let result = self.inner.describe(batch).await;
-            self.record("Describe", started, &result);
-            found.extend(result?);
-        }
-        Ok(found)
-    }
-
-    async fn find_by_owner(&self, owner_uid: &str) -> Result<Vec<CloudEip>, CloudError> {
-        let started = std::time::Instant::now();
-        let result = self.inner.find_by_owner(owner_uid).await;
-        self.record("FindByOwner", started, &result);
-        result
-    }
-
-    async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError> {
-        let started = std::time::Instant::now();
-        let result = self.inner.allocate(request).await;
-        self.record("Allocate", started, &result);
-        result
-    }
-
-    async fn associate(&self, allocation_id: &str, target: &BindTarget, client_token: &str) -> Result<Receipt, CloudError> {
-        let started = std::time::Instant::now();
-        let result = self.inner.associate(allocation_id, target, client_token).await;
-        self.record("Associate", started, &result);
-        result
-    }
-
-    async fn unassociate(&self, allocation_id: &str, current: &BindTarget, force: bool, client_token: &str) -> Result<Receipt, CloudError> {
-        let started = std::time::Instant::now();
-        let result = self.inner.unassociate(allocation_id, current, force, client_token).await;
-        self.record("Unassociate", started, &result);
-        result
-    }
-
-    async fn release(&self, allocation_id: &str, client_token: &str) -> Result<Receipt, CloudError> {
-        let started = std::time::Instant::now();
-        let result = self.inner.release(allocation_id, client_token).await;
-        self.record("Release", started, &result);
-        result
-    }
-
-    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError> {
-        let started = std::time::Instant::now();
-        let result = self.inner.tag(allocation_id, tags).await;
-        self.record("Tag", started, &result);
-        result
-    }
-
-    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
-        let started = std::time::Instant::now();
-        let result = self.inner.untag(allocation_id, keys).await;
-        self.record("Untag", started, &result);
-        result
     }
 }
 

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use eip_operator::api::ElasticIP;
-use eip_operator::cloud::simulator::SeedEip;
-use eip_operator::cloud::{OWNER_NAME_TAG, OWNER_TAG};
+use eip_api::ElasticIP;
+use eip_cloud::{OWNER_NAME_TAG, OWNER_TAG};
+use eip_simulator::SeedEip;
 use kube::ResourceExt;
 
 use crate::support::{ControlPlane, REGION, Scenario, condition, is_true};

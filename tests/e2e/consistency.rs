@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use eip_operator::cloud::Operation;
+use eip_cloud::Operation;
 
 use crate::support::{ControlPlane, REGION, Scenario, is_true};
 

@@ -4,16 +4,16 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use eip_operator::api::{DeletionPolicy, Ownership, Phase};
-use eip_operator::cloud::simulator::SeedEip;
-use eip_operator::cloud::{BindTarget, ChargeType, EipPhase, InstanceType};
+use eip_api::{DeletionPolicy, Ownership, Phase};
+use eip_cloud::{BindTarget, ChargeType, EipPhase, InstanceType};
+use eip_simulator::SeedEip;
 use kube::ResourceExt;
 
 use crate::support::{ControlPlane, REGION, Scenario, condition, is_true};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn allocation_id(object: &eip_operator::api::ElasticIP) -> String {
+fn allocation_id(object: &eip_api::ElasticIP) -> String {
     object
         .status
         .as_ref()

@@ -7,8 +7,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eip_operator::cloud::simulator::{CallOutcome, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 use eip_operator::telemetry::server::{self, Health};
+use eip_simulator::{CallOutcome, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 
@@ -208,7 +208,7 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
     let id = object.status.and_then(|st| st.allocation_id).expect("allocation id");
     s.delete("web").await;
     s.wait_for("web", "Releasing", Duration::from_secs(60), |o| {
-        o.status.as_ref().and_then(|st| st.phase) == Some(eip_operator::api::Phase::Releasing)
+        o.status.as_ref().and_then(|st| st.phase) == Some(eip_api::Phase::Releasing)
     })
     .await;
     supervise(&mut replicas);

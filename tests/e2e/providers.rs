@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use eip_operator::cloud::simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, Simulator, server};
+use eip_simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, Simulator, server};
 
 use crate::support::{ControlPlane, Scenario, is_true};
 

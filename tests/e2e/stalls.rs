@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use eip_operator::cloud::simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, Simulator, SimulatorConfig, server};
+use eip_simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, Simulator, SimulatorConfig, server};
 
 use crate::support::{ControlPlane, OPERATOR_USER, Scenario, condition, e2e_latencies, is_true};
 

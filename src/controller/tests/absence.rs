@@ -2,7 +2,7 @@
 //! read, never let an object go or declare its address released.
 
 use super::*;
-use crate::cloud::simulator::Faults;
+use eip_simulator::Faults;
 
 fn reason_of(h: &Harness, type_: &str) -> Option<(String, String)> {
     h.fake

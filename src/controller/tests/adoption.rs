@@ -4,8 +4,8 @@
 //! claim (and only its claim), so the address can be adopted again.
 
 use super::*;
-use crate::cloud::OWNER_NAME_TAG;
-use crate::cloud::simulator::Faults;
+use eip_cloud::OWNER_NAME_TAG;
+use eip_simulator::Faults;
 
 const UID_A: &str = "6f1b2c3d-0000-4000-8000-00000000000a";
 const UID_B: &str = "6f1b2c3d-0000-4000-8000-00000000000b";

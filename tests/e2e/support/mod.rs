@@ -9,10 +9,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eip_operator::api::ElasticIP;
-use eip_operator::cloud::simulator::{Latencies, Simulator, SimulatorConfig};
+use eip_api::ElasticIP;
+use eip_cloud::registry::DEFAULT_DESCRIBE_WINDOW;
 use eip_operator::controller::{self, Settings, Timing};
 use eip_operator::telemetry::metrics::Metrics;
+use eip_simulator::{Latencies, Simulator, SimulatorConfig, SimulatorFactory};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client};
@@ -120,7 +121,9 @@ impl<'a> Scenario<'a> {
         let settings = self.settings();
         self.metrics = settings.metrics.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(controller::run(client, settings, Some(self.sim.clone()), None, async move {
+        let registry = eip_operator::registry::providers(settings.metrics.clone(), DEFAULT_DESCRIBE_WINDOW)
+            .register(Arc::new(SimulatorFactory::new(self.sim.clone())));
+        let task = tokio::spawn(controller::run(client, settings, registry, async move {
             let _ = stopped.await;
         }));
         self.operator = Some(Operator { task, stop });

@@ -1,0 +1,24 @@
+//! Alibaba Cloud's entry in the provider registry.
+
+use std::sync::Arc;
+
+use eip_api::ProviderType;
+use eip_cloud::{BuildContext, BuildError, CloudProvider, ProviderFactory};
+
+use crate::AlibabaProvider;
+
+/// Builds [`AlibabaProvider`]s from ProviderConfigs of type `alibaba`.
+pub struct AlibabaFactory;
+
+impl ProviderFactory for AlibabaFactory {
+    fn provider_types(&self) -> &'static [ProviderType] {
+        &[ProviderType::Alibaba]
+    }
+
+    fn build(&self, context: &BuildContext<'_>) -> Result<Arc<dyn CloudProvider>, BuildError> {
+        let spec = context.spec;
+        let provider = AlibabaProvider::new(&spec.region, spec.endpoint.as_deref(), spec.alibaba.as_ref(), context.secrets()?)
+            .map_err(BuildError::Invalid)?;
+        Ok(Arc::new(provider))
+    }
+}

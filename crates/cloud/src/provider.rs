@@ -1,0 +1,100 @@
+//! The trait every provider implements, and what a provider says about itself.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::CloudError;
+use crate::types::{AllocateRequest, Allocated, BindTarget, CloudEip, InstanceType, Operation, Receipt, UnbindRequest};
+
+/// Largest number of allocation IDs one Describe call accepts (Alibaba's documented limit).
+pub const DESCRIBE_BATCH: usize = 50;
+
+/// What a provider can do, so the layers above it need not know which provider it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Most allocation IDs one Describe wire call names.
+    pub describe_batch: usize,
+    /// Whether allocating twice with the same client token yields the same EIP (Alibaba's
+    /// `ClientToken`). Then a living object with no recorded allocation can allocate at once;
+    /// otherwise it first looks for an EIP tagged with its UID.
+    pub idempotent_allocation: bool,
+    /// The binding target kinds this cloud accepts.
+    pub binding_types: &'static [InstanceType],
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            describe_batch: DESCRIBE_BATCH,
+            idempotent_allocation: false,
+            binding_types: &InstanceType::ALL,
+        }
+    }
+}
+
+impl Capabilities {
+    pub fn supports(&self, kind: InstanceType) -> bool {
+        self.binding_types.contains(&kind)
+    }
+}
+
+/// A cloud account in one region, as the reconciler sees it.
+#[async_trait]
+pub trait CloudProvider: Send + Sync + 'static {
+    /// Short name for logs and metrics (`simulator`, `alibaba`, `otc`).
+    fn name(&self) -> &str;
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// How long the cloud usually takes to finish `operation`: the first look after a call.
+    fn expected_transition(&self, _operation: Operation) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// Describes the given EIPs. IDs the cloud does not know are absent from the result.
+    /// Implementations split the IDs into batches of at most
+    /// [`Capabilities::describe_batch`] ([`in_batches`]).
+    async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError>;
+
+    /// EIPs tagged with [`crate::OWNER_TAG`] = `owner_uid` (finds an allocation a crash left
+    /// unrecorded).
+    async fn find_by_owner(&self, owner_uid: &str) -> Result<Vec<CloudEip>, CloudError>;
+
+    async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError>;
+
+    async fn associate(&self, allocation_id: &str, target: &BindTarget, client_token: &str) -> Result<Receipt, CloudError>;
+
+    /// Undoes the binding the cloud reported ([`UnbindRequest::of`]).
+    async fn unassociate(&self, request: &UnbindRequest) -> Result<Receipt, CloudError>;
+
+    async fn release(&self, allocation_id: &str, client_token: &str) -> Result<Receipt, CloudError>;
+
+    /// Sets `tags` on the EIP: added, or overwritten when the EIP has the key already. Tag writes
+    /// are not compare-and-swap: of two writers of one key, the cloud keeps the last one's value.
+    /// (Alibaba `TagResources`; OTC/Huawei `POST /v2.0/{project_id}/publicips/{id}/tags/action`
+    /// with `create`.)
+    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError>;
+
+    /// Removes the tags with these keys from the EIP; keys it does not carry are no error.
+    /// (Alibaba `UnTagResources`; OTC/Huawei `…/tags/action` with `delete`.)
+    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError>;
+}
+
+/// Describes `ids` in sequential batches of at most `batch` (at least one) IDs: the one place
+/// Describe is chunked, for providers and layers alike.
+pub async fn in_batches<F, Fut>(ids: &[String], batch: usize, mut describe: F) -> Result<Vec<CloudEip>, CloudError>
+where
+    F: FnMut(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<CloudEip>, CloudError>>,
+{
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(batch.max(1)) {
+        found.extend(describe(chunk.to_vec()).await?);
+    }
+    Ok(found)
+}

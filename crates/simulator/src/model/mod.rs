@@ -1,0 +1,704 @@
+//! One region's EIPs and instances, the state machines of the four mutating calls, and the tag
+//! calls (`tags.rs`).
+//!
+//! Transitions are lazy: a transitional EIP records when its operation completes, and every
+//! access first settles everything due by "now" (`tokio::time::Instant`, so paused test clocks
+//! drive it). There are no background tasks.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use eip_cloud::{AllocateRequest, Allocated, BindTarget, ChargeType, CloudEip, EipPhase, InstanceType, Operation, Receipt, Transition};
+
+use super::codes::Refusal;
+use super::config::{Flavor, Latencies};
+use super::limits::{
+    MAX_CLIENT_TOKEN_LEN, MAX_EIPS_PER_REGION, MAX_ID_LEN, MAX_INSTANCES_PER_REGION, MAX_IP_LEN, MAX_LATENCY, MAX_SEED_TAGS,
+    MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, check_len,
+};
+
+mod admin;
+mod bookkeeping;
+mod tags;
+
+pub use tags::TAGS_PER_EIP;
+
+/// Lock reason reported for locked EIPs (Alibaba `OperationLocks.LockReason`).
+const LOCK_REASON: &str = "financial";
+/// Addresses per /16 block: third octet 0..=255, fourth 1..=254.
+const IPS_PER_BLOCK: u64 = 256 * 254;
+/// /16 blocks reserved per region (second octet stride).
+const BLOCKS_PER_REGION: u64 = 16;
+
+/// Errors of the simulator's admin and inspection methods (not cloud errors).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    #[error("unknown region {0:?}")]
+    UnknownRegion(String),
+    #[error("unknown EIP {0:?}")]
+    UnknownEip(String),
+    #[error("unknown instance {0:?}")]
+    UnknownInstance(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// An EIP created outside the operator (console, Terraform, billing), for adoption, prepaid and
+/// locked scenarios.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SeedEip {
+    pub charge_type: ChargeType,
+    pub locked: bool,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+    pub bound_to: Option<BindTarget>,
+    pub bandwidth_mbps: Option<u32>,
+}
+
+/// One bindable instance as the simulator knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceInfo {
+    pub instance_type: InstanceType,
+    pub instance_id: String,
+    /// SNAT/DNAT entries on a NAT gateway; while > 0 an unbind without `force` is refused.
+    pub nat_entries: u32,
+    /// Allocation IDs bound (or being bound) to it.
+    pub eips: Vec<String>,
+}
+
+/// The raw state string and phase of an EIP in a region of `flavor`.
+///
+/// Alibaba keeps the status of a locked EIP and reports the lock separately; OTC shows `FREEZED`.
+/// On OTC a binding to a load balancer reads `ELB` and to a VPN gateway `VPN`.
+pub fn raw_state(flavor: Flavor, pending: Option<Transition>, bound_to: Option<InstanceType>, locked: bool) -> (&'static str, EipPhase) {
+    let raw = match (flavor, pending) {
+        // Alibaba allocates synchronously; the simulator never produces this combination.
+        (Flavor::Alibaba, Some(Transition::Allocating)) => "Allocating",
+        (Flavor::Alibaba, Some(Transition::Associating)) => "Associating",
+        (Flavor::Alibaba, Some(Transition::Unassociating)) => "Unassociating",
+        (Flavor::Alibaba, Some(Transition::Releasing)) => "Releasing",
+        (Flavor::Alibaba, Some(Transition::Updating)) => "Modifying",
+        (Flavor::Alibaba, None) if bound_to.is_some() => "InUse",
+        (Flavor::Alibaba, None) => "Available",
+        (Flavor::Otc, _) if locked => "FREEZED",
+        (Flavor::Otc, Some(Transition::Allocating)) => "PENDING_CREATE",
+        (Flavor::Otc, Some(Transition::Associating | Transition::Unassociating | Transition::Updating)) => "PENDING_UPDATE",
+        (Flavor::Otc, Some(Transition::Releasing)) => "PENDING_DELETE",
+        (Flavor::Otc, None) => match bound_to {
+            None => "DOWN",
+            Some(InstanceType::SlbInstance) => "ELB",
+            Some(InstanceType::Vpn) => "VPN",
+            Some(_) => "ACTIVE",
+        },
+    };
+    let phase = match (locked, pending, bound_to) {
+        (true, _, _) => EipPhase::Locked,
+        (false, Some(transition), _) => EipPhase::Transitional(transition),
+        (false, None, Some(_)) => EipPhase::Bound,
+        (false, None, None) => EipPhase::Unbound,
+    };
+    (raw, phase)
+}
+
+/// Per-call context handed to the region by the simulator.
+pub(crate) struct Ctx {
+    pub now: Instant,
+    pub latencies: Latencies,
+    pub quota: u32,
+    pub auto_create_instances: bool,
+    /// The fresh request ID of this call.
+    pub request_id: String,
+}
+
+/// A successful call: its value, the request ID the caller sees (the original one on an
+/// idempotent replay) and, when the call created something, the IDs to log.
+pub(crate) struct Reply<T> {
+    pub value: T,
+    pub request_id: String,
+    pub created_ids: Option<Vec<String>>,
+}
+
+impl<T> Reply<T> {
+    pub fn new(value: T, ctx: &Ctx) -> Self {
+        Reply {
+            value,
+            request_id: ctx.request_id.clone(),
+            created_ids: None,
+        }
+    }
+}
+
+fn receipt(request_id: &str) -> Reply<Receipt> {
+    Reply {
+        value: Receipt {
+            request_id: request_id.to_owned(),
+        },
+        request_id: request_id.to_owned(),
+        created_ids: None,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    transition: Transition,
+    /// Matches the entry in `Region::due`; a cancelled transition leaves a stale entry behind.
+    key: u64,
+}
+
+#[derive(Clone, Debug)]
+struct EipRecord {
+    id: String,
+    ip: String,
+    created: u64,
+    /// Set from the start of an associate until an unassociate completes.
+    bound_to: Option<BindTarget>,
+    pending: Option<Pending>,
+    charge_type: ChargeType,
+    locked: bool,
+    deletion_protection: bool,
+    tags: BTreeMap<String, String>,
+    bandwidth_mbps: Option<u32>,
+    /// Bumped by every state change a caller started; idempotency records of older epochs are
+    /// stale, so a reused token after, say, an out-of-band unbind is a new request.
+    epoch: u64,
+    /// Client tokens that refer to this EIP, dropped with it.
+    tokens: Vec<(Operation, String)>,
+    /// Describe answers naming this EIP that still leave it out (eventual consistency).
+    hidden_answers: u32,
+}
+
+#[derive(Clone, Debug)]
+struct OpToken {
+    allocation_id: String,
+    epoch: u64,
+    fingerprint: String,
+    request_id: String,
+}
+
+#[derive(Clone, Debug)]
+struct AllocateToken {
+    request: AllocateRequest,
+    allocation_id: String,
+    request_id: String,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Instance {
+    nat_entries: u32,
+    eips: BTreeSet<String>,
+}
+
+type InstanceKey = (InstanceType, String);
+
+/// Nat gateways and load balancers hold many EIPs; everything else one.
+fn exclusive(instance_type: InstanceType) -> bool {
+    !matches!(instance_type, InstanceType::Nat | InstanceType::SlbInstance)
+}
+
+pub(crate) struct Region {
+    pub name: String,
+    pub flavor: Flavor,
+    rng: SmallRng,
+    ip_base: (u64, u64),
+    ip_offset: u64,
+    created: u64,
+    eips: HashMap<String, EipRecord>,
+    /// `OWNER_TAG` value → allocation IDs (kept in step by the tag calls, see `tags.rs`).
+    owners: HashMap<String, BTreeSet<String>>,
+    instances: HashMap<InstanceKey, Instance>,
+    allocate_tokens: HashMap<String, AllocateToken>,
+    op_tokens: HashMap<(Operation, String), OpToken>,
+    /// Completion instants of pending transitions, earliest first.
+    due: BinaryHeap<Reverse<(Instant, u64, String)>>,
+    next_key: u64,
+}
+
+impl Region {
+    /// `flavor_index` is the region's position among regions of its flavour (separates IP blocks).
+    pub fn new(name: &str, flavor: Flavor, flavor_index: u64, seed: u64) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed ^ fnv64(name.as_bytes()));
+        let ip_offset = rng.random_range(0..IPS_PER_BLOCK);
+        let ip_base = match flavor {
+            Flavor::Alibaba => (47, 96 + BLOCKS_PER_REGION * flavor_index),
+            Flavor::Otc => (80, 158 + BLOCKS_PER_REGION * flavor_index),
+        };
+        let mut region = Region {
+            name: name.to_owned(),
+            flavor,
+            rng,
+            ip_base,
+            ip_offset,
+            created: 0,
+            eips: HashMap::new(),
+            owners: HashMap::new(),
+            instances: HashMap::new(),
+            allocate_tokens: HashMap::new(),
+            op_tokens: HashMap::new(),
+            due: BinaryHeap::new(),
+            next_key: 0,
+        };
+        for (instance_type, prefix, count) in [
+            (InstanceType::EcsInstance, "i-sim-", 20),
+            (InstanceType::NetworkInterface, "eni-sim-", 10),
+            (InstanceType::Nat, "ngw-sim-", 3),
+            (InstanceType::SlbInstance, "lb-sim-", 3),
+            (InstanceType::HaVip, "havip-sim-", 3),
+            (InstanceType::Port, "port-sim-", 20),
+            (InstanceType::Vpn, "vpn-sim-", 3),
+        ] {
+            for id in prefixed_ids(prefix, count) {
+                region.instances.entry((instance_type, id)).or_default();
+            }
+        }
+        region
+    }
+
+    // ----- time -----
+
+    /// Completes every transition due by `now`.
+    pub fn settle(&mut self, now: Instant) {
+        while let Some(Reverse((at, key, _))) = self.due.peek() {
+            if *at > now {
+                break;
+            }
+            let key = *key;
+            let Some(Reverse((_, _, id))) = self.due.pop() else {
+                break;
+            };
+            let transition = match self.eips.get_mut(&id) {
+                Some(record) if record.pending.is_some_and(|p| p.key == key) => record.pending.take().map(|p| p.transition),
+                _ => None, // cancelled or superseded
+            };
+            if let Some(transition) = transition {
+                self.complete(&id, transition);
+            }
+        }
+    }
+
+    /// Puts `id` into `transition` for `latency`, or completes it at once for zero latency.
+    fn start(&mut self, id: &str, transition: Transition, latency: Duration, now: Instant) {
+        if latency.is_zero() {
+            self.complete(id, transition);
+            return;
+        }
+        self.next_key = self.next_key.wrapping_add(1);
+        let key = self.next_key;
+        if let Some(record) = self.eips.get_mut(id) {
+            record.pending = Some(Pending { transition, key });
+            // Latencies are clamped; even so, a far-future instant must not overflow.
+            let at = now.checked_add(latency.min(MAX_LATENCY)).unwrap_or(now);
+            self.due.push(Reverse((at, key, id.to_owned())));
+        }
+    }
+
+    fn complete(&mut self, id: &str, transition: Transition) {
+        match transition {
+            Transition::Allocating | Transition::Associating | Transition::Updating => {
+                if let Some(record) = self.eips.get_mut(id) {
+                    record.pending = None;
+                }
+            }
+            Transition::Unassociating => {
+                let old = self.eips.get_mut(id).and_then(|record| {
+                    record.pending = None;
+                    record.bound_to.take()
+                });
+                if let Some(old) = old {
+                    self.release_holder(&old, id);
+                }
+            }
+            Transition::Releasing => self.remove_eip(id),
+        }
+    }
+
+    // ----- rendering -----
+
+    fn render(&self, record: &EipRecord) -> CloudEip {
+        let (raw, phase) = raw_state(
+            self.flavor,
+            record.pending.map(|p| p.transition),
+            record.bound_to.as_ref().map(|b| b.instance_type),
+            record.locked,
+        );
+        CloudEip {
+            allocation_id: record.id.clone(),
+            ip_address: record.ip.clone(),
+            raw_state: raw.to_owned(),
+            phase,
+            bound_to: record.bound_to.clone(),
+            charge_type: record.charge_type,
+            locks: if record.locked { vec![LOCK_REASON.to_owned()] } else { Vec::new() },
+            tags: record.tags.clone(),
+            bandwidth_mbps: record.bandwidth_mbps,
+            binding_handle: None,
+        }
+    }
+
+    pub fn eip(&mut self, now: Instant, id: &str) -> Option<CloudEip> {
+        self.settle(now);
+        self.eips.get(id).map(|record| self.render(record))
+    }
+
+    /// All EIPs in creation order.
+    pub fn all(&mut self, now: Instant) -> Vec<CloudEip> {
+        self.settle(now);
+        let mut records: Vec<&EipRecord> = self.eips.values().collect();
+        records.sort_by_key(|record| record.created);
+        records.into_iter().map(|record| self.render(record)).collect()
+    }
+
+    // ----- provider calls -----
+
+    /// A Describe answer: [`Region::describe`] without the EIPs hidden by
+    /// [`Region::hide_from_describe`], each of which uses up one hidden answer.
+    pub fn describe_answer(&mut self, ctx: &Ctx, ids: &[String]) -> Reply<Vec<CloudEip>> {
+        let mut reply = self.describe(ctx, ids);
+        reply.value.retain(|eip| match self.eips.get_mut(&eip.allocation_id) {
+            Some(record) if record.hidden_answers > 0 => {
+                record.hidden_answers -= 1;
+                false
+            }
+            _ => true,
+        });
+        reply
+    }
+
+    /// Known EIPs among `ids`, in request order, each once.
+    pub fn describe(&mut self, ctx: &Ctx, ids: &[String]) -> Reply<Vec<CloudEip>> {
+        self.settle(ctx.now);
+        let mut seen = HashSet::new();
+        let found = ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .filter_map(|id| self.eips.get(id))
+            .map(|record| self.render(record))
+            .collect();
+        Reply::new(found, ctx)
+    }
+
+    pub fn find_by_owner(&mut self, ctx: &Ctx, owner_uid: &str) -> Reply<Vec<CloudEip>> {
+        self.settle(ctx.now);
+        let mut records: Vec<&EipRecord> = self
+            .owners
+            .get(owner_uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.eips.get(id))
+            .collect();
+        records.sort_by_key(|record| record.created);
+        Reply::new(records.into_iter().map(|record| self.render(record)).collect(), ctx)
+    }
+
+    pub fn allocate(&mut self, ctx: &Ctx, request: &AllocateRequest) -> Result<Reply<Allocated>, Refusal> {
+        self.settle(ctx.now);
+        if let Some(token) = self.allocate_tokens.get(&request.client_token)
+            && let Some(record) = self.eips.get(&token.allocation_id)
+        {
+            // Tokens of released EIPs were dropped with them, so this one is live.
+            if token.request != *request {
+                return Err(Refusal::TokenMismatch {
+                    client_token: request.client_token.clone(),
+                });
+            }
+            let eip = self.render(record);
+            let request_id = token.request_id.clone();
+            return Ok(Reply {
+                value: Allocated {
+                    eip,
+                    receipt: Receipt {
+                        request_id: request_id.clone(),
+                    },
+                },
+                request_id,
+                created_ids: Some(vec![record.id.clone()]),
+            });
+        }
+        if let Some(bandwidth) = request.bandwidth_mbps
+            && !(1..=1000).contains(&bandwidth)
+        {
+            return Err(Refusal::InvalidParameter(format!(
+                "Bandwidth {bandwidth} is out of range 1-1000 Mbit/s."
+            )));
+        }
+        check_token(&request.client_token)
+            .and_then(|()| check_tags(&request.tags))
+            .map_err(Refusal::InvalidParameter)?;
+        if self.eips.len() >= ctx.quota.min(MAX_EIPS_PER_REGION) as usize {
+            return Err(Refusal::QuotaExceeded { quota: ctx.quota });
+        }
+        let id = self.insert_eip(request.charge_type, request.tags.clone(), Some(request.bandwidth_mbps.unwrap_or(5)));
+        if !request.client_token.is_empty() {
+            self.allocate_tokens.insert(
+                request.client_token.clone(),
+                AllocateToken {
+                    request: request.clone(),
+                    allocation_id: id.clone(),
+                    request_id: ctx.request_id.clone(),
+                },
+            );
+            if let Some(record) = self.eips.get_mut(&id) {
+                record.tokens.push((Operation::Allocate, request.client_token.clone()));
+            }
+        }
+        // Alibaba allocates synchronously (`Available` at once); OTC goes through PENDING_CREATE.
+        if self.flavor == Flavor::Otc {
+            self.start(&id, Transition::Allocating, ctx.latencies.allocate, ctx.now);
+        }
+        let eip = self
+            .eip(ctx.now, &id)
+            .ok_or_else(|| Refusal::NotFound { allocation_id: id.clone() })?;
+        Ok(Reply {
+            value: Allocated {
+                eip,
+                receipt: Receipt {
+                    request_id: ctx.request_id.clone(),
+                },
+            },
+            request_id: ctx.request_id.clone(),
+            created_ids: Some(vec![id]),
+        })
+    }
+
+    pub fn associate(&mut self, ctx: &Ctx, id: &str, target: &BindTarget, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
+        self.settle(ctx.now);
+        check_token(client_token)
+            .and_then(|()| check_target(target))
+            .map_err(Refusal::InvalidParameter)?;
+        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
+            allocation_id: id.to_owned(),
+        })?;
+        let fingerprint = format!("{id}|{target:?}");
+        if let Some(replay) = self.replay(Operation::Associate, client_token, &fingerprint)? {
+            return Ok(replay);
+        }
+        if record.locked {
+            return Err(Refusal::Locked);
+        }
+        if let Some(pending) = record.pending {
+            return Err(Refusal::Busy {
+                transition: pending.transition,
+            });
+        }
+        if let Some(bound_to) = &record.bound_to {
+            return Err(Refusal::AlreadyBound {
+                bound_to: bound_to.clone(),
+            });
+        }
+        let key = (target.instance_type, target.instance_id.clone());
+        match self.instances.get(&key) {
+            // Created on the fly, as long as the region has room for another instance.
+            None if (target.instance_type == InstanceType::IpAddress || ctx.auto_create_instances)
+                && self.instances.len() < MAX_INSTANCES_PER_REGION => {}
+            None => {
+                return Err(Refusal::UnknownInstance { target: target.clone() });
+            }
+            Some(instance) => {
+                if exclusive(target.instance_type)
+                    && let Some(holder) = instance.eips.iter().next()
+                {
+                    return Err(Refusal::InstanceHasEip {
+                        target: target.clone(),
+                        holder: holder.clone(),
+                    });
+                }
+            }
+        }
+        let bound = with_private_ip(target);
+        self.instances.entry(key).or_default().eips.insert(id.to_owned());
+        let epoch = self.bump(id, |record| record.bound_to = Some(bound));
+        self.remember(Operation::Associate, client_token, id, epoch, fingerprint, &ctx.request_id);
+        self.start(id, Transition::Associating, ctx.latencies.associate, ctx.now);
+        Ok(receipt(&ctx.request_id))
+    }
+
+    pub fn unassociate(
+        &mut self,
+        ctx: &Ctx,
+        id: &str,
+        current: &BindTarget,
+        force: bool,
+        client_token: &str,
+    ) -> Result<Reply<Receipt>, Refusal> {
+        self.settle(ctx.now);
+        check_token(client_token)
+            .and_then(|()| check_target(current))
+            .map_err(Refusal::InvalidParameter)?;
+        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
+            allocation_id: id.to_owned(),
+        })?;
+        let fingerprint = format!("{id}|{current:?}|{force}");
+        if let Some(replay) = self.replay(Operation::Unassociate, client_token, &fingerprint)? {
+            return Ok(replay);
+        }
+        if record.locked {
+            return Err(Refusal::Locked);
+        }
+        if let Some(pending) = record.pending {
+            return Err(Refusal::Busy {
+                transition: pending.transition,
+            });
+        }
+        let Some(actual) = record.bound_to.clone() else {
+            return match self.flavor {
+                Flavor::Alibaba => Err(Refusal::NotBound),
+                // OTC: a blank port on an unbound EIP is accepted and changes nothing.
+                Flavor::Otc => {
+                    let epoch = record.epoch;
+                    self.remember(Operation::Unassociate, client_token, id, epoch, fingerprint, &ctx.request_id);
+                    Ok(receipt(&ctx.request_id))
+                }
+            };
+        };
+        // Alibaba's call names the instance; OTC's v1 unbind just blanks whatever port is set.
+        if self.flavor == Flavor::Alibaba && !actual.satisfies(current) {
+            return Err(Refusal::BindingMismatch {
+                current: current.clone(),
+                actual,
+            });
+        }
+        if actual.instance_type == InstanceType::Nat && !force {
+            let entries = self
+                .instances
+                .get(&(InstanceType::Nat, actual.instance_id.clone()))
+                .map_or(0, |nat| nat.nat_entries);
+            if entries > 0 {
+                return Err(Refusal::NatEntries {
+                    nat_gateway: actual.instance_id,
+                    entries,
+                });
+            }
+        }
+        let epoch = self.bump(id, |_| {});
+        self.remember(Operation::Unassociate, client_token, id, epoch, fingerprint, &ctx.request_id);
+        self.start(id, Transition::Unassociating, ctx.latencies.unassociate, ctx.now);
+        Ok(receipt(&ctx.request_id))
+    }
+
+    pub fn release(&mut self, ctx: &Ctx, id: &str, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
+        self.settle(ctx.now);
+        check_token(client_token).map_err(Refusal::InvalidParameter)?;
+        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
+            allocation_id: id.to_owned(),
+        })?;
+        let fingerprint = id.to_owned();
+        if let Some(replay) = self.replay(Operation::Release, client_token, &fingerprint)? {
+            return Ok(replay);
+        }
+        if record.locked {
+            return Err(Refusal::Locked);
+        }
+        if let Some(pending) = record.pending {
+            return Err(Refusal::Busy {
+                transition: pending.transition,
+            });
+        }
+        // Permanent blockers first: they tell the user more than "bound" does.
+        if record.charge_type == ChargeType::PrePaid {
+            return Err(Refusal::Prepaid);
+        }
+        if record.deletion_protection {
+            return Err(Refusal::DeletionProtection);
+        }
+        if let Some(bound_to) = &record.bound_to {
+            return Err(Refusal::ReleaseWhileBound {
+                bound_to: bound_to.clone(),
+            });
+        }
+        let epoch = self.bump(id, |_| {});
+        self.remember(Operation::Release, client_token, id, epoch, fingerprint, &ctx.request_id);
+        self.start(id, Transition::Releasing, ctx.latencies.release, ctx.now);
+        Ok(receipt(&ctx.request_id))
+    }
+}
+
+fn instance_info(key: &InstanceKey, instance: &Instance) -> InstanceInfo {
+    InstanceInfo {
+        instance_type: key.0,
+        instance_id: key.1.clone(),
+        nat_entries: instance.nat_entries,
+        eips: instance.eips.iter().cloned().collect(),
+    }
+}
+
+/// The cloud picks a private address for ECS, ENI and port bindings when none was asked for;
+/// derived from the instance ID so it is stable.
+fn with_private_ip(target: &BindTarget) -> BindTarget {
+    let mut bound = target.clone();
+    if bound.private_ip_address.is_none()
+        && matches!(
+            target.instance_type,
+            InstanceType::EcsInstance | InstanceType::NetworkInterface | InstanceType::Port
+        )
+    {
+        let h = fnv64(target.instance_id.as_bytes());
+        bound.private_ip_address = Some(format!("10.{}.{}.{}", (h >> 16) & 0xff, (h >> 8) & 0xff, 2 + (h & 0xff) % 250));
+    }
+    bound
+}
+
+/// An instance ID the simulator accepts: not empty, at most [`MAX_ID_LEN`] bytes.
+pub(crate) fn check_instance_id(id: &str) -> Result<(), AdminError> {
+    if id.is_empty() {
+        return Err(AdminError::Invalid("instance IDs must not be empty".into()));
+    }
+    check_len("an instance ID", id, MAX_ID_LEN).map_err(AdminError::Invalid)
+}
+
+/// A client token the model keeps: at most [`MAX_CLIENT_TOKEN_LEN`] bytes.
+fn check_token(token: &str) -> Result<(), String> {
+    check_len("ClientToken", token, MAX_CLIENT_TOKEN_LEN)
+}
+
+/// A bind target the model keeps: bounded instance ID and private address.
+pub(crate) fn check_target(target: &BindTarget) -> Result<(), String> {
+    check_len("InstanceId", &target.instance_id, MAX_ID_LEN)?;
+    match &target.private_ip_address {
+        Some(ip) => check_len("PrivateIpAddress", ip, MAX_IP_LEN),
+        None => Ok(()),
+    }
+}
+
+/// Tags the model keeps: at most [`MAX_SEED_TAGS`], with bounded keys and values.
+pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+    if tags.len() > MAX_SEED_TAGS {
+        return Err(format!("at most {MAX_SEED_TAGS} tags are allowed, got {}", tags.len()));
+    }
+    for (key, value) in tags {
+        check_len("a tag key", key, MAX_TAG_KEY_LEN)?;
+        check_len("a tag value", value, MAX_TAG_VALUE_LEN)?;
+    }
+    Ok(())
+}
+
+/// `{prefix}0001`, `{prefix}0002`, …
+pub(crate) fn prefixed_ids(prefix: &str, count: u32) -> Vec<String> {
+    (1..=count).map(|n| format!("{prefix}{n:04}")).collect()
+}
+
+/// UUID-shaped (version 4 bits set) rendering of 128 random bits.
+pub(crate) fn format_uuid(bits: u128, uppercase: bool) -> String {
+    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    let uuid = format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+    if uppercase { uuid.to_uppercase() } else { uuid }
+}
+
+/// FNV-1a, for stable per-name seeds and derived addresses.
+pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests;
