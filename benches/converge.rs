@@ -303,7 +303,7 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
             p.bound,
             p.wall / p.bound,
             p.calls.per_eip(n),
-            p.is_throttled(),
+            p.throttled,
             p.kube_requests / n as f64,
         ));
     }

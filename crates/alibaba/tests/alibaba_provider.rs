@@ -152,7 +152,7 @@ async fn full_lifecycle_with_v3_and_v1() {
             .unassociate(&UnbindRequest::new(
                 eip.allocation_id.to_owned(),
                 target.clone(),
-                &format!("unbind-{n}"),
+                format!("unbind-{n}"),
             ))
             .await
             .expect("unassociates");
