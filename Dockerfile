@@ -12,9 +12,10 @@ FROM rust:${RUST_VERSION}-alpine AS builder
 # C toolchain and musl headers for ring (TLS crypto).
 RUN apk add --no-cache musl-dev gcc make binutils
 WORKDIR /src
-# Everything cargo needs to resolve the package (tests/ and examples/ are declared or discovered
+# Everything cargo needs to resolve the workspace (tests/ and examples/ are declared or discovered
 # targets; only the binary is built).
 COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
 COPY src ./src
 COPY tests ./tests
 COPY examples ./examples

@@ -26,7 +26,7 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 
-/// The standard profile's quotas and latencies (src/cloud/simulator/config.rs).
+/// The standard profile's quotas and latencies (crates/simulator/src/config.rs).
 const MUTATING_QUOTA: f64 = 20.0;
 const ASSOCIATE_LATENCY: f64 = 1.0;
 const UNASSOCIATE_LATENCY: f64 = 2.0;

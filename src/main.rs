@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use eip_operator::controller::leader::LeaderElection;
 use eip_operator::controller::{self, Settings, Timing};
@@ -169,17 +170,17 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            error!("{err}");
-            eprintln!("error: {err}");
+            error!("{err:#}");
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn dispatch(command: Command) -> Result<(), String> {
+async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Crd => {
-            let yaml = eip_api::crds_yaml().map_err(|e| format!("cannot render the CRDs: {e}"))?;
+            let yaml = eip_api::crds_yaml().context("cannot render the CRDs")?;
             print!("{yaml}");
             Ok(())
         }
@@ -194,31 +195,31 @@ async fn dispatch(command: Command) -> Result<(), String> {
 }
 
 #[cfg(feature = "simulator")]
-async fn bind_loopback(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+async fn bind_loopback(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     if !addr.ip().is_loopback() {
-        return Err(format!("the simulator's admin API only listens on loopback addresses, not {addr}"));
+        anyhow::bail!("the simulator's admin API only listens on loopback addresses, not {addr}");
     }
     tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 #[cfg(feature = "simulator")]
-async fn serve_admin(simulator: Simulator, listener: tokio::net::TcpListener) -> Result<(), String> {
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+async fn serve_admin(simulator: Simulator, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
     info!(%addr, "simulator admin API listening");
     println!("simulator admin API: http://{addr}");
     server::serve(simulator, listener, shutdown_signal())
         .await
-        .map_err(|e| format!("simulator server: {e}"))
+        .context("simulator server")
 }
 
-async fn run(args: RunArgs) -> Result<(), String> {
+async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let config = kube::Config::infer()
         .await
-        .map_err(|e| format!("cannot find Kubernetes (KUBECONFIG or in-cluster config): {e}"))?;
-    let client = metrics::counting_client(config, metrics.clone()).map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
+        .context("cannot find Kubernetes (KUBECONFIG or in-cluster config)")?;
+    let client = metrics::counting_client(config, metrics.clone()).context("cannot build the Kubernetes client")?;
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -229,11 +230,11 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let addr: SocketAddr = args
             .metrics_addr
             .parse()
-            .map_err(|e| format!("--metrics-addr {}: {e}", args.metrics_addr))?;
+            .with_context(|| format!("--metrics-addr {}", args.metrics_addr))?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        info!(addr = %listener.local_addr().map_err(|e| e.to_string())?, "metrics and health endpoints listening");
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        info!(addr = %listener.local_addr()?, "metrics and health endpoints listening");
         let (metrics, health, stop) = (metrics.clone(), health.clone(), controller::leader::stopped(stop_rx.clone()));
         tokio::spawn(async move {
             if let Err(err) = telemetry::server::serve(listener, metrics, health, stop).await {
@@ -271,13 +272,15 @@ async fn run(args: RunArgs) -> Result<(), String> {
         identity: args.instance.unwrap_or_else(|| format!("eip-operator-{}", std::process::id())),
         lease_duration_seconds: args.lease_duration_seconds,
     };
-    controller::leader::run_elected(client, election, settings, registry, stop_rx).await
+    controller::leader::run_elected(client, election, settings, registry, stop_rx)
+        .await
+        .map_err(anyhow::Error::msg)
 }
 
 /// Hosts the built-in simulator when asked to (`--simulator`, `--provider simulator`): serves
 /// ProviderConfigs of type `simulator`, and with `--provider simulator` ElasticIPs that name none.
 #[cfg(feature = "simulator")]
-async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> Result<eip_cloud::Registry, String> {
+async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> anyhow::Result<eip_cloud::Registry> {
     let implicit = args.provider == Some(DefaultProvider::Simulator);
     if !(args.simulator.simulator || implicit) {
         return Ok(registry);
@@ -288,7 +291,7 @@ async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> Result
         let simulator = simulator.clone();
         tokio::spawn(async move {
             if let Err(err) = serve_admin(simulator, listener).await {
-                error!("{err}");
+                error!("{err:#}");
             }
         });
     }
@@ -297,15 +300,15 @@ async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> Result
         return Ok(registry);
     }
     let spec = serde_json::json!({ "provider": "simulator", "region": args.simulator_region });
-    let spec = serde_json::from_value(spec).map_err(|e| format!("--simulator-region {}: {e}", args.simulator_region))?;
+    let spec = serde_json::from_value(spec).with_context(|| format!("--simulator-region {}", args.simulator_region))?;
     Ok(registry.implicit_default(spec))
 }
 
 /// Without the simulator feature, `--provider simulator` has nothing to host.
 #[cfg(not(feature = "simulator"))]
-async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> Result<eip_cloud::Registry, String> {
+async fn with_simulator(registry: eip_cloud::Registry, args: &RunArgs) -> anyhow::Result<eip_cloud::Registry> {
     match args.provider {
-        Some(DefaultProvider::Simulator) => Err("this build has no simulator (built without the `simulator` feature)".into()),
+        Some(DefaultProvider::Simulator) => anyhow::bail!("this build has no simulator (built without the `simulator` feature)"),
         None => Ok(registry),
     }
 }

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-# The simulator's well-known default credentials (src/cloud/simulator/config.rs).
+# The simulator's well-known default credentials (crates/simulator/src/config.rs).
 ACCESS_KEY_ID = "SIMACCESSKEYID0000001"
 ACCESS_KEY_SECRET = "sim-access-key-secret-0000000000000001"
 

@@ -1,7 +1,7 @@
 """The committed Alibaba signing fixtures are exactly what the official SDKs produce today.
 
 tests/fixtures/alibaba/generate.py computes them with the SDKs' own signing code (fixed time,
-nonce and keys); tests/alibaba_signing.rs checks our Rust signer against the same files.
+nonce and keys); crates/alibaba/tests/alibaba_signing.rs checks our Rust signer against the same files.
 """
 
 import importlib.util

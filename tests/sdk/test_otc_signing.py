@@ -2,7 +2,7 @@
 
 Each case drives the real SDK clients (or, for calls outside the EIP SDK, its `Signer`) at a
 fixed time and records the request exactly as the SDK would send it and every intermediate value
-of the signature, in `tests/fixtures/otc/*.json`. `tests/otc_signing_fixtures.rs` checks that the
+of the signature, in `tests/fixtures/otc/*.json`. `crates/otc/tests/otc_signing_fixtures.rs` checks that the
 operator's signer reproduces them byte for byte; the tests below check that the committed files
 are what the SDK makes today.
 

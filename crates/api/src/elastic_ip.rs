@@ -135,7 +135,7 @@ pub enum ChargeType {
     PrePaid,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, strum::IntoStaticStr)]
 pub enum InternetChargeType {
     PayByBandwidth,
     PayByTraffic,
@@ -143,10 +143,7 @@ pub enum InternetChargeType {
 
 impl InternetChargeType {
     pub fn as_str(self) -> &'static str {
-        match self {
-            InternetChargeType::PayByBandwidth => "PayByBandwidth",
-            InternetChargeType::PayByTraffic => "PayByTraffic",
-        }
+        self.into()
     }
 }
 
@@ -192,7 +189,7 @@ pub struct Binding {
 
 /// Kind of thing an EIP is bound to. The names are Alibaba Cloud's `InstanceType` values;
 /// Open Telekom Cloud / Huawei Cloud map them onto ports, NAT gateways, load balancers and VPNs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 pub enum InstanceType {
     /// A cloud server (Alibaba ECS instance; OTC/Huawei: the server's primary port).
     EcsInstance,
@@ -225,16 +222,7 @@ impl InstanceType {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            InstanceType::EcsInstance => "EcsInstance",
-            InstanceType::NetworkInterface => "NetworkInterface",
-            InstanceType::Nat => "Nat",
-            InstanceType::SlbInstance => "SlbInstance",
-            InstanceType::HaVip => "HaVip",
-            InstanceType::IpAddress => "IpAddress",
-            InstanceType::Port => "Port",
-            InstanceType::Vpn => "Vpn",
-        }
+        self.into()
     }
 }
 

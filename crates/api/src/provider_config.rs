@@ -64,8 +64,9 @@ pub struct ProviderConfigSpec {
     pub default: bool,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ProviderType {
     Simulator,
     Alibaba,
@@ -75,12 +76,7 @@ pub enum ProviderType {
 
 impl ProviderType {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderType::Simulator => "simulator",
-            ProviderType::Alibaba => "alibaba",
-            ProviderType::Otc => "otc",
-            ProviderType::Huawei => "huawei",
-        }
+        self.into()
     }
 }
 

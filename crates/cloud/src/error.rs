@@ -34,7 +34,8 @@ impl Failure {
 }
 
 /// The three classes of [`Failure`], without what they carry (for labels and tables).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum ErrorClass {
     Retryable,
     Terminal,
@@ -44,16 +45,13 @@ pub enum ErrorClass {
 impl ErrorClass {
     /// Lower-case label (`retryable`, `terminal`, `gone`) for metrics.
     pub fn label(self) -> &'static str {
-        match self {
-            ErrorClass::Retryable => "retryable",
-            ErrorClass::Terminal => "terminal",
-            ErrorClass::Gone => "gone",
-        }
+        self.into()
     }
 }
 
-/// Why a terminal error blocks progress; becomes the `Stalled` condition's reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Why a terminal error blocks progress; becomes the `Stalled` condition's reason (the variant's
+/// name unless it says otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 pub enum Blocker {
     PrepaidCannotRelease,
     Forbidden,
@@ -63,28 +61,18 @@ pub enum Blocker {
     NatEntriesBlockUnbind,
     QuotaExceeded,
     InvalidRequest,
+    #[strum(serialize = "AuthenticationFailed")]
     Authentication,
     /// The credentials Secret is missing a key or holds an unusable value.
     InvalidCredentials,
+    #[strum(serialize = "CloudRefused")]
     Other,
 }
 
 impl Blocker {
     /// CamelCase reason for conditions and Events.
     pub fn reason(self) -> &'static str {
-        match self {
-            Blocker::PrepaidCannotRelease => "PrepaidCannotRelease",
-            Blocker::Forbidden => "Forbidden",
-            Blocker::Locked => "Locked",
-            Blocker::DeletionProtection => "DeletionProtection",
-            Blocker::InvalidBindingTarget => "InvalidBindingTarget",
-            Blocker::NatEntriesBlockUnbind => "NatEntriesBlockUnbind",
-            Blocker::QuotaExceeded => "QuotaExceeded",
-            Blocker::InvalidRequest => "InvalidRequest",
-            Blocker::Authentication => "AuthenticationFailed",
-            Blocker::InvalidCredentials => "InvalidCredentials",
-            Blocker::Other => "CloudRefused",
-        }
+        self.into()
     }
 }
 

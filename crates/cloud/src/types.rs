@@ -79,7 +79,7 @@ impl fmt::Display for BindTarget {
 }
 
 /// An asynchronous operation the cloud is still carrying out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 pub enum Transition {
     Allocating,
     Associating,
@@ -91,13 +91,7 @@ pub enum Transition {
 
 impl Transition {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Transition::Allocating => "Allocating",
-            Transition::Associating => "Associating",
-            Transition::Unassociating => "Unassociating",
-            Transition::Releasing => "Releasing",
-            Transition::Updating => "Updating",
-        }
+        self.into()
     }
 }
 
@@ -257,7 +251,7 @@ pub struct Allocated {
 }
 
 /// The provider operations, used for errors, metrics and the simulator's call log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr)]
 pub enum Operation {
     Describe,
     FindByOwner,
@@ -284,16 +278,7 @@ impl Operation {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Describe => "Describe",
-            Operation::FindByOwner => "FindByOwner",
-            Operation::Allocate => "Allocate",
-            Operation::Associate => "Associate",
-            Operation::Unassociate => "Unassociate",
-            Operation::Release => "Release",
-            Operation::Tag => "Tag",
-            Operation::Untag => "Untag",
-        }
+        self.into()
     }
 
     pub fn is_mutating(self) -> bool {

@@ -8,7 +8,9 @@ use eip_cloud::rate_limit::RateLimit;
 use eip_cloud::{CallHook, CallReport, CloudProvider, Operation, Stack};
 use eip_simulator::{RateLimits, SeedEip, Simulator, SimulatorConfig};
 
-#[tokio::test]
+/// Paused time: the window closes only when every Describe has been queued, however slow the
+/// machine.
+#[tokio::test(start_paused = true)]
 async fn concurrent_describes_share_wire_calls_and_get_their_own_answers() {
     let sim = Simulator::new(SimulatorConfig::instant());
     let ids: Vec<String> = (0..120)
@@ -37,8 +39,9 @@ async fn concurrent_describes_share_wire_calls_and_get_their_own_answers() {
     assert!(calls <= 4, "121 describes in {calls} wire calls");
 }
 
-/// The simulator throttles beyond 5 describe calls a second; the stack with a 5/s limit never
-/// draws a throttling error, the bare provider does.
+/// The simulator throttles beyond 5 describe calls a second; the stack with a 4/s limit never
+/// draws a throttling error, the bare provider does. (A limit of exactly the quota races the
+/// cloud's clock by nanoseconds: on a loaded machine one call in a few runs lands a hair early.)
 #[tokio::test]
 async fn a_rate_limit_hook_stays_under_the_cloud_quota() {
     let config = SimulatorConfig {
@@ -50,13 +53,13 @@ async fn a_rate_limit_hook_stays_under_the_cloud_quota() {
     };
     let sim = Simulator::new(config);
     let bare: Arc<dyn CloudProvider> = Arc::new(sim.provider("cn-hangzhou").expect("region"));
-    let limited = Stack::new(bare.clone()).hook(Arc::new(RateLimit::new(5, 5)));
+    let limited = Stack::new(bare.clone()).hook(Arc::new(RateLimit::new(4, 4)));
     let started = tokio::time::Instant::now();
     for _ in 0..12 {
         limited.describe(&["eip-x".to_string()]).await.expect("never throttled");
     }
-    // 5 at once (the burst), then 5 a second.
-    assert!(started.elapsed() >= Duration::from_millis(1200), "{:?}", started.elapsed());
+    // 4 at once (the burst), then 4 a second.
+    assert!(started.elapsed() >= Duration::from_millis(1750), "{:?}", started.elapsed());
     // All at once, so a slow machine cannot spread them out under the quota.
     let ids = ["eip-x".to_string()];
     let answers = futures::future::join_all((0..12).map(|_| bare.describe(&ids))).await;
