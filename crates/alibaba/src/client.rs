@@ -1,20 +1,21 @@
-//! The RPC transport: signs a call (V3 or V1), sends it through [`http::send`] (no redirects, a
-//! bounded body) and hands the answer to [`answers`]. Credentials that cannot be put on the wire
-//! are refused before anything is sent; every error is passed through a
-//! [`Redactor`](eip_cloud::redact::Redactor) of the credentials in use. Nothing here logs
+//! The RPC transport: signs a call (V3 or V1), sends it through the provider's [`Wire`] (no
+//! redirects, a bounded body, every request shown to its observer) and hands the answer to
+//! [`answers`]. Credentials that cannot be put on the wire are refused before anything is sent;
+//! every error is passed through a [`Redactor`] of the credentials in use. Nothing here logs
 //! parameters or credentials.
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use serde::de::DeserializeOwned;
 
 use super::answers::{self, Reply};
 use super::credentials::{self, Credentials};
 use super::signing::{self, V3Request};
+use super::NAME;
 use eip_api::AlibabaSignatureVersion;
+use eip_cloud::http::{self, Wire};
 use eip_cloud::redact::Redactor;
-use eip_cloud::{CloudError, Operation, http};
+use eip_cloud::{CloudError, Operation};
 
 /// VPC API version of every EIP call.
 pub const VPC_VERSION: &str = "2016-04-28";
@@ -28,18 +29,34 @@ pub struct Endpoint {
     pub host: String,
 }
 
+/// Why a URL is not an endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("invalid endpoint {raw:?}: {reason}")]
+    NotAUrl { raw: String, reason: String },
+    #[error("endpoint {0:?} must be an http(s) URL")]
+    Scheme(String),
+    #[error("endpoint {0:?} has no host")]
+    NoHost(String),
+    #[error("endpoint {0:?} must not have a path or query (the API is served at /)")]
+    PathOrQuery(String),
+}
+
 impl Endpoint {
     /// Parses `https://host[:port]` (or `http://` for local endpoints such as the simulator).
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("invalid endpoint {raw:?}: {e}"))?;
+    pub fn parse(raw: &str) -> Result<Self, EndpointError> {
+        let url = reqwest::Url::parse(raw.trim()).map_err(|e| EndpointError::NotAUrl {
+            raw: raw.to_owned(),
+            reason: e.to_string(),
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("endpoint {raw:?} must be an http(s) URL"));
+            return Err(EndpointError::Scheme(raw.to_owned()));
         }
         let Some(host) = url.host_str() else {
-            return Err(format!("endpoint {raw:?} has no host"));
+            return Err(EndpointError::NoHost(raw.to_owned()));
         };
         if !matches!(url.path(), "" | "/") || url.query().is_some() {
-            return Err(format!("endpoint {raw:?} must not have a path or query (the API is served at /)"));
+            return Err(EndpointError::PathOrQuery(raw.to_owned()));
         }
         let host = match url.port() {
             Some(port) => format!("{host}:{port}"),
@@ -52,7 +69,7 @@ impl Endpoint {
 
     /// The VPC endpoint of `region`: `vpc.aliyuncs.com` for cn-hangzhou and the regions the
     /// official SDK maps there, `vpc.<region>.aliyuncs.com` otherwise.
-    pub fn vpc_for_region(region: &str) -> Result<Self, String> {
+    pub fn vpc_for_region(region: &str) -> Result<Self, EndpointError> {
         const CENTRAL: &[&str] = &[
             "cn-hangzhou",
             "cn-hangzhou-finance",
@@ -71,7 +88,7 @@ impl Endpoint {
     }
 
     /// The STS endpoint of `region`.
-    pub fn sts_for_region(region: &str) -> Result<Self, String> {
+    pub fn sts_for_region(region: &str) -> Result<Self, EndpointError> {
         Endpoint::parse(&format!("https://sts.{region}.aliyuncs.com"))
     }
 }
@@ -83,7 +100,12 @@ pub fn nonce() -> String {
 
 /// `yyyy-MM-ddTHH:mm:ssZ` now, UTC.
 pub fn timestamp() -> String {
-    Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    format_timestamp(jiff::Timestamp::now())
+}
+
+/// `at` as `yyyy-MM-ddTHH:mm:ssZ` (UTC, whole seconds): the form of `Timestamp` and `x-acs-date`.
+pub fn format_timestamp(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Sends `request` ([`http::send`]: no redirects, a bounded body) and reads the answer as the
@@ -96,16 +118,23 @@ pub async fn execute<T: DeserializeOwned>(operation: Operation, request: reqwest
 /// Signs and sends RPC calls to one endpoint.
 #[derive(Clone)]
 pub struct RpcClient {
-    http: reqwest::Client,
+    wire: Wire,
     endpoint: Endpoint,
     signature: AlibabaSignatureVersion,
     version: &'static str,
 }
 
 impl RpcClient {
+    /// A client sending with `http` (no observer sees its calls; the provider's own client is
+    /// [`Self::with_wire`]).
     pub fn new(http: reqwest::Client, endpoint: Endpoint, signature: AlibabaSignatureVersion) -> Self {
+        Self::with_wire(Wire::from_client(http, NAME), endpoint, signature)
+    }
+
+    /// A client sending every request through `wire` ([`Wire::send`]), shown to its observer.
+    pub fn with_wire(wire: Wire, endpoint: Endpoint, signature: AlibabaSignatureVersion) -> Self {
         RpcClient {
-            http,
+            wire,
             endpoint,
             signature,
             version: VPC_VERSION,
@@ -148,14 +177,22 @@ impl RpcClient {
         // Refused here, terminally: a value that cannot go into a header or URL would otherwise
         // be dropped (V3) or turn into a transport error retried forever (V1).
         credentials::check_wire(operation, credentials)?;
+        let (date, nonce) = (timestamp(), nonce());
+        let call = Call {
+            action,
+            params,
+            credentials,
+            date: &date,
+            nonce: &nonce,
+        };
         let (request, signature) = match self.signature {
-            AlibabaSignatureVersion::V3 => self.signed_v3(action, params, credentials, &timestamp(), &nonce()),
-            AlibabaSignatureVersion::V1 => self.signed_v1(action, params, credentials, &timestamp(), &nonce()),
+            AlibabaSignatureVersion::V3 => self.signed_v3(call),
+            AlibabaSignatureVersion::V1 => self.signed_v1(call),
         };
         // A server echoing the request must not show the signature either.
         redactor.extend([signing::percent_encode(&signature), signature]);
         tracing::debug!(action, endpoint = %self.endpoint.host, "alibaba call");
-        let answer = http::send(operation, request).await?;
+        let answer = self.wire.send(operation, request).await?;
         answers::reply(operation, &answer)
     }
 
@@ -178,18 +215,44 @@ impl RpcClient {
         date: &str,
         nonce: &str,
     ) -> reqwest::RequestBuilder {
-        self.signed_v3(action, params, credentials, date, nonce).0
+        let call = Call {
+            action,
+            params,
+            credentials,
+            date,
+            nonce,
+        };
+        self.signed_v3(call).0
     }
 
-    /// [`Self::build_v3`] and the signature.
-    fn signed_v3(
+    /// `POST /?<params + common parameters + Signature>` signed with HMAC-SHA1.
+    pub fn build_v1(
         &self,
         action: &str,
         params: BTreeMap<String, String>,
         credentials: &Credentials,
-        date: &str,
+        timestamp: &str,
         nonce: &str,
-    ) -> (reqwest::RequestBuilder, String) {
+    ) -> reqwest::RequestBuilder {
+        let call = Call {
+            action,
+            params,
+            credentials,
+            date: timestamp,
+            nonce,
+        };
+        self.signed_v1(call).0
+    }
+
+    /// [`Self::build_v3`] and the signature.
+    fn signed_v3(&self, call: Call<'_>) -> (reqwest::RequestBuilder, String) {
+        let Call {
+            action,
+            params,
+            credentials,
+            date,
+            nonce,
+        } = call;
         let payload_hash = signing::sha256_hex(b"");
         let mut signed: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut put = |name: &str, value: &str| {
@@ -214,7 +277,7 @@ impl RpcClient {
             },
             &credentials.access_key_secret,
         );
-        let mut request = self.http.post(self.url_with_query(&params));
+        let mut request = self.wire.client().post(self.url_with_query(&params));
         for (name, values) in &signed {
             for value in values {
                 request = request.header(name.as_str(), value.as_str());
@@ -232,27 +295,15 @@ impl RpcClient {
         (request.header(reqwest::header::ACCEPT, "application/json"), signature.signature)
     }
 
-    /// `POST /?<params + common parameters + Signature>` signed with HMAC-SHA1.
-    pub fn build_v1(
-        &self,
-        action: &str,
-        params: BTreeMap<String, String>,
-        credentials: &Credentials,
-        timestamp: &str,
-        nonce: &str,
-    ) -> reqwest::RequestBuilder {
-        self.signed_v1(action, params, credentials, timestamp, nonce).0
-    }
-
     /// [`Self::build_v1`] and the signature.
-    fn signed_v1(
-        &self,
-        action: &str,
-        mut params: BTreeMap<String, String>,
-        credentials: &Credentials,
-        timestamp: &str,
-        nonce: &str,
-    ) -> (reqwest::RequestBuilder, String) {
+    fn signed_v1(&self, call: Call<'_>) -> (reqwest::RequestBuilder, String) {
+        let Call {
+            action,
+            mut params,
+            credentials,
+            date,
+            nonce,
+        } = call;
         for (k, v) in [
             ("Action", action),
             ("Version", self.version),
@@ -261,7 +312,7 @@ impl RpcClient {
             ("SignatureMethod", signing::V1_METHOD),
             ("SignatureVersion", signing::V1_VERSION),
             ("SignatureNonce", nonce),
-            ("Timestamp", timestamp),
+            ("Timestamp", date),
         ] {
             params.insert(k.to_owned(), v.to_owned());
         }
@@ -272,12 +323,23 @@ impl RpcClient {
         let signature = signing::v1_signature(&credentials.access_key_secret, &string_to_sign);
         params.insert("Signature".to_owned(), signature.clone());
         let request = self
-            .http
+            .wire
+            .client()
             .post(self.url_with_query(&params))
             .header(reqwest::header::HOST, self.endpoint.host.as_str())
             .header(reqwest::header::ACCEPT, "application/json");
         (request, signature)
     }
+}
+
+/// One call to sign: the action and its parameters, the keys, and the time (`x-acs-date` /
+/// `Timestamp`) and nonce it is signed with.
+struct Call<'a> {
+    action: &'a str,
+    params: BTreeMap<String, String>,
+    credentials: &'a Credentials,
+    date: &'a str,
+    nonce: &'a str,
 }
 
 #[cfg(test)]
@@ -299,8 +361,15 @@ mod tests {
             Endpoint::sts_for_region("cn-beijing").expect("parses").host,
             "sts.cn-beijing.aliyuncs.com"
         );
-        assert!(Endpoint::parse("ftp://x").is_err());
-        assert!(Endpoint::parse("https://x/some/path").is_err());
-        assert!(Endpoint::parse("not a url").is_err());
+        assert_eq!(
+            Endpoint::parse("ftp://x").map_err(|e| e.to_string()),
+            Err(r#"endpoint "ftp://x" must be an http(s) URL"#.to_owned())
+        );
+        assert_eq!(
+            Endpoint::parse("https://x/some/path"),
+            Err(EndpointError::PathOrQuery("https://x/some/path".into()))
+        );
+        let err = Endpoint::parse("not a url").expect_err("no URL");
+        assert!(err.to_string().starts_with(r#"invalid endpoint "not a url": "#), "{err}");
     }
 }

@@ -17,8 +17,13 @@ impl ProviderFactory for AlibabaFactory {
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Arc<dyn CloudProvider>, BuildError> {
         let spec = context.spec;
-        let provider = AlibabaProvider::new(&spec.region, spec.endpoint.as_deref(), spec.alibaba.as_ref(), context.secrets()?)
-            .map_err(BuildError::Invalid)?;
+        let provider = AlibabaProvider::new_observed(
+            &spec.region,
+            spec.endpoint.as_deref(),
+            spec.alibaba.as_ref(),
+            context.secrets()?,
+            context.wire_observer.clone(),
+        )?;
         Ok(Arc::new(provider))
     }
 }

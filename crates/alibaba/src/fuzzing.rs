@@ -103,6 +103,6 @@ pub fn error_answer(operation: Operation, status: u16, headers: &[(String, Strin
 pub fn sts_answer(status: u16, headers: &[(String, String)], body: &[u8]) -> Result<Credentials, CloudError> {
     shown((|| {
         let parsed: StsAnswer = answers::interpret(Operation::Describe, &answer(status, headers, body))?;
-        credentials::sts_credentials(Operation::Describe, parsed, chrono::Utc::now()).map(|(credentials, _)| credentials)
+        credentials::sts_credentials(Operation::Describe, parsed, jiff::Timestamp::now()).map(|(credentials, _)| credentials)
     })())
 }

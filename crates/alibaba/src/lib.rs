@@ -15,8 +15,9 @@
 //! for them what `InvalidAllocationId.NotFound` means for the EIP calls: gone.
 //!
 //! Requests are signed with V3 (`ACS3-HMAC-SHA256`, the default) or V1 (`HMAC-SHA1`), see
-//! [`signing`], and sent by [`eip_cloud::http`] (no redirects: credentials go only to the
-//! endpoint they are signed for); credentials come from the ProviderConfig's Secret (see
+//! [`signing`], and sent through one [`Wire`] (no redirects: credentials go only to the
+//! endpoint they are signed for; every request, VPC and STS, shown to the observer given to
+//! [`AlibabaProvider::new_observed`]); credentials come from the ProviderConfig's Secret (see
 //! [`credentials`]); error codes are classified in [`errors`].
 //!
 //! Answers are believed only when well-formed ([`records`], [`answers`], [`describe`]): a 2xx
@@ -49,18 +50,46 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use eip_api::{AlibabaOptions, AlibabaSignatureVersion};
+use eip_cloud::http::{Wire, WireObserver};
 use eip_cloud::{
-    AllocateRequest, Allocated, BindTarget, Blocker, Capabilities, ChargeType, CloudEip, CloudError, CloudProvider, DESCRIBE_BATCH,
-    EipPhase, InstanceType, OWNER_TAG, Operation, Receipt, SecretSource, UnbindRequest,
+    AllocateRequest, Allocated, BindTarget, Blocker, BuildError, Capabilities, ChargeType, CloudEip, CloudError, CloudProvider,
+    DESCRIBE_BATCH, EipPhase, InstanceType, OWNER_TAG, Operation, Receipt, SecretSource, UnbindRequest, in_batches,
 };
 
 use answers::Reply;
-use client::{Endpoint, RpcClient};
+use client::{Endpoint, EndpointError, RpcClient};
 use credentials::{CredentialSource, Session};
 use describe::{Asked, Listing, Progress};
 pub use describe::{PAGE_SIZE, phase, to_cloud_eip};
 pub use factory::AlibabaFactory;
 use records::{AllocateAnswer, DescribeAnswer, MutatingAnswer};
+
+/// The provider's name, in logs, metrics and the wire observer's calls.
+pub const NAME: &str = "alibaba";
+
+/// Why no [`AlibabaProvider`] could be built from a configuration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("region is required")]
+    NoRegion,
+    /// The VPC endpoint (`spec.endpoint`, or the one of the region).
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error("stsEndpoint: {0}")]
+    StsEndpoint(EndpointError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Http(#[from] BuildError),
+}
+
+impl From<ConfigError> for BuildError {
+    fn from(err: ConfigError) -> Self {
+        match err {
+            ConfigError::Http(err) => err,
+            invalid => BuildError::Invalid(invalid.to_string()),
+        }
+    }
+}
 
 /// An Alibaba Cloud account in one region.
 pub struct AlibabaProvider {
@@ -78,9 +107,21 @@ impl AlibabaProvider {
         endpoint: Option<&str>,
         options: Option<&AlibabaOptions>,
         secrets: Arc<dyn SecretSource>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ConfigError> {
+        Self::new_observed(region, endpoint, options, secrets, None)
+    }
+
+    /// [`Self::new`], with every request it puts on the wire (VPC and STS calls alike) shown
+    /// to `observer`.
+    pub fn new_observed(
+        region: &str,
+        endpoint: Option<&str>,
+        options: Option<&AlibabaOptions>,
+        secrets: Arc<dyn SecretSource>,
+        observer: Option<Arc<dyn WireObserver>>,
+    ) -> Result<Self, ConfigError> {
         if region.trim().is_empty() {
-            return Err("region is required".into());
+            return Err(ConfigError::NoRegion);
         }
         let endpoint = match endpoint {
             Some(url) => Endpoint::parse(url)?,
@@ -88,16 +129,16 @@ impl AlibabaProvider {
         };
         let options = options.cloned().unwrap_or_default();
         let sts_endpoint = match options.sts_endpoint.as_deref() {
-            Some(url) => Endpoint::parse(url).map_err(|e| format!("stsEndpoint: {e}"))?,
+            Some(url) => Endpoint::parse(url).map_err(ConfigError::StsEndpoint)?,
             None => Endpoint::sts_for_region(region)?,
         };
         let signature = options.signature_version.unwrap_or(AlibabaSignatureVersion::V3);
-        // No redirects, bounded timeouts: VPC and STS calls alike.
-        let http = eip_cloud::http::client().map_err(|e| e.to_string())?;
+        // No redirects, bounded timeouts, one observer: VPC and STS calls alike.
+        let wire = Wire::new(NAME)?.observed(observer);
         Ok(AlibabaProvider {
             region: region.to_owned(),
-            client: RpcClient::new(http.clone(), endpoint, signature),
-            credentials: CredentialSource::new(secrets, http, sts_endpoint),
+            client: RpcClient::with_wire(wire.clone(), endpoint, signature),
+            credentials: CredentialSource::new(secrets, wire, sts_endpoint),
         })
     }
 
@@ -153,20 +194,22 @@ impl AlibabaProvider {
         }
     }
 
+    /// Each allocation ID once (empty ones skipped), in batches of [`DESCRIBE_BATCH`].
     async fn describe_ids(&self, session: &Session, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
         let mut seen = HashSet::new();
-        let unique: Vec<&String> = allocation_ids
+        let unique: Vec<String> = allocation_ids
             .iter()
             .filter(|id| !id.is_empty() && seen.insert(id.as_str()))
+            .cloned()
             .collect();
-        let mut found = Vec::new();
-        for batch in unique.chunks(DESCRIBE_BATCH) {
-            let ids = batch.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(",");
-            let filter = BTreeMap::from([("AllocationId".to_owned(), ids)]);
-            let asked = Asked::Ids(batch.iter().map(|id| (*id).clone()).collect());
-            found.extend(self.list(session, Operation::Describe, &filter, asked).await?);
-        }
-        Ok(found)
+        in_batches(&unique, DESCRIBE_BATCH, |batch| self.describe_batch(session, batch)).await
+    }
+
+    /// One `DescribeEipAddresses` listing of at most [`DESCRIBE_BATCH`] allocation IDs.
+    async fn describe_batch(&self, session: &Session, batch: Vec<String>) -> Result<Vec<CloudEip>, CloudError> {
+        let filter = BTreeMap::from([("AllocationId".to_owned(), batch.join(","))]);
+        let asked = Asked::Ids(batch.into_iter().collect());
+        self.list(session, Operation::Describe, &filter, asked).await
     }
 
     async fn allocate_with(&self, session: &Session, request: &AllocateRequest) -> Result<Allocated, CloudError> {
@@ -279,7 +322,7 @@ pub fn alibaba_instance_type(operation: Operation, instance_type: InstanceType) 
 #[async_trait]
 impl CloudProvider for AlibabaProvider {
     fn name(&self) -> &str {
-        "alibaba"
+        NAME
     }
 
     async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
@@ -410,11 +453,21 @@ mod tests {
         let secrets: Arc<dyn SecretSource> = Arc::new(eip_cloud::StaticSecret(Default::default()));
         assert!(AlibabaProvider::new("cn-hangzhou", None, None, secrets.clone()).is_ok());
         assert!(AlibabaProvider::new("cn-hangzhou", Some("http://127.0.0.1:1"), None, secrets.clone()).is_ok());
-        assert!(AlibabaProvider::new("cn-hangzhou", Some("ftp://x"), None, secrets.clone()).is_err());
+        let err = AlibabaProvider::new("cn-hangzhou", Some("ftp://x"), None, secrets.clone()).err();
+        assert_eq!(err, Some(ConfigError::Endpoint(EndpointError::Scheme("ftp://x".into()))));
         let options = AlibabaOptions {
             signature_version: Some(AlibabaSignatureVersion::V1),
             sts_endpoint: Some("not a url".into()),
         };
-        assert!(AlibabaProvider::new("cn-hangzhou", None, Some(&options), secrets).is_err());
+        let err = AlibabaProvider::new("cn-hangzhou", None, Some(&options), secrets.clone())
+            .err()
+            .expect("refused");
+        assert!(matches!(err, ConfigError::StsEndpoint(EndpointError::NotAUrl { .. })), "{err:?}");
+        assert!(
+            err.to_string().starts_with(r#"stsEndpoint: invalid endpoint "not a url": "#),
+            "{err}"
+        );
+        let err = AlibabaProvider::new(" ", None, None, secrets).err().expect("refused");
+        assert_eq!(BuildError::from(err), BuildError::Invalid("region is required".into()));
     }
 }

@@ -8,16 +8,21 @@
 //!   `Signature = hex(HMAC-SHA256(secret, StringToSign))`.
 //!
 //! Both use RFC 3986 percent-encoding (`A-Z a-z 0-9 - _ . ~` literal, everything else `%XY`).
+//! The primitives (that encoding, SHA-256, HMAC-SHA256, the `Authorization` fields) are
+//! [`eip_cloud::signing`]'s; HMAC-SHA1 and the schemes themselves are Alibaba's own.
 //! The published test vectors and fixtures produced by the official SDKs are checked in the
 //! tests below and in `tests/alibaba_signing.rs`.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use eip_cloud::signing::{self as shared, authorization_fields, hmac_sha256};
 use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+
+/// Hex SHA-256 of `data` (the `x-acs-content-sha256` of a body).
+pub use eip_cloud::signing::sha256_hex;
 
 /// The V3 signature algorithm name.
 pub const V3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
@@ -26,21 +31,24 @@ pub const V1_METHOD: &str = "HMAC-SHA1";
 /// The V1 `SignatureVersion`.
 pub const V1_VERSION: &str = "1.0";
 
-/// Everything but the RFC 3986 unreserved characters.
-const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
-/// RFC 3986 percent-encoding of UTF-8 (space `%20`, `*` `%2A`, `~` literal).
+/// RFC 3986 percent-encoding of UTF-8 (space `%20`, `*` `%2A`, `~` literal):
+/// [`eip_cloud::signing::encode`].
 pub fn percent_encode(value: &str) -> String {
-    utf8_percent_encode(value, RFC3986).to_string()
+    shared::encode(value)
+}
+
+/// `enc(k)=enc(v)` pairs in the order given, joined with `&` (a query string or form body).
+pub fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    pairs
+        .into_iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `enc(k)=enc(v)` pairs sorted by key, joined with `&`.
 pub fn canonical_query(params: &BTreeMap<String, String>) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    encode_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// Decodes `application/x-www-form-urlencoded` (and query strings): `+` is a space. Pairs keep
@@ -70,21 +78,6 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
         }
         Err(_) => Vec::new(),
     }
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mut mac) => {
-            mac.update(data);
-            mac.finalize().into_bytes().to_vec()
-        }
-        Err(_) => Vec::new(),
-    }
-}
-
-/// Hex SHA-256 of `data` (the `x-acs-content-sha256` of a body).
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 // ----- V1 -----
@@ -191,12 +184,10 @@ pub struct V3Authorization {
 
 /// Parses a V3 `Authorization` header; `None` when it is not one.
 pub fn parse_v3_authorization(header: &str) -> Option<V3Authorization> {
-    let rest = header.trim().strip_prefix(V3_ALGORITHM)?.trim_start();
     let mut access_key_id = None;
     let mut signed_headers = None;
     let mut signature = None;
-    for part in rest.split(',') {
-        let (key, value) = part.trim().split_once('=')?;
+    for (key, value) in authorization_fields(header, V3_ALGORITHM)? {
         match key {
             "Credential" => access_key_id = Some(value.to_owned()),
             "SignedHeaders" => signed_headers = Some(value.split(';').filter(|h| !h.is_empty()).map(str::to_ascii_lowercase).collect()),

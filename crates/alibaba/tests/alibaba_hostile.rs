@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Uri};
 use eip_alibaba::AlibabaProvider;
-use eip_alibaba::signing::parse_form;
+use eip_alibaba::signing::{parse_form, parse_v3_authorization};
 use eip_api::{AlibabaOptions, AlibabaSignatureVersion};
 use eip_cloud::UnbindRequest;
 use eip_cloud::http::{INVALID_RESPONSE, MAX_RETRY_AFTER};
@@ -88,6 +88,14 @@ async fn server(ip: &str, answer: impl Fn(&Seen) -> Reply + Send + Sync + 'stati
 async fn fixed(status: u16, body: &str) -> (String, Seens) {
     let body = body.as_bytes().to_vec();
     server("127.0.0.1", move |_| (status, Vec::new(), body.clone())).await
+}
+
+/// An `AssumeRoleWithOIDC` answer: keys `STS.key` / `secret` with `token`, valid for an hour.
+fn sts_answer(secret: &str, token: &str) -> String {
+    let expiration = eip_alibaba::client::format_timestamp(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1));
+    let body = serde_json::json!({"RequestId": "R", "Credentials": {
+        "AccessKeyId": "STS.key", "AccessKeySecret": secret, "SecurityToken": token, "Expiration": expiration}});
+    body.to_string()
 }
 
 fn keys() -> SecretData {
@@ -381,7 +389,7 @@ async fn echoed_requests_show_no_secret() {
                 AlibabaSignatureVersion::V1 => request.params().get("Signature").cloned().expect("V1 signature"),
                 AlibabaSignatureVersion::V3 => {
                     let authorization = request.header("authorization").expect("V3 authorization");
-                    authorization.rsplit_once("Signature=").expect("signature").1.to_owned()
+                    parse_v3_authorization(authorization).expect("signature").signature
                 }
             };
             let shown = format!("{err} {err:?}");
@@ -403,12 +411,13 @@ async fn echoed_requests_show_no_secret() {
         let params = request.params();
         if params.get("Action").map(String::as_str) == Some("AssumeRoleWithOIDC") {
             *memory.lock().expect("lock") = params.get("OIDCToken").cloned().unwrap_or_default();
-            let expiration = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            let body = serde_json::json!({"RequestId": "R", "Credentials": {
-                "AccessKeyId": "STS.key", "AccessKeySecret": "tmp-secret-0001", "SecurityToken": "tmp-token-0001", "Expiration": expiration}});
-            return (200, Vec::new(), body.to_string().into_bytes());
+            return (200, Vec::new(), sts_answer("tmp-secret-0001", "tmp-token-0001").into_bytes());
         }
-        let echo = format!("seen before: {} now: {}", memory.lock().expect("lock"), request.headers.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" "));
+        let echo = format!(
+            "seen before: {} now: {}",
+            memory.lock().expect("lock"),
+            request.headers.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" ")
+        );
         let body = serde_json::json!({"RequestId": "R", "Code": "InvalidParameter", "Message": echo});
         (400, Vec::new(), body.to_string().into_bytes())
     })
@@ -525,12 +534,7 @@ async fn unsendable_credentials_are_refused_before_sending() {
     assert!(seen.lock().expect("lock").is_empty(), "nothing was sent");
 
     // Temporary keys STS hands out are held to the same rules (a malformed answer: retryable).
-    let expiration = (chrono::Utc::now() + chrono::Duration::hours(1))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let sts_body = serde_json::json!({"RequestId": "R", "Credentials": {
-        "AccessKeyId": "STS.key", "AccessKeySecret": "tmp-secret", "SecurityToken": "tok\r\nX-Injected: 1", "Expiration": expiration}});
-    let (sts, _) = fixed(200, &sts_body.to_string()).await;
+    let (sts, _) = fixed(200, &sts_answer("tmp-secret", "tok\r\nX-Injected: 1")).await;
     let token = token_file(OIDC_TOKEN.as_bytes());
     let err = provider_with(&base, &sts, AlibabaSignatureVersion::V3, rrsa_secret(token.path()))
         .describe(&["eip-1".to_owned()])
@@ -544,12 +548,7 @@ async fn unsendable_credentials_are_refused_before_sending() {
 /// The RRSA path end to end against a well-behaved STS: the temporary keys sign the call.
 #[tokio::test]
 async fn rrsa_keys_sign_the_call() {
-    let expiration = (chrono::Utc::now() + chrono::Duration::hours(1))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let sts_body = serde_json::json!({"RequestId": "R", "Credentials": {
-        "AccessKeyId": "STS.key", "AccessKeySecret": "tmp-secret", "SecurityToken": "tmp-token", "Expiration": expiration}});
-    let (sts, sts_seen) = fixed(200, &sts_body.to_string()).await;
+    let (sts, sts_seen) = fixed(200, &sts_answer("tmp-secret", "tmp-token")).await;
     let (vpc, vpc_seen) = fixed(200, r#"{"RequestId":"R","TotalCount":0,"EipAddresses":{"EipAddress":[]}}"#).await;
     let token = token_file(format!("{OIDC_TOKEN}\n").as_bytes());
     let provider = provider_with(&vpc, &sts, AlibabaSignatureVersion::V3, rrsa_secret(token.path()));

@@ -18,26 +18,12 @@ use eip_simulator::{
     Faults, InstanceIds, Latencies, RateLimits, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, SeedEip, Simulator, SimulatorConfig,
 };
 
+mod support;
+
+use support::{keys, rrsa_secret, serve};
+
 const REGION: &str = "cn-hangzhou";
 const BOTH: [AlibabaSignatureVersion; 2] = [AlibabaSignatureVersion::V3, AlibabaSignatureVersion::V1];
-
-/// Serves the simulator's router (admin API and wire protocols) on 127.0.0.1; returns its URL.
-async fn serve(sim: &Simulator) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let addr = listener.local_addr().expect("has an address");
-    let router = eip_simulator::server::router(sim.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
-}
-
-fn keys() -> SecretData {
-    SecretData::from(BTreeMap::from([
-        ("accessKeyId".to_owned(), SIM_ACCESS_KEY_ID.to_owned()),
-        ("accessKeySecret".to_owned(), SIM_ACCESS_KEY_SECRET.to_owned()),
-    ]))
-}
 
 fn provider_with(base: &str, version: AlibabaSignatureVersion, secrets: Arc<dyn SecretSource>) -> AlibabaProvider {
     let options = AlibabaOptions {
@@ -455,16 +441,7 @@ async fn connection_failures_are_retryable() {
 async fn rrsa_assumes_a_role_with_the_oidc_token() {
     let sim = Simulator::new(SimulatorConfig::instant().with_seed(24));
     let base = serve(&sim).await;
-    let token = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(token.path(), "eyJhbGciOiJSUzI1NiJ9.sim.token\n").expect("writes");
-    let rrsa = SecretData::from(BTreeMap::from([
-        ("roleArn".to_owned(), "acs:ram::1234567890:role/eip-operator".to_owned()),
-        (
-            "oidcProviderArn".to_owned(),
-            "acs:ram::1234567890:oidc-provider/ack-rrsa".to_owned(),
-        ),
-        ("oidcTokenFile".to_owned(), token.path().to_string_lossy().into_owned()),
-    ]));
+    let (rrsa, token) = rrsa_secret();
     for version in BOTH {
         let provider = provider_with(&base, version, Arc::new(StaticSecret(rrsa.clone())));
         let eip = provider

@@ -83,6 +83,16 @@ impl Wire {
         })
     }
 
+    /// Around a client built elsewhere (a caller that already has one, such as a test that
+    /// shares it); it should follow [`client`]'s policy.
+    pub fn from_client(client: reqwest::Client, provider: impl Into<String>) -> Self {
+        Wire {
+            client,
+            provider: provider.into(),
+            observer: None,
+        }
+    }
+
     pub fn observed(mut self, observer: Option<Arc<dyn WireObserver>>) -> Self {
         self.observer = observer;
         self
