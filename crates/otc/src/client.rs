@@ -1,10 +1,11 @@
 //! HTTP plumbing: credentials from the Secret, AK/SK signing or IAM password tokens, project ID
-//! resolution and sending, through the shared [`http`] layer (no redirects, bounded answers).
+//! resolution and sending, through the shared [`Wire`] (no redirects, bounded answers, every
+//! request shown to its observer).
 
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 
 use super::answers;
 use super::signing::{self, SignInput};
-use eip_cloud::http::{self, Answer};
+use eip_cloud::http::{Answer, Wire};
 use eip_cloud::redact::Redactor;
 use eip_cloud::{Blocker, CloudError, Operation, SecretData, secrets};
 
@@ -160,9 +161,9 @@ pub(crate) enum Auth<'a> {
     None,
 }
 
-/// Sends `call` with `auth` through [`http::send`] (no redirects, bounded answer). The
-/// signature made is added to `redactor`.
-pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_>, redactor: &mut Redactor) -> Result<Answer, CloudError> {
+/// Sends `call` with `auth` through [`Wire::send`] (no redirects, bounded answer, shown to the
+/// wire's observer). The signature made is added to `redactor`.
+pub(crate) async fn send(wire: &Wire, call: &Call<'_>, auth: &Auth<'_>, redactor: &mut Redactor) -> Result<Answer, CloudError> {
     let query = signing::canonical_query(&call.query);
     let raw = if query.is_empty() {
         format!("{}{}", call.base, call.path)
@@ -192,7 +193,7 @@ pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_
             security_token,
             project_id,
         } => {
-            headers.push((signing::HEADER_DATE.into(), Utc::now().format(signing::DATE_FORMAT).to_string()));
+            headers.push((signing::HEADER_DATE.into(), signing::sdk_date(Timestamp::now())));
             if let Some(project) = project_id {
                 headers.push(("X-Project-Id".into(), (*project).to_owned()));
             }
@@ -229,11 +230,11 @@ pub(crate) async fn send(http: &reqwest::Client, call: &Call<'_>, auth: &Auth<'_
         };
         map.insert(name, value);
     }
-    let mut request = http.request(call.method.clone(), url).headers(map);
+    let mut request = wire.client().request(call.method.clone(), url).headers(map);
     if call.body.is_some() {
         request = request.body(body);
     }
-    http::send(call.operation, request).await
+    wire.send(call.operation, request).await
 }
 
 /// A cached IAM token.
@@ -248,12 +249,11 @@ pub(crate) struct Token {
 
 /// Fingerprint of credentials + scope, to notice a rotated Secret.
 pub(crate) fn token_key(credentials: &Credentials, scope: &str) -> String {
-    use sha2::{Digest, Sha256};
     let material = match credentials {
         Credentials::Password { user, password, domain } => format!("{user}\n{password}\n{domain}\n{scope}"),
         Credentials::AkSk { access_key, .. } => format!("{access_key}\n{scope}"),
     };
-    hex::encode(Sha256::digest(material.as_bytes()))
+    eip_cloud::signing::sha256_hex(material.as_bytes())
 }
 
 /// How a token is scoped: to a project ID, or a project name (IAM resolves it).
@@ -265,7 +265,7 @@ pub(crate) enum Scope<'a> {
 /// `POST {iam}/v3/auth/tokens` with a password. The token is the `X-Subject-Token` header; it
 /// is added to `redactor`.
 pub(crate) async fn fetch_token(
-    http: &reqwest::Client,
+    wire: &Wire,
     iam: &str,
     operation: Operation,
     credentials: &Credentials,
@@ -301,7 +301,7 @@ pub(crate) async fn fetch_token(
         query: Vec::new(),
         body: Some(body),
     };
-    let answer = send(http, &call, &Auth::None, redactor).await?;
+    let answer = send(wire, &call, &Auth::None, redactor).await?;
     let issued = answers::token_answer(operation, &answer).map_err(|mut err| {
         if err.blocker() == Some(Blocker::Authentication) {
             err.message = format!(
@@ -312,13 +312,7 @@ pub(crate) async fn fetch_token(
         err
     })?;
     redactor.extend([issued.value.as_str()]);
-    let lifetime = issued
-        .expires_at
-        .as_deref()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .and_then(|expires| (expires.with_timezone(&Utc) - Utc::now()).to_std().ok())
-        .unwrap_or(TOKEN_DEFAULT_LIFETIME);
-    let refresh_in = lifetime.saturating_sub(TOKEN_REFRESH_MARGIN).max(lifetime / 2);
+    let refresh_in = refresh_in(issued.expires_at.as_deref(), Timestamp::now());
     Ok(Token {
         key: String::new(),
         value: issued.value,
@@ -327,9 +321,20 @@ pub(crate) async fn fetch_token(
     })
 }
 
+/// How long after `now` a token that expires at `expires_at` (RFC 3339, as IAM's `expires_at`)
+/// is renewed: [`TOKEN_REFRESH_MARGIN`] before it expires, but not before half its lifetime. A
+/// missing, unparsable or past expiry counts as [`TOKEN_DEFAULT_LIFETIME`].
+fn refresh_in(expires_at: Option<&str>, now: Timestamp) -> Duration {
+    let lifetime = expires_at
+        .and_then(|s| s.parse::<Timestamp>().ok())
+        .and_then(|expires| Duration::try_from(expires.duration_since(now)).ok())
+        .unwrap_or(TOKEN_DEFAULT_LIFETIME);
+    lifetime.saturating_sub(TOKEN_REFRESH_MARGIN).max(lifetime / 2)
+}
+
 /// `GET {iam}/v3/projects?name=…` signed with AK/SK: the ID of the project called `name`.
 pub(crate) async fn resolve_project(
-    http: &reqwest::Client,
+    wire: &Wire,
     iam: &str,
     operation: Operation,
     credentials: &Credentials,
@@ -363,7 +368,7 @@ pub(crate) async fn resolve_project(
         security_token: security_token.as_deref(),
         project_id: None,
     };
-    let answer = send(http, &call, &auth, redactor).await?;
+    let answer = send(wire, &call, &auth, redactor).await?;
     answers::projects_answer(operation, &answer, name)?.ok_or_else(|| {
         CloudError::terminal(
             operation,
@@ -372,4 +377,23 @@ pub(crate) async fn resolve_project(
             format!("IAM knows no project named {name:?} for these credentials; set spec.otc.projectId or projectName"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_an_hour_before_they_expire() {
+        let now: Timestamp = "2019-05-01T07:30:00Z".parse().expect("a timestamp");
+        let hours = |h: u64| Duration::from_secs(h * 60 * 60);
+        // IAM's form: microseconds, `Z`.
+        assert_eq!(refresh_in(Some("2019-05-02T07:30:00.000000Z"), now), hours(23));
+        assert_eq!(refresh_in(Some("2019-05-02T09:30:00+02:00"), now), hours(23));
+        // A short lifetime: renewed halfway.
+        assert_eq!(refresh_in(Some("2019-05-01T08:30:00Z"), now), Duration::from_secs(30 * 60));
+        for unusable in [None, Some("tomorrow"), Some("2019-05-01T07:00:00Z"), Some("2019-05-02T07:30:00")] {
+            assert_eq!(refresh_in(unusable, now), hours(23), "{unusable:?}");
+        }
+    }
 }

@@ -22,7 +22,7 @@ impl ProviderFactory for OtcFactory {
             _ => OtcCloud::OpenTelekomCloud,
         };
         let settings = OtcSettings::new(cloud, &spec.region, spec.endpoint.as_deref(), spec.otc.as_ref());
-        let provider = OtcProvider::new(settings, context.secrets()?).map_err(BuildError::Invalid)?;
+        let provider = OtcProvider::new(settings, context.secrets()?)?.with_wire_observer(context.wire_observer.clone());
         Ok(Arc::new(provider))
     }
 }

@@ -21,7 +21,9 @@
 //! success. An HTML, empty or gateway 404 is never `Gone`. See [`errors`] for classification.
 //!
 //! Every call goes through the shared [`eip_cloud::http`] layer: redirects are never followed
-//! (a security token, an IAM password or a token goes only to the endpoint it is meant for), and
+//! (a security token, an IAM password or a token goes only to the endpoint it is meant for),
+//! every request (VPC, batch, tag and IAM calls) is shown to the [`WireObserver`] given with
+//! [`OtcProvider::with_wire_observer`] (one batch request for several logical calls), and
 //! every error passes through a [`Redactor`] holding the credentials in use (secret key, security
 //! token, password, the IAM token, each request's signature).
 //!
@@ -95,11 +97,11 @@ pub use factory::OtcFactory;
 
 use self::batch::Coalescer;
 use self::client::{Auth, Call, Credentials, Scope, Token};
-use eip_cloud::http::{self, Answer};
+use eip_cloud::http::{Answer, Wire, WireObserver};
 use eip_cloud::redact::Redactor;
 use eip_cloud::{
-    AllocateRequest, Allocated, BindTarget, CloudEip, CloudError, CloudProvider, DESCRIBE_BATCH, Operation, Receipt, SecretSource,
-    UnbindRequest,
+    AllocateRequest, Allocated, BindTarget, BuildError, Capabilities, CloudEip, CloudError, CloudProvider, DESCRIBE_BATCH, InstanceType,
+    Operation, Receipt, SecretSource, UnbindRequest, in_batches,
 };
 
 /// A [`CloudProvider`] for one Open Telekom Cloud / Huawei Cloud project (region).
@@ -111,7 +113,8 @@ pub struct OtcProvider {
 struct Inner {
     settings: OtcSettings,
     name: &'static str,
-    http: reqwest::Client,
+    /// The HTTP client; every request goes through [`Wire::send`], shown to its observer.
+    wire: Wire,
     secrets: Arc<dyn SecretSource>,
     /// Project ID resolved from its name (AK/SK), with the credentials' key it was resolved with.
     project: Mutex<Option<(String, String)>>,
@@ -123,6 +126,14 @@ struct Inner {
     releases: Coalescer,
 }
 
+/// The provider's name, for logs, metrics and the wire observer.
+fn provider_name(cloud: OtcCloud) -> &'static str {
+    match cloud {
+        OtcCloud::OpenTelekomCloud => "otc",
+        OtcCloud::HuaweiCloud => "huawei",
+    }
+}
+
 /// The credentials of one provider call, and a redactor for their secrets.
 struct Session {
     credentials: Credentials,
@@ -130,25 +141,35 @@ struct Session {
 }
 
 impl OtcProvider {
-    pub fn new(settings: OtcSettings, secrets: Arc<dyn SecretSource>) -> Result<Self, String> {
-        let http = http::client().map_err(|e| e.to_string())?;
-        let name = match settings.cloud {
-            OtcCloud::OpenTelekomCloud => "otc",
-            OtcCloud::HuaweiCloud => "huawei",
-        };
-        Ok(OtcProvider {
+    /// Fails only when the HTTP client cannot be built ([`BuildError::Http`]).
+    pub fn new(settings: OtcSettings, secrets: Arc<dyn SecretSource>) -> Result<Self, BuildError> {
+        let wire = Wire::new(provider_name(settings.cloud))?;
+        Ok(OtcProvider::from_parts(settings, secrets, wire))
+    }
+
+    /// This provider with every wire request (VPC, batch, tag and IAM calls alike) shown to
+    /// `observer`: a batch that carries several logical calls shows as one request. Call it
+    /// right after [`OtcProvider::new`]: the provider it returns shares the HTTP client but
+    /// starts with empty caches (token, project ID).
+    pub fn with_wire_observer(self, observer: Option<Arc<dyn WireObserver>>) -> Self {
+        let inner = &self.inner;
+        OtcProvider::from_parts(inner.settings.clone(), inner.secrets.clone(), inner.wire.clone().observed(observer))
+    }
+
+    fn from_parts(settings: OtcSettings, secrets: Arc<dyn SecretSource>, wire: Wire) -> Self {
+        OtcProvider {
             inner: Arc::new(Inner {
                 unbinds: Coalescer::new(settings.batch_window, settings.batch_max),
                 releases: Coalescer::new(settings.batch_window, settings.batch_max),
+                name: provider_name(settings.cloud),
                 settings,
-                name,
-                http,
+                wire,
                 secrets,
                 project: Mutex::new(None),
                 token: tokio::sync::Mutex::new(None),
                 id_filter_works: AtomicBool::new(true),
             }),
-        })
+        }
     }
 
     pub fn settings(&self) -> &OtcSettings {
@@ -201,7 +222,7 @@ impl Inner {
             return Ok(id.clone());
         }
         let id = client::resolve_project(
-            &self.http,
+            &self.wire,
             &self.settings.iam_endpoint,
             operation,
             credentials,
@@ -240,7 +261,7 @@ impl Inner {
             redactor.extend([token.value.as_str()]);
             return Ok(token.clone());
         }
-        let mut token = client::fetch_token(&self.http, &self.settings.iam_endpoint, operation, credentials, &scope, redactor).await?;
+        let mut token = client::fetch_token(&self.wire, &self.settings.iam_endpoint, operation, credentials, &scope, redactor).await?;
         token.key = key;
         *cached = Some(token.clone());
         Ok(token)
@@ -298,7 +319,7 @@ impl Inner {
                     security_token: security_token.as_deref(),
                     project_id: Some(&project),
                 };
-                client::send(&self.http, &call, &auth, redactor).await
+                client::send(&self.wire, &call, &auth, redactor).await
             }
             Credentials::Password { .. } => {
                 let mut token = self.token(operation, credentials, false, redactor).await?;
@@ -310,7 +331,7 @@ impl Inner {
                     query,
                     body,
                 };
-                let answer = client::send(&self.http, &call, &Auth::Token(&token.value), redactor).await?;
+                let answer = client::send(&self.wire, &call, &Auth::Token(&token.value), redactor).await?;
                 if answer.status != 401 {
                     return Ok(answer);
                 }
@@ -318,16 +339,27 @@ impl Inner {
                 tracing::debug!(provider = self.name, %operation, "token refused (401); fetching a new one");
                 token = self.token(operation, credentials, true, redactor).await?;
                 call.path = path.replace("{project}", &token.project_id);
-                client::send(&self.http, &call, &Auth::Token(&token.value), redactor).await
+                client::send(&self.wire, &call, &Auth::Token(&token.value), redactor).await
             }
         }
     }
 }
 
+/// The binding target kinds OTC / Huawei Cloud have: ports (v1), and NAT gateways, load
+/// balancers and VPN gateways (v3 associate-instance).
+pub const BINDING_TYPES: &[InstanceType] = &[InstanceType::Port, InstanceType::Nat, InstanceType::SlbInstance, InstanceType::Vpn];
+
 #[async_trait]
 impl CloudProvider for OtcProvider {
     fn name(&self) -> &str {
         self.inner.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            binding_types: BINDING_TYPES,
+            ..Capabilities::default()
+        }
     }
 
     /// OTC / Huawei Cloud finish creates, binds and unbinds in about two seconds and deletes in
@@ -347,11 +379,11 @@ impl CloudProvider for OtcProvider {
             return Ok(Vec::new());
         }
         self.with_session(Operation::Describe, |inner, session| async move {
-            let mut found = Vec::new();
-            for batch in unique.chunks(DESCRIBE_BATCH) {
-                found.extend(inner.describe_batch(&session, batch).await?);
-            }
-            Ok(found)
+            let (inner, session) = (&inner, &session);
+            in_batches(&unique, DESCRIBE_BATCH, |batch| async move {
+                inner.describe_batch(session, &batch).await
+            })
+            .await
         })
         .await
     }

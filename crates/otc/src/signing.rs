@@ -11,9 +11,12 @@
 //! - `StringToSign = "SDK-HMAC-SHA256\n" + X-Sdk-Date + "\n" + hex(SHA256(canonical request))`,
 //!   signature `hex(HMAC-SHA256(SK, StringToSign))`.
 
-use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use sha2::{Digest, Sha256};
+use eip_cloud::signing::{authorization_fields, hmac_sha256, sha256_hex};
+use percent_encoding::percent_decode_str;
+
+/// Python's `quote(s, safe='~')`, the SDK's encoding: everything but `A-Za-z0-9_.-~` is
+/// percent-encoded ([`eip_cloud::signing::RFC3986`]).
+pub use eip_cloud::signing::encode;
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 pub const HEADER_DATE: &str = "X-Sdk-Date";
@@ -22,8 +25,10 @@ pub const HEADER_CONTENT_SHA256: &str = "X-Sdk-Content-Sha256";
 pub const DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 const EMPTY_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// Python's `quote(s, safe='~')`: everything but `A-Za-z0-9_.-~` is percent-encoded.
-const ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// The `X-Sdk-Date` value of `at` ([`DATE_FORMAT`], UTC).
+pub fn sdk_date(at: jiff::Timestamp) -> String {
+    at.strftime(DATE_FORMAT).to_string()
+}
 
 /// One request as the signer sees it.
 #[derive(Clone, Debug)]
@@ -49,10 +54,6 @@ pub struct Signature {
     pub authorization: String,
 }
 
-pub fn encode(s: &str) -> String {
-    utf8_percent_encode(s, ENCODE).to_string()
-}
-
 pub fn canonical_uri(path: &str) -> String {
     let decoded = percent_decode_str(path).decode_utf8_lossy();
     let mut uri = decoded.split('/').map(encode).collect::<Vec<_>>().join("/");
@@ -75,10 +76,6 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 /// Signed header names of `headers`: lower-cased, sorted, without names containing `_`.
@@ -125,14 +122,9 @@ pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
     format!("{ALGORITHM}\n{sdk_date}\n{}", sha256_hex(canonical_request.as_bytes()))
 }
 
+/// Hex HMAC-SHA256 of `data` under `secret`.
 pub fn hmac_hex(secret: &str, data: &str) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
-    mac.update(data.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(hmac_sha256(secret.as_bytes(), data.as_bytes()))
 }
 
 /// Signs `input` with the access key pair. `input.headers` must hold `X-Sdk-Date`.
@@ -162,14 +154,12 @@ pub struct AuthorizationHeader {
 }
 
 pub fn parse_authorization(value: &str) -> Option<AuthorizationHeader> {
-    let rest = value.trim().strip_prefix(ALGORITHM)?.trim_start();
     let (mut access_key, mut signed_headers, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let (key, val) = part.trim().split_once('=')?;
-        match key.trim() {
-            "Access" => access_key = Some(val.trim().to_owned()),
-            "SignedHeaders" => signed_headers = Some(val.trim().split(';').map(str::to_owned).collect::<Vec<_>>()),
-            "Signature" => signature = Some(val.trim().to_owned()),
+    for (key, val) in authorization_fields(value, ALGORITHM)? {
+        match key {
+            "Access" => access_key = Some(val.to_owned()),
+            "SignedHeaders" => signed_headers = Some(val.split(';').map(str::to_owned).collect::<Vec<_>>()),
+            "Signature" => signature = Some(val.to_owned()),
             _ => {}
         }
     }
@@ -242,6 +232,12 @@ mod tests {
             &signed.signature
         ));
         assert!(!same_signature(&expected_signature("wrong", &parsed, &input), &signed.signature));
+    }
+
+    #[test]
+    fn the_sdk_date_is_utc_to_the_second() {
+        let at: jiff::Timestamp = "2019-11-15T03:36:55.999+08:00".parse().expect("a timestamp");
+        assert_eq!(sdk_date(at), "20191114T193655Z");
     }
 
     #[test]

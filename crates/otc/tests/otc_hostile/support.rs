@@ -1,6 +1,5 @@
 //! A scripted HTTP server for the hostile-endpoint tests, and the providers pointed at it.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +10,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use eip_cloud::http::INVALID_RESPONSE;
-use eip_cloud::{BindTarget, CloudError, ErrorClass, InstanceType, StaticSecret};
+use eip_cloud::{BindTarget, CloudError, ErrorClass, InstanceType, StaticSecret, UnbindRequest};
 use eip_otc::{OtcCloud, OtcProvider, OtcSettings};
 use serde_json::{Value, json};
 
@@ -154,11 +153,7 @@ pub async fn serve(host: &str, script: impl Fn(&Seen) -> Canned + Send + Sync + 
 pub fn secret(pairs: &[(&str, &str)]) -> Arc<StaticSecret> {
     // Unvalidated on purpose: the provider must check what it is given.
     Arc::new(StaticSecret(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>()
-            .into(),
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
     ))
 }
 
@@ -185,6 +180,17 @@ pub fn settings(vpc: &str, iam: &str, v3: bool) -> OtcSettings {
 
 pub fn otc(settings: OtcSettings, secret: Arc<StaticSecret>) -> OtcProvider {
     OtcProvider::new(settings, secret).expect("builds")
+}
+
+/// The provider of the OTC eu-de project, AK/SK with a security token, at `server` (VPC and
+/// IAM alike).
+pub fn otc_at(server: &Server, v3: bool) -> OtcProvider {
+    otc(settings(&server.base, &server.base, v3), aksk())
+}
+
+/// Unbinds [`ID`] from `port-1`.
+pub fn unbind_port() -> UnbindRequest {
+    UnbindRequest::new(ID.to_owned(), port("port-1"), "")
 }
 
 pub fn port(id: &str) -> BindTarget {
