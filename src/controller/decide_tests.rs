@@ -1,35 +1,9 @@
 //! The decision tables.
-use std::collections::BTreeMap;
-
 use super::*;
-use eip_api::Binding;
-use eip_cloud::InstanceType;
+use crate::controller::fixtures::{CloudEipFixture, cloud_eip, ecs, owner_tags, spec};
 
 const UID: &str = "uid-1";
 const OTHER: &str = "uid-2";
-
-fn target(id: &str) -> BindTarget {
-    BindTarget {
-        instance_type: InstanceType::EcsInstance,
-        instance_id: id.into(),
-        private_ip_address: None,
-    }
-}
-
-fn spec(binding: Option<&str>, adopt: Option<&str>, policy: Option<DeletionPolicy>) -> ElasticIPSpec {
-    ElasticIPSpec {
-        allocation_id: adopt.map(str::to_string),
-        binding: binding.map(|id| Binding {
-            instance_type: InstanceType::EcsInstance,
-            instance_id: id.into(),
-            private_ip_address: None,
-            mode: None,
-            vpc_id: None,
-        }),
-        deletion_policy: policy,
-        ..Default::default()
-    }
-}
 
 #[derive(Clone, Copy)]
 enum C {
@@ -91,40 +65,34 @@ fn view(e: Eip) -> CloudView {
             };
         }
         C::Unbound => (EipPhase::Unbound, None, "Available"),
-        C::BoundTo(id) => (EipPhase::Bound, Some(target(id)), "InUse"),
+        C::BoundTo(id) => (EipPhase::Bound, Some(ecs(id)), "InUse"),
         C::BoundUnknown => (EipPhase::Bound, None, "ELB"),
         C::Trans(t) => (EipPhase::Transitional(t), None, t.as_str()),
         C::Failed => (EipPhase::Failed, None, "BIND_ERROR"),
         C::Locked => (EipPhase::Locked, None, "FREEZED"),
     };
     // A user's own tag, which nothing here ever removes.
-    let mut tags = BTreeMap::from([("team".to_string(), "web".to_string())]);
+    let mut eip = cloud_eip(phase, state)
+        .bound(bound_to)
+        .charged(if e.prepaid { ChargeType::PrePaid } else { ChargeType::PostPaid })
+        .tagged("team", "web");
     if let Some(owner) = e.owner {
-        tags.insert(OWNER_TAG.to_string(), owner.to_string());
-        tags.insert(OWNER_NAME_TAG.to_string(), format!("default/{owner}"));
+        eip.tags.extend(owner_tags(owner, owner));
     }
-    CloudView::Present(CloudEip {
-        allocation_id: "eip-1".into(),
-        ip_address: "47.0.0.1".into(),
-        raw_state: state.into(),
-        phase,
-        bound_to,
-        charge_type: if e.prepaid { ChargeType::PrePaid } else { ChargeType::PostPaid },
-        locks: vec![],
-        tags,
-        bandwidth_mbps: None,
-        binding_handle: None,
-    })
+    CloudView::Present(eip)
 }
 
 fn run(spec: &ElasticIPSpec, deleting: bool, e: Eip) -> Step {
-    let cloud = view(e);
+    decide_on(spec, deleting, &view(e), e.confirmed)
+}
+
+fn decide_on(spec: &ElasticIPSpec, deleting: bool, cloud: &CloudView, absence_confirmed: bool) -> Step {
     decide(&Inputs {
         spec,
         uid: UID,
         deleting,
-        cloud: &cloud,
-        absence_confirmed: e.confirmed,
+        cloud,
+        absence_confirmed,
     })
 }
 
@@ -377,9 +345,9 @@ fn deleting_table() {
 #[test]
 fn unassociate_names_the_current_target_and_associate_the_wanted_one() {
     let step = run(&spec(Some("i-1"), None, None), false, eip(C::BoundTo("i-2")));
-    assert_eq!(step, Step::Unassociate { current: target("i-2") });
+    assert_eq!(step, Step::Unassociate { current: ecs("i-2") });
     let step = run(&spec(Some("i-1"), None, None), false, eip(C::Unbound));
-    assert_eq!(step, Step::Associate { target: target("i-1") });
+    assert_eq!(step, Step::Associate { target: ecs("i-1") });
 }
 
 #[test]
@@ -389,18 +357,10 @@ fn private_ip_must_match_only_when_the_spec_names_one() {
     if let CloudView::Present(eip) = &mut e {
         eip.bound_to = Some(BindTarget {
             private_ip_address: Some("10.0.0.5".into()),
-            ..target("i-1")
+            ..ecs("i-1")
         });
     }
-    let decide_with = |s: &ElasticIPSpec| {
-        decide(&Inputs {
-            spec: s,
-            uid: UID,
-            deleting: false,
-            cloud: &e,
-            absence_confirmed: false,
-        })
-    };
+    let decide_with = |s: &ElasticIPSpec| decide_on(s, false, &e, false);
     assert_eq!(decide_with(&s), Step::Converged);
     let set_ip = |s: &mut ElasticIPSpec, ip: &str| {
         if let Some(b) = s.binding.as_mut() {
@@ -429,13 +389,7 @@ fn a_claim_removes_only_the_owner_tags_and_a_loser_is_told_who_won() {
     if let CloudView::Present(e) = &mut cloud {
         e.tags.remove(OWNER_NAME_TAG);
     }
-    let step = decide(&Inputs {
-        spec: &adopted,
-        uid: UID,
-        deleting: true,
-        cloud: &cloud,
-        absence_confirmed: false,
-    });
+    let step = decide_on(&adopted, true, &cloud, false);
     assert_eq!(
         step,
         Step::Unclaim {

@@ -25,6 +25,21 @@ pub struct LeaderElection {
 /// Attempts to set up the lease manager before giving up (about a minute).
 const BUILD_ATTEMPTS: u32 = 60;
 
+/// Why [`run_elected`] returned without being asked to stop. Each message says it all (the
+/// lease manager's error included), so a caller may log or wrap it as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderError {
+    /// The lease manager could not be set up (retried for about a minute).
+    #[error("leader election: {0}")]
+    Setup(kube_lease_manager::LeaseManagerError),
+    /// The lease manager stopped reporting before this replica became the leader.
+    #[error("leader election stopped")]
+    Stopped,
+    /// Another replica holds the lease now.
+    #[error("lost the leader lease; exiting so that a restart campaigns again")]
+    Lost,
+}
+
 type LeaseTask = tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>;
 
 /// Waits for the Lease, then runs the controller while holding it. Returns `Ok` when `stop` is
@@ -35,7 +50,7 @@ pub async fn run_elected(
     settings: Settings,
     registry: Registry,
     stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), LeaderError> {
     let health = settings.health.clone();
     let duration = election.lease_duration_seconds.max(3);
     // Replicas starting together race to create the Lease; the loser retries (bounded).
@@ -56,7 +71,7 @@ pub async fn run_elected(
                 warn!(%err, attempt, "cannot set up leader election yet; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(err) => return Err(format!("leader election: {err}")),
+            Err(err) => return Err(LeaderError::Setup(err)),
         }
     };
     let (mut leader, lease_task) = manager.watch().await;
@@ -71,7 +86,7 @@ pub async fn run_elected(
     let mut stop_watch = stop.clone();
     while !*leader.borrow_and_update() {
         tokio::select! {
-            changed = leader.changed() => changed.map_err(|_| "leader election stopped".to_string())?,
+            changed = leader.changed() => changed.map_err(|_| LeaderError::Stopped)?,
             _ = stop_watch.changed() => {
                 release(leader, lease_task).await;
                 return Ok(());
@@ -96,7 +111,7 @@ pub async fn run_elected(
     if still_leader || *stop.borrow() {
         Ok(())
     } else {
-        Err("lost the leader lease; exiting so that a restart campaigns again".into())
+        Err(LeaderError::Lost)
     }
 }
 

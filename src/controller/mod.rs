@@ -6,6 +6,7 @@
 //! that resolve to that ProviderConfig, so a stall whose cause was fixed there clears within
 //! seconds instead of at the next stalled resync.
 
+mod cloud_calls;
 pub mod decide;
 pub mod events;
 pub mod leader;
@@ -15,6 +16,8 @@ pub mod secrets;
 pub mod status;
 pub mod timing;
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod tests;
 
@@ -371,6 +374,8 @@ async fn watch_dependencies(
 #[cfg(test)]
 mod dependency_tests {
     use super::*;
+    use crate::controller::fixtures::{self, ElasticIPFixture, ProviderConfigFixture, provider_config, spec_naming};
+    use eip_api::ElasticIPSpec;
     use serde_json::json;
 
     fn config(name: &str, uid: &str, generation: i64, default: bool, secret: Option<&str>) -> Arc<ProviderConfig> {
@@ -378,20 +383,12 @@ mod dependency_tests {
         if let Some(secret) = secret {
             spec["credentialsSecretRef"] = json!({ "name": secret, "namespace": "creds" });
         }
-        let mut config = ProviderConfig::new(name, serde_json::from_value(spec).expect("spec"));
-        config.metadata.uid = Some(uid.into());
-        config.metadata.generation = Some(generation);
-        Arc::new(config)
+        Arc::new(provider_config(name, spec).version(uid, generation))
     }
 
     fn eip(name: &str, config: Option<&str>, resolved_to: Option<&str>) -> Arc<ElasticIP> {
-        let spec = match config {
-            Some(config) => json!({ "providerConfigRef": { "name": config } }),
-            None => json!({}),
-        };
-        let mut eip = ElasticIP::new(name, serde_json::from_value(spec).expect("spec"));
-        eip.metadata.namespace = Some("ns".into());
-        eip.status = resolved_to.map(|resolved| serde_json::from_value(json!({ "providerConfig": resolved })).expect("status"));
+        let mut eip = fixtures::elastic_ip(config.map_or_else(ElasticIPSpec::default, spec_naming)).named(name);
+        eip.status = resolved_to.map(fixtures::resolved_to);
         Arc::new(eip)
     }
 
@@ -453,6 +450,6 @@ mod dependency_tests {
         assert!(dependents(&eips, &[]).is_empty());
         let refs = dependents(&eips, &[change("other", false)]);
         assert_eq!(refs.len(), 1);
-        assert_eq!(refs[0].namespace.as_deref(), Some("ns"));
+        assert_eq!(refs[0].namespace.as_deref(), Some(fixtures::NAMESPACE));
     }
 }

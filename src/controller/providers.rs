@@ -180,18 +180,15 @@ mod tests {
     use kube::runtime::{reflector, watcher};
 
     use super::*;
+    use crate::controller::fixtures::{ProviderConfigFixture, provider_config, spec_naming};
     use eip_simulator::{Simulator, SimulatorConfig, SimulatorFactory};
 
     fn config(uid: &str, generation: i64, region: &str) -> ProviderConfig {
-        let spec = serde_json::json!({ "provider": "simulator", "region": region });
-        let mut config = ProviderConfig::new("acct", serde_json::from_value(spec).expect("spec"));
-        config.metadata.uid = Some(uid.into());
-        config.metadata.generation = Some(generation);
-        config
+        provider_config("acct", serde_json::json!({ "provider": "simulator", "region": region })).version(uid, generation)
     }
 
     fn spec() -> ElasticIPSpec {
-        serde_json::from_value(serde_json::json!({ "providerConfigRef": { "name": "acct" } })).expect("spec")
+        spec_naming("acct")
     }
 
     #[tokio::test]

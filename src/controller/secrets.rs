@@ -181,6 +181,17 @@ impl SecretSource for KubeSecretSource {
 const WATCH_RETRY_MIN: Duration = Duration::from_secs(1);
 const WATCH_RETRY_MAX: Duration = Duration::from_secs(60);
 
+/// Why a Secret watch ended before the server closed it (and is retried after a pause).
+#[derive(Debug, thiserror::Error)]
+enum WatchError {
+    /// The watch request failed, or the stream of events broke.
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+    /// The API server ended the watch with an error status.
+    #[error("{message} ({code})")]
+    Status { message: String, code: u16 },
+}
+
 /// Watches one Secret by name until dropped (the caller aborts the task), calling `changed`
 /// whenever it changed from what the operator last read ([`SecretCache::observed`]).
 ///
@@ -229,14 +240,19 @@ pub async fn watch(client: Client, key: SecretKey, cache: SecretCache, mut chang
                             resume = "0".to_string();
                             break None;
                         }
-                        Ok(Some(WatchEvent::Error(status))) => break Some(format!("{} ({})", status.message, status.code)),
+                        Ok(Some(WatchEvent::Error(status))) => {
+                            break Some(WatchError::Status {
+                                message: status.message,
+                                code: status.code,
+                            });
+                        }
                         // The server ended the watch (its timeout): resume.
                         Ok(None) => break None,
-                        Err(err) => break Some(err.to_string()),
+                        Err(err) => break Some(WatchError::from(err)),
                     }
                 }
             }
-            Err(err) => Some(err.to_string()),
+            Err(err) => Some(WatchError::from(err)),
         };
         if let Some(error) = error {
             // Said once per episode; the TTL still re-reads the Secret meanwhile.

@@ -8,32 +8,29 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::events::EventPublisher;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::ObjectMeta;
 use kube::client::Body;
 use kube::runtime::reflector;
 use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde_json::{Value, json};
 
+use super::events::EventPublisher;
+use super::fixtures::{ElasticIPFixture, UID, ecs, elastic_ip, nat, provider_config, recorded, spec};
 use super::providers::Providers;
 use super::reconcile::{Context, reconcile};
 use super::timing::Timing;
-use eip_api::{
-    Binding, DeletionPolicy, ElasticIP, ElasticIPSpec, ElasticIPStatus, FINALIZER, ProviderConfig, ProviderConfigSpec, ProviderType,
-};
-use eip_cloud::{BindTarget, ChargeType, EipPhase, InstanceType, OWNER_TAG, Operation, Registry};
+use eip_api::{DeletionPolicy, ElasticIP, ElasticIPSpec, FINALIZER, ProviderConfig};
+use eip_cloud::{BindTarget, ChargeType, EipPhase, OWNER_TAG, Operation, Registry};
 use eip_simulator::{CallOutcome, Latencies, SeedEip, Simulator, SimulatorConfig, SimulatorFactory};
 
 mod absence;
 mod adoption;
 
 const REGION: &str = "cn-hangzhou";
-const UID: &str = "6f1b2c3d-0000-4000-8000-000000000001";
 
 /// One object as the fake API server holds it, and every request it answered.
 #[derive(Clone, Default)]
@@ -157,21 +154,27 @@ fn fake_client(fake: FakeApi) -> Client {
 }
 
 fn simulator_config() -> ProviderConfig {
-    let mut config = ProviderConfig::new(
-        "sim",
-        ProviderConfigSpec {
-            provider: ProviderType::Simulator,
-            region: REGION.into(),
-            endpoint: None,
-            credentials_secret_ref: None,
-            rate_limits: None,
-            alibaba: None,
-            otc: None,
-            default: true,
-        },
-    );
-    config.metadata.generation = Some(1);
-    config
+    provider_config("sim", json!({ "provider": "simulator", "region": REGION, "default": true }))
+}
+
+/// A simulated cloud with `latencies`, instant otherwise.
+fn simulator(latencies: Latencies) -> Simulator {
+    Simulator::new(
+        SimulatorConfig {
+            latencies,
+            ..SimulatorConfig::instant()
+        }
+        .with_seed(7),
+    )
+}
+
+/// Every mutating call the cloud saw, whoever made it.
+fn mutating_calls(sim: &Simulator) -> Vec<(Operation, CallOutcome)> {
+    sim.calls()
+        .into_iter()
+        .filter(|c| c.operation.is_mutating())
+        .map(|c| (c.operation, c.outcome))
+        .collect()
 }
 
 struct Harness {
@@ -182,17 +185,31 @@ struct Harness {
 
 impl Harness {
     fn new(object: ElasticIP, latencies: Latencies) -> Self {
-        let sim = Simulator::new(
-            SimulatorConfig {
-                latencies,
-                ..SimulatorConfig::instant()
-            }
-            .with_seed(7),
-        );
+        Self::on(&simulator(latencies), object)
+    }
+
+    /// An operator (its own API server fake, holding `object`, and context) against the cloud `sim`.
+    fn on(sim: &Simulator, object: ElasticIP) -> Self {
         let fake = FakeApi::default();
         *fake.object.lock().expect("lock") = Some(object);
-        let ctx = Self::context(&fake, &sim);
-        Harness { fake, sim, ctx }
+        let ctx = Self::context(&fake, sim);
+        Harness {
+            fake,
+            sim: sim.clone(),
+            ctx,
+        }
+    }
+
+    /// An operator whose object is being deleted, with the EIP the operator allocated for it
+    /// earlier ([`UID`]) recorded in its status: seeded in `sim` as `seed`. Returns the EIP's
+    /// allocation ID too.
+    fn deleting_owner_of(sim: &Simulator, seed: SeedEip) -> (Self, String) {
+        let eip = sim.seed_eip(REGION, seed).expect("seed");
+        let object = elastic_ip(spec(Some("i-sim-0001"), None, None))
+            .finalized()
+            .deleting()
+            .with_status(recorded(&eip.allocation_id));
+        (Self::on(sim, object), eip.allocation_id)
     }
 
     /// A fresh operator (nothing remembered) against the same API server and cloud.
@@ -238,75 +255,32 @@ impl Harness {
     }
 
     fn mutating_calls(&self) -> Vec<(Operation, CallOutcome)> {
-        self.sim
-            .calls()
-            .into_iter()
-            .filter(|c| c.operation.is_mutating())
-            .map(|c| (c.operation, c.outcome))
-            .collect()
+        mutating_calls(&self.sim)
+    }
+
+    /// The allocation ID the current object's status records.
+    fn recorded_allocation(&self) -> Option<String> {
+        self.fake.current().and_then(|o| o.status).and_then(|s| s.allocation_id)
+    }
+
+    /// The current object's condition of type `type_`.
+    fn condition(&self, type_: &str) -> Option<Condition> {
+        self.fake.current().and_then(|o| o.condition(type_).cloned())
     }
 }
 
-fn elastic_ip(spec: ElasticIPSpec) -> ElasticIP {
-    let mut object = ElasticIP::new("web", spec);
-    object.metadata = ObjectMeta {
-        name: Some("web".into()),
-        namespace: Some("default".into()),
-        uid: Some(UID.into()),
-        generation: Some(1),
-        resource_version: Some("1".into()),
-        ..ObjectMeta::default()
-    };
-    object
-}
-
-fn binding(id: &str) -> Option<Binding> {
-    Some(Binding {
-        instance_type: InstanceType::EcsInstance,
-        instance_id: id.into(),
-        private_ip_address: None,
-        mode: None,
-        vpc_id: None,
-    })
-}
-
-fn ecs(id: &str) -> BindTarget {
-    BindTarget {
-        instance_type: InstanceType::EcsInstance,
-        instance_id: id.into(),
-        private_ip_address: None,
+/// An EIP the operator allocated for [`UID`] (tagged with its owner UID), bound to `bound_to`.
+fn owned(bound_to: Option<BindTarget>) -> SeedEip {
+    SeedEip {
+        tags: BTreeMap::from([(OWNER_TAG.to_string(), UID.to_string())]),
+        bound_to,
+        ..SeedEip::default()
     }
-}
-
-/// An EIP the operator allocated earlier for [`UID`], recorded in the status, and being deleted.
-fn deleting_object_owning(sim: &Simulator, seed: SeedEip) -> (ElasticIP, String) {
-    let eip = sim.seed_eip(REGION, seed).expect("seed");
-    let mut object = elastic_ip(ElasticIPSpec {
-        binding: binding("i-sim-0001"),
-        ..Default::default()
-    });
-    object.metadata.finalizers = Some(vec![FINALIZER.into()]);
-    object.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
-    object.status = Some(ElasticIPStatus {
-        allocation_id: Some(eip.allocation_id.clone()),
-        ..Default::default()
-    });
-    (object, eip.allocation_id)
-}
-
-fn owned_tags() -> BTreeMap<String, String> {
-    BTreeMap::from([(OWNER_TAG.to_string(), UID.to_string())])
 }
 
 #[tokio::test(start_paused = true)]
 async fn finalizer_is_added_before_anything_happens_in_the_cloud() {
-    let h = Harness::new(
-        elastic_ip(ElasticIPSpec {
-            binding: binding("i-sim-0001"),
-            ..Default::default()
-        }),
-        Latencies::default(),
-    );
+    let h = Harness::new(elastic_ip(spec(Some("i-sim-0001"), None, None)), Latencies::default());
 
     // A failed finalizer patch stops the reconcile before any cloud call.
     *h.fake.fail_finalizer_patch.lock().expect("lock") = true;
@@ -339,13 +313,7 @@ async fn created_object_is_allocated_bound_and_ready() {
         associate: Duration::from_secs(2),
         ..Latencies::default()
     };
-    let h = Harness::new(
-        elastic_ip(ElasticIPSpec {
-            binding: binding("i-sim-0001"),
-            ..Default::default()
-        }),
-        latencies,
-    );
+    let h = Harness::new(elastic_ip(spec(Some("i-sim-0001"), None, None)), latencies);
     let phases = h.drive(12).await;
 
     let object = h.fake.current().expect("object");
@@ -373,22 +341,12 @@ async fn created_object_is_allocated_bound_and_ready() {
 async fn restart_after_allocation_finds_the_same_eip() {
     let mut h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
     assert!(h.reconcile_once().await);
-    let first = h
-        .fake
-        .current()
-        .and_then(|o| o.status)
-        .and_then(|s| s.allocation_id)
-        .expect("allocated");
+    let first = h.recorded_allocation().expect("allocated");
     // The status write is lost (crash between the allocation and the status write).
     h.fake.update(|o| o.status = None);
     h.restart();
     assert!(h.reconcile_once().await);
-    let second = h
-        .fake
-        .current()
-        .and_then(|o| o.status)
-        .and_then(|s| s.allocation_id)
-        .expect("found");
+    let second = h.recorded_allocation().expect("found");
     assert_eq!(first, second);
     assert_eq!(h.sim.eips(REGION).len(), 1, "no second EIP");
     // The retry carried the same UID-derived token, so the cloud replayed the first allocation.
@@ -407,16 +365,7 @@ async fn deleting_a_bound_eip_unbinds_waits_releases_waits_then_lets_go() {
         release: Duration::from_secs(2),
         ..Latencies::default()
     };
-    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), latencies);
-    let (object, allocation_id) = deleting_object_owning(
-        &h.sim,
-        SeedEip {
-            tags: owned_tags(),
-            bound_to: Some(ecs("i-sim-0001")),
-            ..SeedEip::default()
-        },
-    );
-    *h.fake.object.lock().expect("lock") = Some(object);
+    let (h, allocation_id) = Harness::deleting_owner_of(&simulator(latencies), owned(Some(ecs("i-sim-0001"))));
 
     let phases = h.drive(30).await;
 
@@ -448,17 +397,11 @@ async fn deleting_a_bound_eip_unbinds_waits_releases_waits_then_lets_go() {
 
 #[tokio::test(start_paused = true)]
 async fn prepaid_eip_stalls_without_a_release_and_retain_lets_it_go() {
-    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
-    let (object, allocation_id) = deleting_object_owning(
-        &h.sim,
-        SeedEip {
-            tags: owned_tags(),
-            bound_to: Some(ecs("i-sim-0002")),
-            charge_type: ChargeType::PrePaid,
-            ..SeedEip::default()
-        },
-    );
-    *h.fake.object.lock().expect("lock") = Some(object);
+    let seed = SeedEip {
+        charge_type: ChargeType::PrePaid,
+        ..owned(Some(ecs("i-sim-0002")))
+    };
+    let (h, allocation_id) = Harness::deleting_owner_of(&simulator(Latencies::default()), seed);
 
     h.drive(3).await;
     let object = h.fake.current().expect("still held by the finalizer");
@@ -487,22 +430,9 @@ async fn prepaid_eip_stalls_without_a_release_and_retain_lets_it_go() {
 
 #[tokio::test(start_paused = true)]
 async fn nat_entries_stall_the_unbind_until_force_is_set() {
-    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
-    h.sim.set_nat_entries(REGION, "ngw-sim-0001", 2).expect("nat entries");
-    let nat = BindTarget {
-        instance_type: InstanceType::Nat,
-        instance_id: "ngw-sim-0001".into(),
-        private_ip_address: None,
-    };
-    let (object, allocation_id) = deleting_object_owning(
-        &h.sim,
-        SeedEip {
-            tags: owned_tags(),
-            bound_to: Some(nat),
-            ..SeedEip::default()
-        },
-    );
-    *h.fake.object.lock().expect("lock") = Some(object);
+    let sim = simulator(Latencies::default());
+    sim.set_nat_entries(REGION, "ngw-sim-0001", 2).expect("nat entries");
+    let (h, allocation_id) = Harness::deleting_owner_of(&sim, owned(Some(nat("ngw-sim-0001"))));
 
     h.drive(2).await;
     let object = h.fake.current().expect("held");
@@ -523,16 +453,11 @@ async fn nat_entries_stall_the_unbind_until_force_is_set() {
 
 #[tokio::test(start_paused = true)]
 async fn eip_of_another_owner_is_never_released() {
-    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
-    let other = BTreeMap::from([(OWNER_TAG.to_string(), "someone-else".to_string())]);
-    let (object, allocation_id) = deleting_object_owning(
-        &h.sim,
-        SeedEip {
-            tags: other,
-            ..SeedEip::default()
-        },
-    );
-    *h.fake.object.lock().expect("lock") = Some(object);
+    let other = SeedEip {
+        tags: BTreeMap::from([(OWNER_TAG.to_string(), "someone-else".to_string())]),
+        ..SeedEip::default()
+    };
+    let (h, allocation_id) = Harness::deleting_owner_of(&simulator(Latencies::default()), other);
     h.drive(3).await;
     let object = h.fake.current().expect("held");
     assert_eq!(object.condition("Stalled").map(|c| c.reason.as_str()), Some("NotOwned"));
@@ -561,13 +486,7 @@ async fn unchanged_status_is_not_written_again() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stale_cache_does_not_repeat_the_last_step() {
-    let h = Harness::new(
-        elastic_ip(ElasticIPSpec {
-            binding: binding("i-sim-0001"),
-            ..Default::default()
-        }),
-        Latencies::default(),
-    );
+    let h = Harness::new(elastic_ip(spec(Some("i-sim-0001"), None, None)), Latencies::default());
     let before_write = h.fake.current().expect("object");
     assert!(h.reconcile_once().await);
     assert_eq!(h.mutating_calls(), vec![(Operation::Allocate, CallOutcome::Ok)]);

@@ -105,13 +105,11 @@ fn jitter(max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eip_cloud::{Blocker, CloudError, Operation, Receipt, Transition};
+    use crate::controller::fixtures::{accepted, waiting};
+    use eip_cloud::{Blocker, CloudError, Operation, Transition};
 
     fn wait() -> Step {
-        Step::Wait {
-            transition: Transition::Releasing,
-            state: "Releasing".into(),
-        }
+        waiting(Transition::Releasing)
     }
 
     #[test]
@@ -158,16 +156,13 @@ mod tests {
             t.stalled_resync
         );
         assert_eq!(t.stalled_resync, Duration::from_secs(30), "the default of --stalled-resync-seconds");
-        let accepted = Outcome::Accepted {
-            receipt: Receipt::default(),
-            allocated: None,
-        };
+        let ok = accepted("");
         assert_eq!(
-            t.requeue_after(&Step::Release, &accepted, Duration::ZERO, 0, Duration::ZERO),
+            t.requeue_after(&Step::Release, &ok, Duration::ZERO, 0, Duration::ZERO),
             t.after_call
         );
         assert_eq!(
-            t.requeue_after(&Step::Release, &accepted, Duration::ZERO, 0, Duration::from_secs(2)),
+            t.requeue_after(&Step::Release, &ok, Duration::ZERO, 0, Duration::from_secs(2)),
             Duration::from_millis(2100)
         );
         assert_eq!(

@@ -32,7 +32,7 @@ pub async fn one_answer_without_the_eip_drops_nothing(cp: &ControlPlane) {
     }
     let mut ids = Vec::new();
     for name in ["living", "leaving"] {
-        let object = s.wait_for(name, "Ready", Duration::from_secs(60), |o| is_true(o, "Ready")).await;
+        let object = s.wait_ready(name, Duration::from_secs(60)).await;
         ids.push(object.status.and_then(|st| st.allocation_id).expect("allocation id"));
     }
     let (living, leaving) = (ids[0].clone(), ids[1].clone());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::ControlPlane;
+use crate::support::{ControlPlane, INSTANCE_TYPES};
 
 /// kubectl's wrap width for a DESCRIPTION block.
 const WRAP: usize = 76;
@@ -18,19 +18,7 @@ const WRAP: usize = 76;
 /// Fields whose `kubectl explain` must list exactly these values, and whose description must
 /// name each of them.
 const ENUM_FIELDS: &[(&str, &[&str])] = &[
-    (
-        "elasticip.spec.binding.instanceType",
-        &[
-            "EcsInstance",
-            "NetworkInterface",
-            "Nat",
-            "SlbInstance",
-            "HaVip",
-            "IpAddress",
-            "Port",
-            "Vpn",
-        ],
-    ),
+    ("elasticip.spec.binding.instanceType", &INSTANCE_TYPES),
     ("elasticip.spec.binding.mode", &["NAT", "MULTI_BINDED", "BINDED"]),
     ("elasticip.spec.deletionPolicy", &["Delete", "Unbind", "Retain"]),
     ("elasticip.spec.allocation.chargeType", &["PostPaid", "PrePaid"]),
@@ -52,19 +40,7 @@ const ENUM_FIELDS: &[(&str, &[&str])] = &[
     ),
     ("elasticip.status.ownership", &["Allocated", "Adopted"]),
     ("elasticip.status.effectiveDeletionPolicy", &["Delete", "Unbind", "Retain"]),
-    (
-        "elasticip.status.boundTo.instanceType",
-        &[
-            "EcsInstance",
-            "NetworkInterface",
-            "Nat",
-            "SlbInstance",
-            "HaVip",
-            "IpAddress",
-            "Port",
-            "Vpn",
-        ],
-    ),
+    ("elasticip.status.boundTo.instanceType", &INSTANCE_TYPES),
 ];
 
 /// Other fields whose long descriptions must wrap cleanly.

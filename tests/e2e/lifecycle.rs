@@ -76,7 +76,7 @@ pub async fn create_bind_ready_and_printer_columns(cp: &ControlPlane) {
 pub async fn delete_blocks_until_unbound_then_released(cp: &ControlPlane) {
     let s = Scenario::new(cp, "delete").await;
     s.apply(&s.manifest("web", "binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0002"));
-    let object = s.wait_for("web", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await;
+    let object = s.wait_ready("web", READY_TIMEOUT).await;
     let id = allocation_id(&object);
 
     // kubectl delete waits for the finalizer; watch the object while it does.
@@ -147,7 +147,7 @@ pub async fn delete_blocks_until_unbound_then_released(cp: &ControlPlane) {
 pub async fn rebind_and_unbind_follow_the_spec(cp: &ControlPlane) {
     let s = Scenario::new(cp, "rebind").await;
     s.apply(&s.manifest("app", "binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0003"));
-    let object = s.wait_for("app", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await;
+    let object = s.wait_ready("app", READY_TIMEOUT).await;
     let id = allocation_id(&object);
 
     s.kubectl_ok(&[
@@ -209,8 +209,8 @@ pub async fn unbind_and_retain_policies_keep_the_eip(cp: &ControlPlane) {
         "keep-bound",
         "deletionPolicy: Retain\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0006",
     ));
-    let unbind = allocation_id(&s.wait_for("keep-unbound", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await);
-    let retain = allocation_id(&s.wait_for("keep-bound", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await);
+    let unbind = allocation_id(&s.wait_ready("keep-unbound", READY_TIMEOUT).await);
+    let retain = allocation_id(&s.wait_ready("keep-bound", READY_TIMEOUT).await);
 
     s.kubectl_ok(&["delete", "eip", "keep-unbound", "keep-bound", "--timeout=60s"]);
     assert!(s.get("keep-unbound").await.is_none() && s.get("keep-bound").await.is_none());
@@ -241,7 +241,7 @@ pub async fn adopted_eip_is_kept_by_default(cp: &ControlPlane) {
         "legacy",
         &format!("allocationId: {id}\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0007"),
     ));
-    let object = s.wait_for("legacy", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await;
+    let object = s.wait_ready("legacy", READY_TIMEOUT).await;
     let status = object.status.expect("status");
     assert_eq!(status.ownership, Some(Ownership::Adopted));
     assert_eq!(status.effective_deletion_policy, Some(DeletionPolicy::Retain));
@@ -273,7 +273,7 @@ pub async fn prepaid_delete_stalls_until_retain(cp: &ControlPlane) {
         "sub",
         "allocation:\n  chargeType: PrePaid\nbinding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0008",
     ));
-    let object = s.wait_for("sub", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await;
+    let object = s.wait_ready("sub", READY_TIMEOUT).await;
     let id = allocation_id(&object);
     assert_eq!(s.sim.eip(REGION, &id).expect("EIP").charge_type, ChargeType::PrePaid);
 
@@ -317,7 +317,7 @@ pub async fn prepaid_delete_stalls_until_retain(cp: &ControlPlane) {
 pub async fn drift_is_reported_and_repaired(cp: &ControlPlane) {
     let s = Scenario::new(cp, "drift").await;
     s.apply(&s.manifest("web", "binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0009"));
-    let id = allocation_id(&s.wait_for("web", "Ready", READY_TIMEOUT, |o| is_true(o, "Ready")).await);
+    let id = allocation_id(&s.wait_ready("web", READY_TIMEOUT).await);
 
     // Someone rebinds it in the console.
     let elsewhere = BindTarget {

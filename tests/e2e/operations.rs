@@ -2,7 +2,6 @@
 //! leader and finishes its in-flight deletion.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,18 +11,11 @@ use eip_simulator::{CallOutcome, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 
-use crate::support::{ControlPlane, Scenario, is_true};
+use crate::support::{self, ControlPlane, Scenario};
 
-/// A plain HTTP/1.0 GET on loopback.
+/// A plain HTTP/1.0 GET on loopback, which must be answered.
 fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("http response");
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    (status, body.to_string())
+    support::http_get(&addr.to_string(), path).unwrap_or_else(|| panic!("no HTTP answer to GET {path} from {addr}"))
 }
 
 /// A sample's value (OpenMetrics counters named `*_total` parse as untyped).
@@ -46,7 +38,7 @@ pub async fn metrics_agree_with_the_cloud(cp: &ControlPlane) {
         s.apply(&s.manifest(name, &format!("binding:\n  instanceType: EcsInstance\n  instanceId: {instance}")));
     }
     for name in ["a", "b"] {
-        s.wait_for(name, "Ready", Duration::from_secs(60), |o| is_true(o, "Ready")).await;
+        s.wait_ready(name, Duration::from_secs(60)).await;
     }
     s.kubectl_ok(&["delete", "eip", "a", "--timeout=60s"]);
 
@@ -204,7 +196,7 @@ pub async fn standby_process_takes_over_from_a_killed_leader(cp: &ControlPlane) 
     s.apply(
         "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: web\nspec:\n  providerConfigRef:\n    name: alibaba-ha\n  binding:\n    instanceType: EcsInstance\n    instanceId: i-sim-0004\n",
     );
-    let object = s.wait_for("web", "Ready", Duration::from_secs(60), |o| is_true(o, "Ready")).await;
+    let object = s.wait_ready("web", Duration::from_secs(60)).await;
     let id = object.status.and_then(|st| st.allocation_id).expect("allocation id");
     s.delete("web").await;
     s.wait_for("web", "Releasing", Duration::from_secs(60), |o| {

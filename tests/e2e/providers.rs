@@ -3,16 +3,15 @@
 
 use std::time::Duration;
 
-use eip_simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, Simulator, server};
+use eip_simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 
-use crate::support::{ControlPlane, Scenario, is_true};
+use crate::support::{ControlPlane, Scenario, alibaba_config, is_true, serve_simulator};
 
-/// Serves the simulator (admin API and wire protocols) on a loopback port.
-async fn serve(sim: Simulator) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(server::serve(sim, listener, std::future::pending()));
-    format!("http://{addr}")
+/// An ElasticIP `name` of 5 Mbit/s through ProviderConfig `config`, bound to the `kind` `instance`.
+fn wire_eip(name: &str, config: &str, kind: &str, instance: &str) -> String {
+    format!(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: {name}\nspec:\n  providerConfigRef:\n    name: {config}\n  allocation:\n    bandwidthMbps: 5\n  binding:\n    instanceType: {kind}\n    instanceId: {instance}\n"
+    )
 }
 
 /// Each EIP went through allocate, bind, unbind, release (in that order) and is gone.
@@ -34,68 +33,59 @@ fn assert_unbound_then_released(s: &Scenario<'_>, region: &str, ids: &[String]) 
     }
 }
 
+/// Applies the ElasticIPs `eips` (name, manifest, the cloud's state once bound), waits until each
+/// is Ready through the `protocol` wire protocol in that state, deletes them all, and checks that
+/// each EIP in `region` went through allocate, bind, unbind, release.
+async fn ready_then_released(s: &Scenario<'_>, protocol: &str, region: &str, eips: &[(&str, String, &str)]) {
+    for (_, manifest, _) in eips {
+        s.apply(manifest);
+    }
+    let mut ids = Vec::new();
+    for (name, _, state) in eips {
+        let what = format!("Ready through the {protocol} wire protocol");
+        let object = s.wait_for(name, &what, Duration::from_secs(90), |o| is_true(o, "Ready")).await;
+        let status = object.status.expect("status");
+        assert_eq!(status.cloud_state.as_deref(), Some(*state), "{name}");
+        ids.push(status.allocation_id.expect("allocation id"));
+    }
+    let mut delete = vec!["delete", "eip"];
+    delete.extend(eips.iter().map(|(name, _, _)| *name));
+    delete.push("--timeout=90s");
+    s.kubectl_ok(&delete);
+    assert_unbound_then_released(s, region, &ids);
+}
+
 pub async fn alibaba_lifecycle_through_the_wire(cp: &ControlPlane) {
     let s = Scenario::new(cp, "alibaba").await;
-    let endpoint = serve(s.sim.clone()).await;
+    let endpoint = serve_simulator(s.sim.clone()).await;
     cp.secret(
         "alibaba-e2e",
         &[("accessKeyId", SIM_ACCESS_KEY_ID), ("accessKeySecret", SIM_ACCESS_KEY_SECRET)],
     );
     for (name, signature) in [("alibaba-v3", "V3"), ("alibaba-v1", "V1")] {
-        cp.apply(&format!(
-            "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {name}\nspec:\n  provider: alibaba\n  region: cn-hangzhou\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: alibaba-e2e\n    namespace: eip-operator\n  alibaba:\n    signatureVersion: {signature}\n"
-        ));
+        let config = alibaba_config(name, "cn-hangzhou", &endpoint, "alibaba-e2e");
+        cp.apply(&format!("{config}  alibaba:\n    signatureVersion: {signature}\n"));
     }
-    let manifest = |name: &str, config: &str, instance: &str| {
-        format!(
-            "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: {name}\nspec:\n  providerConfigRef:\n    name: {config}\n  allocation:\n    bandwidthMbps: 5\n  binding:\n    instanceType: EcsInstance\n    instanceId: {instance}\n"
-        )
-    };
-    s.apply(&manifest("web-v3", "alibaba-v3", "i-sim-0001"));
-    s.apply(&manifest("web-v1", "alibaba-v1", "i-sim-0002"));
-    let mut ids = Vec::new();
-    for name in ["web-v3", "web-v1"] {
-        let object = s
-            .wait_for(name, "Ready through the Alibaba wire protocol", Duration::from_secs(90), |o| {
-                is_true(o, "Ready")
-            })
-            .await;
-        let status = object.status.expect("status");
-        assert_eq!(status.cloud_state.as_deref(), Some("InUse"));
-        ids.push(status.allocation_id.expect("allocation id"));
-    }
-    s.kubectl_ok(&["delete", "eip", "web-v3", "web-v1", "--timeout=90s"]);
-    assert_unbound_then_released(&s, "cn-hangzhou", &ids);
+    let eips = [
+        ("web-v3", wire_eip("web-v3", "alibaba-v3", "EcsInstance", "i-sim-0001"), "InUse"),
+        ("web-v1", wire_eip("web-v1", "alibaba-v1", "EcsInstance", "i-sim-0002"), "InUse"),
+    ];
+    ready_then_released(&s, "Alibaba", "cn-hangzhou", &eips).await;
     s.finish().await;
 }
 
 pub async fn otc_lifecycle_through_the_wire(cp: &ControlPlane) {
     let s = Scenario::new(cp, "otc").await;
-    let endpoint = serve(s.sim.clone()).await;
+    let endpoint = serve_simulator(s.sim.clone()).await;
     cp.secret("otc-e2e", &[("accessKey", SIM_ACCESS_KEY_ID), ("secretKey", SIM_ACCESS_KEY_SECRET)]);
     cp.apply(&format!(
         "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: otc-e2e\nspec:\n  provider: otc\n  region: eu-de\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: otc-e2e\n    namespace: eip-operator\n  otc:\n    projectName: eu-de\n"
     ));
-    let manifest = |name: &str, kind: &str, instance: &str| {
-        format!(
-            "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: {name}\nspec:\n  providerConfigRef:\n    name: otc-e2e\n  allocation:\n    bandwidthMbps: 5\n  binding:\n    instanceType: {kind}\n    instanceId: {instance}\n"
-        )
-    };
-    s.apply(&manifest("on-port", "Port", "port-sim-0001"));
-    s.apply(&manifest("on-elb", "SlbInstance", "lb-sim-0001"));
-    let mut ids = Vec::new();
-    for (name, state) in [("on-port", "ACTIVE"), ("on-elb", "ELB")] {
-        let object = s
-            .wait_for(name, "Ready through the OTC wire protocol", Duration::from_secs(90), |o| {
-                is_true(o, "Ready")
-            })
-            .await;
-        let status = object.status.expect("status");
-        assert_eq!(status.cloud_state.as_deref(), Some(state), "{name}");
-        ids.push(status.allocation_id.expect("allocation id"));
-    }
-    s.kubectl_ok(&["delete", "eip", "on-port", "on-elb", "--timeout=90s"]);
-    assert_unbound_then_released(&s, "eu-de", &ids);
+    let eips = [
+        ("on-port", wire_eip("on-port", "otc-e2e", "Port", "port-sim-0001"), "ACTIVE"),
+        ("on-elb", wire_eip("on-elb", "otc-e2e", "SlbInstance", "lb-sim-0001"), "ELB"),
+    ];
+    ready_then_released(&s, "OTC", "eu-de", &eips).await;
     s.finish().await;
 }
 
@@ -103,7 +93,7 @@ pub async fn otc_lifecycle_through_the_wire(cp: &ControlPlane) {
 /// Stalled `InvalidCredentials` naming the key, and nothing is sent to the cloud.
 pub async fn an_unusable_secret_value_stalls_naming_the_key(cp: &ControlPlane) {
     let s = Scenario::new(cp, "bad-secret").await;
-    let endpoint = serve(s.sim.clone()).await;
+    let endpoint = serve_simulator(s.sim.clone()).await;
     use base64::Engine as _;
     let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     cp.apply(&format!(
@@ -111,9 +101,7 @@ pub async fn an_unusable_secret_value_stalls_naming_the_key(cp: &ControlPlane) {
         encode(SIM_ACCESS_KEY_ID.as_bytes()),
         encode(&[0xff, 0xfe, b'x', b'y'])
     ));
-    cp.apply(&format!(
-        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: alibaba-bad\nspec:\n  provider: alibaba\n  region: cn-hangzhou\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: alibaba-bad\n    namespace: eip-operator\n"
-    ));
+    cp.apply(&alibaba_config("alibaba-bad", "cn-hangzhou", &endpoint, "alibaba-bad"));
     s.apply(
         "apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIP\nmetadata:\n  name: web\nspec:\n  providerConfigRef:\n    name: alibaba-bad\n",
     );

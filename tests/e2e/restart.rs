@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use kube::ResourceExt;
 use rand::Rng;
 
-use crate::support::{ControlPlane, REGION, Scenario, is_true};
+use crate::support::{ControlPlane, REGION, Scenario};
 
 const COUNT: usize = 8;
 
@@ -28,9 +28,7 @@ pub async fn restarts_mid_operation_converge_without_leaks(cp: &ControlPlane) {
     }
     let mut uids = BTreeSet::new();
     for i in 1..=COUNT {
-        let object = s
-            .wait_for(&format!("eip-{i}"), "Ready", Duration::from_secs(90), |o| is_true(o, "Ready"))
-            .await;
+        let object = s.wait_ready(&format!("eip-{i}"), Duration::from_secs(90)).await;
         uids.insert(object.uid().expect("uid"));
     }
 

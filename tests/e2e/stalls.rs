@@ -5,27 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use eip_simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, Simulator, SimulatorConfig, server};
+use eip_simulator::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET};
 
-use crate::support::{ControlPlane, OPERATOR_USER, Scenario, condition, e2e_latencies, is_true};
+use crate::support::{ControlPlane, OPERATOR_USER, Scenario, alibaba_config, condition, e2e_simulator, is_true, serve_simulator};
 
 /// How soon after its cause is fixed a stalled object must be Ready: well under the default
 /// stalled resync (30 s), which would otherwise be the first chance to notice.
 const AFTER_FIX: Duration = Duration::from_secs(15);
-
-/// Serves a simulator (admin API and wire protocols) on a loopback port.
-async fn serve(sim: Simulator) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(server::serve(sim, listener, std::future::pending()));
-    format!("http://{addr}")
-}
-
-fn alibaba_config(name: &str, region: &str, endpoint: &str, secret: &str) -> String {
-    format!(
-        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {name}\nspec:\n  provider: alibaba\n  region: {region}\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: {secret}\n    namespace: eip-operator\n"
-    )
-}
 
 fn unbound_eip(name: &str, config: &str) -> String {
     format!(
@@ -35,8 +21,7 @@ fn unbound_eip(name: &str, config: &str) -> String {
 
 /// `kubectl auth can-i` as the operator, in the namespace of the credentials Secrets.
 fn operator_can(cp: &ControlPlane, verb: &str) -> bool {
-    let out = cp.kubectl(&["auth", "can-i", verb, "secrets", "--as", OPERATOR_USER, "-n", "eip-operator"]);
-    String::from_utf8_lossy(&out.stdout).trim() == "yes"
+    cp.can_i(OPERATOR_USER, verb, "secrets", Some("eip-operator"))
 }
 
 /// The chart's restricted form (`credentials.secretNames`: the same rules with `resourceNames`)
@@ -78,7 +63,7 @@ pub async fn fixing_the_secret_makes_it_ready_within_seconds(cp: &ControlPlane) 
     assert!(!operator_can(cp, "list"), "the operator must not list Secrets");
 
     let s = Scenario::with_default_timing(cp, "stall-secret").await;
-    let endpoint = serve(s.sim.clone()).await;
+    let endpoint = serve_simulator(s.sim.clone()).await;
     let (secret, config) = ("stall-secret-e2e", "stall-secret-alibaba");
     restricted_role_allows_the_watch_by_name(&s, secret).await;
     cp.secret(
@@ -140,15 +125,9 @@ pub async fn fixing_the_secret_makes_it_ready_within_seconds(cp: &ControlPlane) 
 /// it (stalled, ProviderConfigNotFound) is requeued at once.
 pub async fn recreated_provider_config_is_a_new_account(cp: &ControlPlane) {
     let s = Scenario::with_default_timing(cp, "stall-recreate").await;
-    let first = serve(s.sim.clone()).await;
-    let other = Simulator::new(
-        SimulatorConfig {
-            latencies: e2e_latencies(),
-            ..SimulatorConfig::instant()
-        }
-        .with_seed(7),
-    );
-    let second = serve(other.clone()).await;
+    let first = serve_simulator(s.sim.clone()).await;
+    let other = e2e_simulator(7);
+    let second = serve_simulator(other.clone()).await;
     let (secret, config) = ("stall-recreate-e2e", "stall-recreate-account");
     cp.secret(
         secret,

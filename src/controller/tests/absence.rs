@@ -2,32 +2,22 @@
 //! read, never let an object go or declare its address released.
 
 use super::*;
+use crate::controller::decide::CloudView;
 use eip_simulator::Faults;
-
-fn reason_of(h: &Harness, type_: &str) -> Option<(String, String)> {
-    h.fake
-        .current()
-        .and_then(|o| o.condition(type_).map(|c| (c.status.clone(), c.reason.clone())))
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_deleted_object_whose_eip_is_not_listed_waits_for_a_second_look() {
-    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
-    let (object, allocation_id) = deleting_object_owning(
-        &h.sim,
-        SeedEip {
-            tags: owned_tags(),
-            ..SeedEip::default()
-        },
-    );
-    *h.fake.object.lock().expect("lock") = Some(object);
+    let (h, allocation_id) = Harness::deleting_owner_of(&simulator(Latencies::default()), owned(None));
     h.sim
         .oob_release(REGION, &allocation_id)
         .expect("released behind the operator's back");
 
     assert!(h.reconcile_once().await);
     assert!(h.fake.current().is_some(), "one answer without the EIP is no proof");
-    assert_eq!(reason_of(&h, "Reconciling"), Some(("True".into(), "ConfirmingAbsence".into())));
+    assert_eq!(
+        h.condition("Reconciling").map(|c| (c.status, c.reason)),
+        Some(("True".into(), "ConfirmingAbsence".into()))
+    );
     let status = h.fake.current().and_then(|o| o.status).expect("status");
     assert_eq!(status.allocation_id.as_deref(), Some(allocation_id.as_str()), "nothing forgotten");
 
@@ -46,14 +36,10 @@ async fn a_deleted_object_whose_eip_is_not_listed_waits_for_a_second_look() {
 async fn an_absence_is_confirmed_only_by_the_same_absence_a_window_later() {
     let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
     let window = Timing::default().absence_confirmation;
-    let missing = |id: &str| crate::controller::decide::CloudView::Missing { allocation_id: id.into() };
-    let present = h
-        .sim
-        .seed_eip(REGION, SeedEip::default())
-        .map(crate::controller::decide::CloudView::Present)
-        .expect("seed");
-    let never = crate::controller::decide::CloudView::NeverAllocated;
-    let confirmed = |view: &crate::controller::decide::CloudView, deleting| h.ctx.absence_confirmed(UID, view, deleting);
+    let missing = |id: &str| CloudView::Missing { allocation_id: id.into() };
+    let present = h.sim.seed_eip(REGION, SeedEip::default()).map(CloudView::Present).expect("seed");
+    let never = CloudView::NeverAllocated;
+    let confirmed = |view: &CloudView, deleting| h.ctx.absence_confirmed(UID, view, deleting);
 
     assert!(!confirmed(&missing("eip-a"), false), "first look");
     tokio::time::advance(window).await;
@@ -74,16 +60,7 @@ async fn an_absence_is_confirmed_only_by_the_same_absence_a_window_later() {
 
 #[tokio::test(start_paused = true)]
 async fn unreadable_answers_for_minutes_keep_the_finalizer_and_say_why() {
-    let h = Harness::new(elastic_ip(ElasticIPSpec::default()), Latencies::default());
-    let (object, allocation_id) = deleting_object_owning(
-        &h.sim,
-        SeedEip {
-            tags: owned_tags(),
-            bound_to: Some(ecs("i-sim-0001")),
-            ..SeedEip::default()
-        },
-    );
-    *h.fake.object.lock().expect("lock") = Some(object);
+    let (h, allocation_id) = Harness::deleting_owner_of(&simulator(Latencies::default()), owned(Some(ecs("i-sim-0001"))));
     h.sim.set_faults(Faults {
         error_rate: 1.0,
         ..Faults::default()

@@ -4,26 +4,21 @@
 //! claim (and only its claim), so the address can be adopted again.
 
 use super::*;
-use eip_cloud::OWNER_NAME_TAG;
+use crate::controller::fixtures::owner_tags;
 use eip_simulator::Faults;
 
 const UID_A: &str = "6f1b2c3d-0000-4000-8000-00000000000a";
 const UID_B: &str = "6f1b2c3d-0000-4000-8000-00000000000b";
 
-fn simulator(latencies: Latencies) -> Simulator {
-    Simulator::new(
-        SimulatorConfig {
-            latencies,
-            ..SimulatorConfig::instant()
-        }
-        .with_seed(7),
-    )
+/// The tags of the EIP's user, which the operator never touches.
+fn users_tags() -> BTreeMap<String, String> {
+    BTreeMap::from([("team".to_string(), "web".to_string())])
 }
 
 /// An EIP made outside the operator, with a tag of its user's own.
 fn seed_untagged(sim: &Simulator) -> String {
     let seed = SeedEip {
-        tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
+        tags: users_tags(),
         ..SeedEip::default()
     };
     sim.seed_eip(REGION, seed).expect("seed").allocation_id
@@ -32,67 +27,44 @@ fn seed_untagged(sim: &Simulator) -> String {
 /// An operator (its own API server fake and context) for an ElasticIP `name` with `uid` adopting
 /// `allocation_id` bound to `instance`, against the shared cloud.
 fn adopter(sim: &Simulator, name: &str, uid: &str, allocation_id: &str, instance: &str, policy: Option<DeletionPolicy>) -> Harness {
-    let mut object = elastic_ip(ElasticIPSpec {
-        allocation_id: Some(allocation_id.into()),
-        binding: binding(instance),
-        deletion_policy: policy,
-        ..Default::default()
-    });
-    object.metadata.name = Some(name.into());
-    object.metadata.uid = Some(uid.into());
     // Held by the finalizer already: the first reconcile goes straight to the cloud.
-    object.metadata.finalizers = Some(vec![FINALIZER.into()]);
-    let fake = FakeApi::default();
-    *fake.object.lock().expect("lock") = Some(object);
-    let ctx = Harness::context(&fake, sim);
-    Harness {
-        fake,
-        sim: sim.clone(),
-        ctx,
-    }
-}
-
-fn condition_of(h: &Harness, type_: &str) -> Option<(String, String, String)> {
-    h.fake
-        .current()
-        .and_then(|o| o.condition(type_).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone())))
+    let object = elastic_ip(spec(Some(instance), Some(allocation_id), policy))
+        .named(name)
+        .with_uid(uid)
+        .finalized();
+    Harness::on(sim, object)
 }
 
 fn is_ready(h: &Harness) -> bool {
-    condition_of(h, "Ready").is_some_and(|(status, _, _)| status == "True")
+    h.condition("Ready").is_some_and(|c| c.status == "True")
 }
 
 fn is_stalled_by(h: &Harness, reason: &str) -> bool {
-    condition_of(h, "Stalled").is_some_and(|(status, r, _)| status == "True" && r == reason)
+    h.condition("Stalled").is_some_and(|c| c.status == "True" && c.reason == reason)
 }
 
 fn operations(h: &Harness) -> Vec<Operation> {
     h.sim.calls().into_iter().map(|c| c.operation).collect()
 }
 
-/// Every mutating call the cloud saw, whoever made it.
-fn mutating(sim: &Simulator) -> Vec<(Operation, CallOutcome)> {
-    sim.calls()
-        .into_iter()
-        .filter(|c| c.operation.is_mutating())
-        .map(|c| (c.operation, c.outcome))
-        .collect()
+fn mutating_count(sim: &Simulator) -> usize {
+    mutating_calls(sim).len()
 }
 
-fn mutating_count(sim: &Simulator) -> usize {
-    mutating(sim).len()
+/// The instance the EIP is bound to.
+fn bound_to(sim: &Simulator, allocation_id: &str) -> Option<String> {
+    sim.eip(REGION, allocation_id).and_then(|e| e.bound_to).map(|b| b.instance_id)
 }
 
 fn tags(sim: &Simulator, allocation_id: &str) -> BTreeMap<String, String> {
     sim.eip(REGION, allocation_id).expect("EIP exists").tags
 }
 
+/// The tags of an EIP claimed by ElasticIP `name` of UID `uid`: its owner tags and the user's.
 fn claimed_by(uid: &str, name: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (OWNER_TAG.to_string(), uid.to_string()),
-        (OWNER_NAME_TAG.to_string(), format!("default/{name}")),
-        ("team".to_string(), "web".to_string()),
-    ])
+    let mut tags = owner_tags(uid, name);
+    tags.extend(users_tags());
+    tags
 }
 
 fn deleting(h: &Harness) {
@@ -112,7 +84,7 @@ async fn an_adopted_eip_is_claimed_read_back_then_bound() {
     assert!(h.reconcile_once().await);
     assert_eq!(h.mutating_calls(), vec![(Operation::Tag, CallOutcome::Ok)]);
     assert_eq!(tags(&sim, &id), claimed_by(UID_A, "web-a"), "the user's own tag stays");
-    assert_eq!(condition_of(&h, "Reconciling").map(|c| c.1), Some("Claiming".to_string()));
+    assert_eq!(h.condition("Reconciling").map(|c| c.reason), Some("Claiming".to_string()));
     let status = h.fake.current().and_then(|o| o.status).expect("status");
     assert_eq!(status.last_operation.map(|op| op.action), Some("Claim".to_string()));
 
@@ -127,10 +99,7 @@ async fn an_adopted_eip_is_claimed_read_back_then_bound() {
     let tag = ops.iter().position(|op| *op == Operation::Tag).expect("tagged");
     let bind = ops.iter().position(|op| *op == Operation::Associate).expect("bound");
     assert!(ops[tag..bind].contains(&Operation::Describe), "{ops:?}");
-    assert_eq!(
-        sim.eip(REGION, &id).and_then(|e| e.bound_to).map(|b| b.instance_id),
-        Some("i-sim-0001".to_string())
-    );
+    assert_eq!(bound_to(&sim, &id), Some("i-sim-0001".to_string()));
     assert!(h.fake.event_reasons().contains(&("Normal".into(), "Claiming".into())));
 }
 
@@ -151,7 +120,7 @@ async fn a_second_adopter_stalls_naming_the_first_and_changes_nothing() {
     }
     assert_eq!(mutating_count(&sim), before, "no call from the second adopter: {:?}", sim.calls());
     assert!(is_stalled_by(&b, "AdoptTargetOwnedElsewhere"));
-    let (_, _, message) = condition_of(&b, "Stalled").expect("Stalled");
+    let message = b.condition("Stalled").expect("Stalled").message;
     assert!(message.contains("ElasticIP default/web-a") && message.contains(UID_A), "{message}");
     assert!(!is_ready(&b));
     let warnings: Vec<_> = b.fake.event_reasons().into_iter().filter(|(t, _)| t == "Warning").collect();
@@ -160,10 +129,7 @@ async fn a_second_adopter_stalls_naming_the_first_and_changes_nothing() {
     a.drive(2).await;
     assert!(is_ready(&a));
     assert_eq!(tags(&sim, &id), claimed_by(UID_A, "web-a"));
-    assert_eq!(
-        sim.eip(REGION, &id).and_then(|e| e.bound_to).map(|b| b.instance_id),
-        Some("i-sim-0001".to_string())
-    );
+    assert_eq!(bound_to(&sim, &id), Some("i-sim-0001".to_string()));
 }
 
 /// Both adopters read the EIP untagged and both claim it. The cloud keeps one claim (the last
@@ -192,7 +158,7 @@ async fn two_adopters_claiming_at_once_one_wins_and_the_loser_never_mutates_agai
     rb.expect("reconcile b");
     sim.set_faults(Faults::default());
     assert_eq!(
-        mutating(&sim),
+        mutating_calls(&sim),
         vec![(Operation::Tag, CallOutcome::Ok), (Operation::Tag, CallOutcome::Ok)],
         "both claimed"
     );
@@ -209,7 +175,7 @@ async fn two_adopters_claiming_at_once_one_wins_and_the_loser_never_mutates_agai
     // The loser reads the claim back first, and stalls.
     assert!(loser.reconcile_once().await);
     assert!(is_stalled_by(loser, "AdoptTargetOwnedElsewhere"));
-    let (_, _, message) = condition_of(loser, "Stalled").expect("Stalled");
+    let message = loser.condition("Stalled").expect("Stalled").message;
     assert!(message.contains(&format!("ElasticIP default/{winner_name}")), "{message}");
     let after_claims = mutating_count(&sim);
     assert_eq!(after_claims, 2);
@@ -225,7 +191,7 @@ async fn two_adopters_claiming_at_once_one_wins_and_the_loser_never_mutates_agai
     assert!(is_ready(winner), "{:?}", winner.fake.current().and_then(|o| o.status));
     assert!(is_stalled_by(loser, "AdoptTargetOwnedElsewhere") && !is_ready(loser));
     assert_eq!(
-        mutating(&sim),
+        mutating_calls(&sim),
         vec![
             (Operation::Tag, CallOutcome::Ok),
             (Operation::Tag, CallOutcome::Ok),
@@ -233,10 +199,7 @@ async fn two_adopters_claiming_at_once_one_wins_and_the_loser_never_mutates_agai
         ],
         "nothing untagged, nothing unbound"
     );
-    assert_eq!(
-        sim.eip(REGION, &id).and_then(|e| e.bound_to).map(|b| b.instance_id),
-        Some(winner_target.to_string())
-    );
+    assert_eq!(bound_to(&sim, &id), Some(winner_target.to_string()));
     assert_eq!(
         tags(&sim, &id),
         claimed_by(&winner_uid, winner_name),
@@ -268,13 +231,9 @@ async fn deleting_with_retain_removes_only_our_claim_and_the_address_can_be_adop
         Some("i-sim-0001".to_string()),
         "left bound as it was"
     );
+    assert_eq!(eip.tags, users_tags(), "only the user's tag is left");
     assert_eq!(
-        eip.tags,
-        BTreeMap::from([("team".to_string(), "web".to_string())]),
-        "only the user's tag is left"
-    );
-    assert_eq!(
-        mutating(&sim),
+        mutating_calls(&sim),
         vec![
             (Operation::Tag, CallOutcome::Ok),
             (Operation::Associate, CallOutcome::Ok),
@@ -287,10 +246,7 @@ async fn deleting_with_retain_removes_only_our_claim_and_the_address_can_be_adop
     b.drive(16).await;
     assert!(is_ready(&b), "{:?}", b.fake.current().and_then(|o| o.status));
     assert_eq!(tags(&sim, &id), claimed_by(UID_B, "web-b"));
-    assert_eq!(
-        sim.eip(REGION, &id).and_then(|e| e.bound_to).map(|b| b.instance_id),
-        Some("i-sim-0002".to_string())
-    );
+    assert_eq!(bound_to(&sim, &id), Some("i-sim-0002".to_string()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -309,7 +265,7 @@ async fn deleting_with_unbind_unbinds_then_removes_only_our_claim() {
     assert!(h.fake.current().is_none(), "finalizer removed");
     let eip = sim.eip(REGION, &id).expect("kept (Unbind)");
     assert_eq!(eip.bound_to, None);
-    assert_eq!(eip.tags, BTreeMap::from([("team".to_string(), "web".to_string())]));
+    assert_eq!(eip.tags, users_tags());
     assert_eq!(
         h.mutating_calls(),
         vec![

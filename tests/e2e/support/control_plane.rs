@@ -247,19 +247,24 @@ impl ControlPlane {
     }
 }
 
+/// Stops a child as a kubelet does: SIGTERM, so it exits cleanly, then (after 10 s) SIGKILL.
+pub fn terminate(child: &mut Child) {
+    // SAFETY: kill(2) on the id of a child this process has not reaped yet.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         for child in [&mut self.apiserver, &mut self.etcd] {
-            // SIGTERM first, so etcd and the apiserver exit cleanly; then make sure.
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGTERM);
-            }
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            terminate(child);
         }
     }
 }

@@ -25,6 +25,18 @@ pub use control_plane::ControlPlane;
 /// The operator's identity: its ServiceAccount from `config/rbac/`.
 pub const OPERATOR_USER: &str = "system:serviceaccount:eip-operator:eip-operator";
 
+/// Every `spec.binding.instanceType`, as users write them.
+pub const INSTANCE_TYPES: [&str; 8] = [
+    "EcsInstance",
+    "NetworkInterface",
+    "Nat",
+    "SlbInstance",
+    "HaVip",
+    "IpAddress",
+    "Port",
+    "Vpn",
+];
+
 /// One scenario's world: its own namespace, simulated cloud, ProviderConfig and operator (scoped
 /// to the namespace), on the shared control plane. Scenarios run in parallel.
 pub struct Scenario<'a> {
@@ -53,6 +65,17 @@ pub fn e2e_latencies() -> Latencies {
     }
 }
 
+/// A simulated cloud with the [`e2e_latencies`], its randomness seeded with `seed`.
+pub fn e2e_simulator(seed: u64) -> Simulator {
+    Simulator::new(
+        SimulatorConfig {
+            latencies: e2e_latencies(),
+            ..SimulatorConfig::instant()
+        }
+        .with_seed(seed),
+    )
+}
+
 impl<'a> Scenario<'a> {
     pub async fn new(cp: &'a ControlPlane, name: &str) -> Scenario<'a> {
         Self::with_timing(cp, name, None).await
@@ -71,13 +94,7 @@ impl<'a> Scenario<'a> {
         cp.apply(&format!(
             "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {provider_config}\nspec:\n  provider: simulator\n  region: {REGION}\n"
         ));
-        let sim = Simulator::new(
-            SimulatorConfig {
-                latencies: e2e_latencies(),
-                ..SimulatorConfig::instant()
-            }
-            .with_seed(42),
-        );
+        let sim = e2e_simulator(42);
         let admin = Client::try_from(cp.config(None).await).expect("admin client");
         let mut scenario = Scenario {
             cp,
@@ -198,6 +215,11 @@ impl<'a> Scenario<'a> {
         }
     }
 
+    /// Waits until the object is Ready (bounded), returning it.
+    pub async fn wait_ready(&self, name: &str, timeout: Duration) -> ElasticIP {
+        self.wait_for(name, "Ready", timeout, |o| is_true(o, "Ready")).await
+    }
+
     pub async fn wait_gone(&self, name: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while let Some(object) = self.get(name).await {
@@ -291,12 +313,67 @@ impl ControlPlane {
         self.apply(&yaml);
     }
 
+    /// `kubectl auth can-i` as `user` (`resource/subresource` for a subresource), in `namespace`
+    /// or (`None`) in all namespaces.
+    pub fn can_i(&self, user: &str, verb: &str, resource: &str, namespace: Option<&str>) -> bool {
+        let (resource, subresource) = match resource.split_once('/') {
+            Some((resource, sub)) => (resource, Some(format!("--subresource={sub}"))),
+            None => (resource, None),
+        };
+        let mut args = vec!["auth", "can-i", verb, resource, "--as", user];
+        if let Some(sub) = &subresource {
+            args.push(sub);
+        }
+        match namespace {
+            Some(ns) => args.extend(["-n", ns]),
+            None => args.push("--all-namespaces"),
+        }
+        let out = self.kubectl(&args);
+        let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            answer == "yes" || answer == "no",
+            "kubectl {args:?}: {answer} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        answer == "yes"
+    }
+
     /// `kubectl apply` that is expected to be refused: returns stderr.
     pub fn apply_rejected(&self, ns: &str, yaml: &str) -> String {
         let out = pipe(self.kubectl_command(&["-n", ns, "apply", "-f", "-"]), yaml);
         assert!(!out.status.success(), "expected the API server to reject:\n{yaml}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
+}
+
+/// Serves the simulator (admin API and wire protocols) on a loopback port; returns its URL.
+pub async fn serve_simulator(sim: Simulator) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(eip_simulator::server::serve(sim, listener, std::future::pending()));
+    format!("http://{addr}")
+}
+
+/// A ProviderConfig `name` of type `alibaba` in `region`, at `endpoint`, with the credentials
+/// Secret `secret` of the operator's namespace.
+pub fn alibaba_config(name: &str, region: &str, endpoint: &str, secret: &str) -> String {
+    format!(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: {name}\nspec:\n  provider: alibaba\n  region: {region}\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: {secret}\n    namespace: eip-operator\n"
+    )
+}
+
+/// A plain HTTP/1.0 GET on loopback: the status code and the body, or `None` when there is no
+/// (complete) answer.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 pub fn pipe(mut command: Command, input: &str) -> Output {
