@@ -272,9 +272,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         identity: args.instance.unwrap_or_else(|| format!("eip-operator-{}", std::process::id())),
         lease_duration_seconds: args.lease_duration_seconds,
     };
-    controller::leader::run_elected(client, election, settings, registry, stop_rx)
-        .await
-        .map_err(anyhow::Error::msg)
+    controller::leader::run_elected(client, election, settings, registry, stop_rx).await?;
+    Ok(())
 }
 
 /// Hosts the built-in simulator when asked to (`--simulator`, `--provider simulator`): serves
