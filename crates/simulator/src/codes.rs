@@ -26,6 +26,7 @@ use std::time::Duration;
 use eip_cloud::{BindTarget, Blocker, CloudError, InstanceType, Operation, Transition};
 
 use super::config::Flavor;
+use super::limits::LimitError;
 
 /// Why the model refused a call, independent of flavour.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +79,12 @@ pub(crate) enum Refusal {
     TooManyTags {
         max: usize,
     },
+}
+
+impl From<LimitError> for Refusal {
+    fn from(error: LimitError) -> Self {
+        Refusal::InvalidParameter(error.to_string())
+    }
 }
 
 /// The classified error for `refusal` in a region of `flavor`.
@@ -143,11 +150,7 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             format!("The EIP quota of {quota} in this region is exhausted."),
         ),
         Refusal::AlreadyBound { bound_to } => match flavor {
-            Alibaba => CloudError::retryable(
-                op,
-                "IncorrectEipStatus",
-                format!("Current elastic IP status does not support this operation: bound to {bound_to}."),
-            ),
+            Alibaba => incorrect_status(op, &bound_to),
             Otc => CloudError::terminal(
                 op,
                 Blocker::Other,
@@ -184,11 +187,7 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             format!("NAT gateway {nat_gateway} still has {entries} SNAT/DNAT entries using the EIP; unbind with force or remove them."),
         ),
         Refusal::ReleaseWhileBound { bound_to } => match flavor {
-            Alibaba => CloudError::retryable(
-                op,
-                "IncorrectEipStatus",
-                format!("Current elastic IP status does not support this operation: bound to {bound_to}."),
-            ),
+            Alibaba => incorrect_status(op, &bound_to),
             Otc if bound_to.instance_type == InstanceType::SlbInstance => CloudError::terminal(
                 op,
                 Blocker::Other,
@@ -224,6 +223,15 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             Otc => CloudError::terminal(op, Blocker::InvalidRequest, "VPC.0501", format!("At most {max} tags per EIP.")),
         },
     }
+}
+
+/// Alibaba's answer to associating or releasing a bound EIP: retryable, the binding may end.
+fn incorrect_status(op: Operation, bound_to: &BindTarget) -> CloudError {
+    CloudError::retryable(
+        op,
+        "IncorrectEipStatus",
+        format!("Current elastic IP status does not support this operation: bound to {bound_to}."),
+    )
 }
 
 fn pick(flavor: Flavor, alibaba: &'static str, otc: &'static str) -> &'static str {

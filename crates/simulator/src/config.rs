@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::limits::MAX_LATENCY;
+use super::limits::{LimitError, MAX_LATENCY, check_latency};
 
 /// What replaces a secret in `Debug` output and in the admin API.
 pub const REDACTED: &str = "<redacted>";
@@ -74,7 +74,7 @@ impl Latencies {
     }
 
     /// An error naming the first latency above [`MAX_LATENCY`].
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), LimitError> {
         for (name, value) in [
             ("allocateMs", self.allocate),
             ("associateMs", self.associate),
@@ -85,17 +85,6 @@ impl Latencies {
         }
         Ok(())
     }
-}
-
-fn check_latency(name: &str, value: Duration) -> Result<(), String> {
-    if value > MAX_LATENCY {
-        return Err(format!(
-            "{name} must be at most {} ms, got {} ms",
-            MAX_LATENCY.as_millis(),
-            value.as_millis()
-        ));
-    }
-    Ok(())
 }
 
 /// Token buckets per region and operation; the burst is one second's worth of calls.
@@ -148,9 +137,9 @@ impl Faults {
     }
 
     /// An error when `error_rate` is outside `[0, 1]` or `extra_latency` above [`MAX_LATENCY`].
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), LimitError> {
         if self.error_rate.is_nan() || !(0.0..=1.0).contains(&self.error_rate) {
-            return Err("errorRate must be within [0, 1]".into());
+            return Err(LimitError::ErrorRate);
         }
         check_latency("extraLatencyMs", self.extra_latency)
     }
@@ -432,7 +421,7 @@ mod tests {
             associate: huge,
             ..Latencies::default()
         };
-        assert!(latencies.check().is_err_and(|e| e.contains("associateMs")));
+        assert!(latencies.check().is_err_and(|e| e.to_string().contains("associateMs")));
         assert_eq!(latencies.clamped().associate, MAX_LATENCY);
         assert!(
             Latencies {
@@ -460,7 +449,7 @@ mod tests {
                 extra_latency: huge
             }
             .check()
-            .is_err_and(|e| e.contains("extraLatencyMs"))
+            .is_err_and(|e| e.to_string().contains("extraLatencyMs"))
         );
     }
 }

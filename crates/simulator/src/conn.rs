@@ -284,14 +284,18 @@ mod tests {
         Ok(buf[..n].to_vec())
     }
 
+    /// The next read fails with a timeout, `after` past `start`.
+    async fn read_times_out(io: &mut GuardedIo<tokio::io::DuplexStream>, start: Instant, after: Duration) {
+        let err = read_some(io).await.expect_err("times out");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed(), after);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_silent_connection_times_out() {
         let (_client, server) = duplex(1024);
         let mut io = guarded(server);
-        let start = Instant::now();
-        let err = read_some(&mut io).await.expect_err("times out");
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert_eq!(start.elapsed(), HEADER_READ_TIMEOUT);
+        read_times_out(&mut io, Instant::now(), HEADER_READ_TIMEOUT).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -307,9 +311,7 @@ mod tests {
             client.write_all(b"X").await.expect("writes");
             read_some(&mut io).await.expect("reads");
         }
-        let err = read_some(&mut io).await.expect_err("times out");
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert_eq!(start.elapsed(), HEADER_READ_TIMEOUT);
+        read_times_out(&mut io, start, HEADER_READ_TIMEOUT).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -327,10 +329,7 @@ mod tests {
         assert!(pending.is_err(), "still waiting, not failed");
         // The response starts the idle period.
         io.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.expect("writes");
-        let start = Instant::now();
-        let err = read_some(&mut io).await.expect_err("idle too long");
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert_eq!(start.elapsed(), IDLE_TIMEOUT);
+        read_times_out(&mut io, Instant::now(), IDLE_TIMEOUT).await;
     }
 
     #[tokio::test(start_paused = true)]

@@ -25,7 +25,10 @@ impl ProviderFactory for SimulatorFactory {
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Arc<dyn CloudProvider>, BuildError> {
-        let provider = self.simulator.provider(&context.spec.region).map_err(BuildError::Invalid)?;
+        let provider = self
+            .simulator
+            .provider(&context.spec.region)
+            .map_err(|err| BuildError::Invalid(err.to_string()))?;
         Ok(Arc::new(provider))
     }
 }

@@ -1,11 +1,17 @@
 //! An in-process EIP cloud: deterministic (seeded), with the states, error codes, latencies, rate
 //! limits and idempotency rules of Alibaba Cloud and Open Telekom Cloud / Huawei Cloud regions.
 //!
-//! [`Simulator`] owns every region; [`Simulator::provider`] hands out a [`CloudProvider`] for one
-//! region. Calls through a provider are logged ([`Simulator::calls`]) and counted
-//! ([`Simulator::counters`]); admin methods (seeding, out-of-band changes) are not. Time is
-//! `tokio::time::Instant`, so tests drive transitions with a paused clock. The error codes per
-//! flavour and operation are tabulated in `codes.rs`.
+//! [`Simulator`] owns every region; [`Simulator::provider`] hands out a
+//! [`CloudProvider`](eip_cloud::CloudProvider) for one region. Calls through a provider are
+//! logged ([`Simulator::calls`]) and counted ([`Simulator::counters`]); admin methods (seeding,
+//! out-of-band changes) are not. Time is `tokio::time::Instant`, so tests drive transitions with
+//! a paused clock. The error codes per flavour and operation are tabulated in `codes.rs`.
+//!
+//! Layout: `execute.rs` runs one counted call (latency, rate limit, fault, model, log);
+//! `provider.rs` is the in-process [`SimulatorProvider`]; `model/` holds a region's state machines
+//! (`lifecycle.rs`) apart from its admin operations (`admin.rs`); `wire_alibaba/` and `wire_otc/`
+//! are the wire front ends (router in `mod.rs`, `auth.rs`, the actions); [`server`] serves them
+//! beside the admin API.
 //!
 //! The simulator is bounded: counts, sizes, latencies and connection times all have hard
 //! limits ([`limits`]), so no request can abort the process or grow it without bound, and no
@@ -26,40 +32,41 @@ mod calls;
 mod codes;
 mod config;
 mod conn;
+mod error;
+mod execute;
 mod factory;
 pub mod limits;
 mod model;
+mod provider;
 pub mod server;
 mod wire_alibaba;
 mod wire_otc;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use async_trait::async_trait;
+use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use eip_cloud::{
-    AllocateRequest, Allocated, BindTarget, Capabilities, CloudEip, CloudError, CloudProvider, DESCRIBE_BATCH, InstanceType, Operation,
-    Receipt, UnbindRequest,
-};
+use eip_cloud::{BindTarget, CloudEip, InstanceType, Operation};
 
 pub use calls::{CALL_LOG_CAPACITY, CallOutcome, CallRecord, CounterRow};
 pub use config::{
     AccessKey, Faults, Flavor, IamUser, Latencies, Project, REDACTED, RateLimits, RegionConfig, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET,
     SimAuth, SimulatorConfig, default_regions,
 };
+pub use error::{AdminError, UnknownRegion};
 pub use factory::SimulatorFactory;
-pub use limits::{CALL_LOG_MAX_BYTES, MAX_EIPS_PER_REGION, MAX_INSTANCES_PER_REGION, MAX_INSTANCES_PER_REQUEST, MAX_LATENCY};
-pub use model::{AdminError, InstanceInfo, SeedEip, TAGS_PER_EIP, raw_state};
+pub use limits::{CALL_LOG_MAX_BYTES, LimitError, MAX_EIPS_PER_REGION, MAX_INSTANCES_PER_REGION, MAX_INSTANCES_PER_REQUEST, MAX_LATENCY};
+pub use model::{InstanceInfo, SeedEip, TAGS_PER_EIP, raw_state};
+
+pub use provider::SimulatorProvider;
 
 use calls::CallLog;
-use codes::Refusal;
-use model::{Ctx, Region, Reply};
+use execute::TokenBucket;
+use model::Region;
 
 /// Instances to add: explicit IDs, or `{prefix}0001` … `{prefix}{count:04}`; at most
 /// [`MAX_INSTANCES_PER_REQUEST`] either way.
@@ -85,7 +92,7 @@ impl InstanceIds {
             InstanceIds::Ids(ids) => ids.clone(),
             InstanceIds::Prefixed { prefix, count } => {
                 // The longest number is 5 digits (10,000).
-                limits::check_len("prefix", prefix, limits::MAX_ID_LEN - 5).map_err(AdminError::Invalid)?;
+                limits::check_len("prefix", prefix, limits::MAX_ID_LEN - 5)?;
                 model::prefixed_ids(prefix, *count)
             }
         };
@@ -93,42 +100,6 @@ impl InstanceIds {
             model::check_instance_id(id)?;
         }
         Ok(ids)
-    }
-}
-
-/// Token bucket in integer nano-tokens, so a paused clock advanced by exactly `retry_after`
-/// always yields a whole token (no float rounding).
-#[derive(Clone, Copy, Debug)]
-struct TokenBucket {
-    credit: u128,
-    last: Instant,
-}
-
-const TOKEN: u128 = 1_000_000_000;
-
-impl TokenBucket {
-    fn full(rate: u32, now: Instant) -> Self {
-        TokenBucket {
-            credit: u128::from(rate) * TOKEN,
-            last: now,
-        }
-    }
-
-    /// Takes one token, or says how long until one is available.
-    fn try_take(&mut self, rate: u32, now: Instant) -> Result<(), Duration> {
-        if rate == 0 {
-            return Err(Duration::from_secs(1));
-        }
-        let rate = u128::from(rate);
-        let elapsed = now.saturating_duration_since(self.last).as_nanos();
-        self.credit = self.credit.saturating_add(elapsed.saturating_mul(rate)).min(rate * TOKEN);
-        self.last = now;
-        if self.credit >= TOKEN {
-            self.credit -= TOKEN;
-            return Ok(());
-        }
-        let wait_nanos = (TOKEN - self.credit).div_ceil(rate);
-        Err(Duration::from_nanos(u64::try_from(wait_nanos).unwrap_or(u64::MAX)))
     }
 }
 
@@ -196,7 +167,7 @@ impl Simulator {
     }
 
     /// A provider for one region; an error names the known regions.
-    pub fn provider(&self, region: &str) -> Result<SimulatorProvider, String> {
+    pub fn provider(&self, region: &str) -> Result<SimulatorProvider, UnknownRegion> {
         let inner = self.lock();
         match inner.regions.get(region) {
             Some(r) => Ok(SimulatorProvider {
@@ -204,10 +175,10 @@ impl Simulator {
                 region: region.to_owned(),
                 flavor: r.flavor,
             }),
-            None => Err(format!(
-                "unknown simulator region {region:?} (known: {})",
-                inner.regions.keys().cloned().collect::<Vec<_>>().join(", ")
-            )),
+            None => Err(UnknownRegion {
+                region: region.to_owned(),
+                known: inner.regions.keys().cloned().collect(),
+            }),
         }
     }
 
@@ -391,256 +362,6 @@ impl Simulator {
             .get_mut(region)
             .ok_or_else(|| AdminError::UnknownRegion(region.to_owned()))?;
         Ok(f(region_state))
-    }
-
-    /// One counted call: optional injected latency, then rate limit, fault, and `body`, logged.
-    async fn call<T>(
-        &self,
-        region: &str,
-        operation: Operation,
-        allocation_ids: Vec<String>,
-        client_token: &str,
-        body: impl FnOnce(&mut Region, &Ctx) -> Result<Reply<T>, Refusal> + Send,
-    ) -> Result<T, CloudError> {
-        let extra_latency = self.lock().config.faults.extra_latency.min(MAX_LATENCY);
-        if !extra_latency.is_zero() {
-            tokio::time::sleep(extra_latency).await;
-        }
-        self.lock().execute(region, operation, allocation_ids, client_token, body)
-    }
-}
-
-impl Inner {
-    fn execute<T>(
-        &mut self,
-        region_name: &str,
-        operation: Operation,
-        allocation_ids: Vec<String>,
-        client_token: &str,
-        body: impl FnOnce(&mut Region, &Ctx) -> Result<Reply<T>, Refusal>,
-    ) -> Result<T, CloudError> {
-        let now = Instant::now();
-        self.last_seq = self.last_seq.saturating_add(1);
-        let seq = self.last_seq;
-        let Some(region) = self.regions.get_mut(region_name) else {
-            // Providers exist only for known regions and regions are never removed.
-            return Err(CloudError::terminal(
-                operation,
-                eip_cloud::Blocker::Other,
-                "UnknownRegion",
-                format!("unknown region {region_name}"),
-            ));
-        };
-        let flavor = region.flavor;
-        let ctx = Ctx {
-            now,
-            latencies: self.config.latencies.clamped(),
-            quota: self.config.eip_quota_per_region.min(MAX_EIPS_PER_REGION),
-            auto_create_instances: self.config.auto_create_instances,
-            request_id: request_id(self.config.seed, seq, flavor),
-        };
-
-        // Drawn for every call so the fault pattern depends only on the seed and call sequence.
-        let fault = self.fault_rng.random::<f64>() < self.config.faults.effective_error_rate();
-        let throttle = match self.config.rate_limits.for_operation(operation) {
-            Some(rate) => self
-                .buckets
-                .entry((region_name.to_owned(), operation))
-                .or_insert_with(|| TokenBucket::full(rate, now))
-                .try_take(rate, now)
-                .err(),
-            None => None,
-        };
-        let result = if let Some(retry_after) = throttle {
-            Err(Refusal::Throttled { retry_after })
-        } else if fault {
-            Err(Refusal::Unavailable)
-        } else {
-            body(region, &ctx)
-        };
-
-        let (outcome, logged_request_id, logged_ids) = match &result {
-            Ok(reply) => (
-                CallOutcome::Ok,
-                reply.request_id.clone(),
-                reply.created_ids.clone().unwrap_or(allocation_ids),
-            ),
-            Err(_) => (CallOutcome::Error, ctx.request_id.clone(), allocation_ids),
-        };
-        let result = result
-            .map(|reply| reply.value)
-            .map_err(|refusal| codes::cloud_error(flavor, operation, refusal).with_request_id(ctx.request_id.clone()));
-        let code = result.as_ref().err().map(|e| e.code.clone());
-
-        tracing::trace!(seq, region = region_name, %operation, outcome = outcome.as_str(), code = code.as_deref(), "simulator call");
-        let count = self.counters.entry((operation, outcome, code.clone())).or_default();
-        *count = count.saturating_add(1);
-        self.calls.push(CallRecord {
-            seq,
-            at_ms: u64::try_from(now.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX),
-            region: limits::bounded(region_name),
-            operation,
-            allocation_ids: logged_ids,
-            client_token: (!client_token.is_empty()).then(|| limits::bounded(client_token)),
-            outcome,
-            code,
-            request_id: logged_request_id,
-        });
-        result
-    }
-}
-
-/// Deterministic, unique request IDs: Alibaba's are upper-case UUIDs, OTC's lower-case.
-fn request_id(seed: u64, seq: u64, flavor: Flavor) -> String {
-    let high = u128::from(model::fnv64(&(seed ^ seq.rotate_left(17)).to_le_bytes()));
-    // The low 48 bits carry the sequence number, which makes them unique.
-    let bits = (high << 64) | (u128::from(seed & 0xffff) << 48) | u128::from(seq & 0xffff_ffff_ffff);
-    model::format_uuid(bits, flavor == Flavor::Alibaba)
-}
-
-/// A [`CloudProvider`] for one simulated region.
-#[derive(Clone, Debug)]
-pub struct SimulatorProvider {
-    sim: Simulator,
-    region: String,
-    flavor: Flavor,
-}
-
-impl SimulatorProvider {
-    pub fn flavor(&self) -> Flavor {
-        self.flavor
-    }
-
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    pub fn simulator(&self) -> &Simulator {
-        &self.sim
-    }
-}
-
-#[async_trait]
-impl CloudProvider for SimulatorProvider {
-    fn name(&self) -> &str {
-        "simulator"
-    }
-
-    /// Client tokens make allocation idempotent, as on Alibaba Cloud.
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            idempotent_allocation: true,
-            ..Capabilities::default()
-        }
-    }
-
-    fn expected_transition(&self, operation: Operation) -> Duration {
-        let latencies = self.sim.latencies();
-        match operation {
-            Operation::Allocate => latencies.allocate,
-            Operation::Associate => latencies.associate,
-            Operation::Unassociate => latencies.unassociate,
-            Operation::Release => latencies.release,
-            // Tags change at once.
-            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag => Duration::ZERO,
-        }
-    }
-
-    async fn describe(&self, allocation_ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
-        let mut found = Vec::new();
-        let mut seen = HashSet::new();
-        for batch in allocation_ids.chunks(DESCRIBE_BATCH) {
-            let eips = self
-                .sim
-                .call(&self.region, Operation::Describe, batch.to_vec(), "", |region, ctx| {
-                    Ok(region.describe_answer(ctx, batch))
-                })
-                .await?;
-            found.extend(eips.into_iter().filter(|eip| seen.insert(eip.allocation_id.clone())));
-        }
-        Ok(found)
-    }
-
-    async fn find_by_owner(&self, owner_uid: &str) -> Result<Vec<CloudEip>, CloudError> {
-        self.sim
-            .call(&self.region, Operation::FindByOwner, Vec::new(), "", |region, ctx| {
-                Ok(region.find_by_owner(ctx, owner_uid))
-            })
-            .await
-    }
-
-    async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError> {
-        self.sim
-            .call(
-                &self.region,
-                Operation::Allocate,
-                Vec::new(),
-                &request.client_token,
-                |region, ctx| region.allocate(ctx, request),
-            )
-            .await
-    }
-
-    async fn associate(&self, allocation_id: &str, target: &BindTarget, client_token: &str) -> Result<Receipt, CloudError> {
-        self.sim
-            .call(
-                &self.region,
-                Operation::Associate,
-                vec![allocation_id.to_owned()],
-                client_token,
-                |region, ctx| region.associate(ctx, allocation_id, target, client_token),
-            )
-            .await
-    }
-
-    async fn unassociate(&self, request: &UnbindRequest) -> Result<Receipt, CloudError> {
-        let UnbindRequest {
-            allocation_id,
-            current,
-            force,
-            client_token,
-            ..
-        } = request;
-        let (allocation_id, force) = (allocation_id.as_str(), *force);
-        self.sim
-            .call(
-                &self.region,
-                Operation::Unassociate,
-                vec![allocation_id.to_owned()],
-                client_token,
-                |region, ctx| region.unassociate(ctx, allocation_id, current, force, client_token),
-            )
-            .await
-    }
-
-    async fn release(&self, allocation_id: &str, client_token: &str) -> Result<Receipt, CloudError> {
-        self.sim
-            .call(
-                &self.region,
-                Operation::Release,
-                vec![allocation_id.to_owned()],
-                client_token,
-                |region, ctx| region.release(ctx, allocation_id, client_token),
-            )
-            .await
-    }
-
-    async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError> {
-        let ids = vec![allocation_id.to_owned()];
-        self.sim
-            .call(&self.region, Operation::Tag, ids.clone(), "", |region, ctx| {
-                region.tag(ctx, &ids, tags)
-            })
-            .await
-    }
-
-    async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError> {
-        let ids = vec![allocation_id.to_owned()];
-        self.sim
-            .call(&self.region, Operation::Untag, ids.clone(), "", |region, ctx| {
-                region.untag(ctx, &ids, keys)
-            })
-            .await
     }
 }
 

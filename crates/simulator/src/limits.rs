@@ -78,13 +78,43 @@ pub(crate) fn bounded(text: &str) -> String {
     truncate(text, MAX_LOGGED_STRING).to_owned()
 }
 
+/// A value over one of the simulator's limits (a 400 on the admin API, an invalid parameter on
+/// the wire protocols).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// A string longer than `max` bytes.
+    #[error("{what} is {len} bytes long; at most {max} are allowed")]
+    TooLong { what: &'static str, len: usize, max: usize },
+    /// More tags than [`MAX_SEED_TAGS`].
+    #[error("at most {max} tags are allowed, got {count}", max = MAX_SEED_TAGS)]
+    TooManyTags { count: usize },
+    /// A latency above [`MAX_LATENCY`].
+    #[error("{what} must be at most {} ms, got {} ms", MAX_LATENCY.as_millis(), .value.as_millis())]
+    TooSlow { what: &'static str, value: Duration },
+    /// An error rate outside `[0, 1]` (or NaN).
+    #[error("errorRate must be within [0, 1]")]
+    ErrorRate,
+}
+
 /// An error naming `what` when `value` is longer than `max` bytes.
-pub(crate) fn check_len(what: &str, value: &str, max: usize) -> Result<(), String> {
+pub(crate) fn check_len(what: &'static str, value: &str, max: usize) -> Result<(), LimitError> {
     if value.len() > max {
-        Err(format!("{what} is {} bytes long; at most {max} are allowed", value.len()))
+        Err(LimitError::TooLong {
+            what,
+            len: value.len(),
+            max,
+        })
     } else {
         Ok(())
     }
+}
+
+/// An error naming `what` when `value` is above [`MAX_LATENCY`].
+pub(crate) fn check_latency(what: &'static str, value: Duration) -> Result<(), LimitError> {
+    if value > MAX_LATENCY {
+        return Err(LimitError::TooSlow { what, value });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -99,6 +129,6 @@ mod tests {
         assert_eq!(truncate("aé", 2), "a");
         assert_eq!(bounded(&"x".repeat(10_000)).len(), MAX_LOGGED_STRING);
         assert!(check_len("id", "abc", 3).is_ok());
-        assert!(check_len("id", "abcd", 3).is_err_and(|e| e.contains("at most 3")));
+        assert!(check_len("id", "abcd", 3).is_err_and(|e| e.to_string().contains("at most 3")));
     }
 }

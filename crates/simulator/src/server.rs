@@ -365,14 +365,14 @@ async fn counters(State(sim): State<Simulator>) -> ApiResult {
 
 async fn set_faults(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
     let faults: Faults = parse(&body)?;
-    faults.check().map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    faults.check().map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     sim.set_faults(faults);
     ok(faults)
 }
 
 async fn set_latencies(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
     let latencies: Latencies = parse(&body)?;
-    latencies.check().map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    latencies.check().map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     sim.set_latencies(latencies);
     ok(latencies)
 }

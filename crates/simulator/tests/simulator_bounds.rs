@@ -3,8 +3,9 @@
 //! eventual-consistency fault (`hide-from-describe`). In process, without sockets (except the
 //! connection-timeout tests, which use 127.0.0.1 on a paused clock).
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use eip_alibaba::signing;
@@ -19,6 +20,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
+
+use support::alibaba_v1;
 
 const ALI: &str = "cn-hangzhou";
 const OTC: &str = "eu-de";
@@ -50,17 +53,10 @@ impl Sim {
 
     /// A V1-signed Alibaba RPC call (form body).
     async fn alibaba(&self, params: &[(&str, &str)]) -> (u16, Value) {
-        static NONCE: AtomicU64 = AtomicU64::new(0);
         let mut params: BTreeMap<String, String> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         params.insert("RegionId".into(), ALI.into());
         params.insert("Version".into(), "2016-04-28".into());
-        params.insert("AccessKeyId".into(), SIM_ACCESS_KEY_ID.into());
-        params.insert("SignatureMethod".into(), signing::V1_METHOD.into());
-        params.insert("SignatureVersion".into(), signing::V1_VERSION.into());
-        params.insert("Timestamp".into(), chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
-        params.insert("SignatureNonce".into(), format!("bounds-{}", NONCE.fetch_add(1, Ordering::Relaxed)));
-        let string_to_sign = signing::v1_string_to_sign("POST", &params);
-        params.insert("Signature".into(), signing::v1_signature(SIM_ACCESS_KEY_SECRET, &string_to_sign));
+        let params = alibaba_v1::sign_v1("POST", (SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET), params);
         let answer = self
             .send(
                 "POST",
@@ -70,6 +66,12 @@ impl Sim {
             )
             .await;
         (answer.status, json_of(&answer))
+    }
+
+    /// `POST /admin/regions/{region}/eips/{id}/hide-from-describe` with `body`.
+    async fn hide(&self, region: &str, id: &str, body: Value) -> (u16, Value) {
+        self.admin("POST", &format!("/admin/regions/{region}/eips/{id}/hide-from-describe"), body)
+            .await
     }
 
     async fn otc_token(&self) -> String {
@@ -323,40 +325,42 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Option<(Vec<u8
     read.ok().map(|()| (received, start.elapsed()))
 }
 
+/// Connects to `addr`, sends `bytes` and reads what comes back until the server closes (see
+/// [`read_until_closed`]; the time is counted from the end of the sending).
+async fn send_raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<(Vec<u8>, Duration)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    stream.write_all(bytes).await.expect("writes");
+    read_until_closed(&mut stream).await
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_connection_that_sends_nothing_or_half_a_head_is_closed() {
     let (_sim, addr) = start_server().await;
-    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connects");
-    let (received, took) = read_until_closed(&mut silent).await.expect("closed by the server");
+    let (received, took) = send_raw(addr, b"").await.expect("closed by the server");
     assert!(received.is_empty());
     assert!(took <= HEADER_READ_TIMEOUT + Duration::from_secs(1), "{took:?}");
 
-    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connects");
-    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: sim\r\nX-Slow: ")
+    let (_, took) = send_raw(addr, b"GET /healthz HTTP/1.1\r\nHost: sim\r\nX-Slow: ")
         .await
-        .expect("writes");
-    let (_, took) = read_until_closed(&mut half).await.expect("closed by the server");
+        .expect("closed by the server");
     assert!(took <= HEADER_READ_TIMEOUT + Duration::from_secs(1), "{took:?}");
 
     // A prompt client is served as before.
-    let mut prompt = tokio::net::TcpStream::connect(addr).await.expect("connects");
-    prompt
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n")
+    let (received, _) = send_raw(addr, b"GET /healthz HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n")
         .await
-        .expect("writes");
-    let (received, _) = read_until_closed(&mut prompt).await.expect("answered and closed");
+        .expect("answered and closed");
     assert!(received.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&received));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_connection_that_sends_half_a_body_gets_408() {
     let (_sim, addr) = start_server().await;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
-    stream
-        .write_all(b"PUT /admin/faults HTTP/1.1\r\nHost: sim\r\nContent-Length: 100\r\n\r\n{\"errorRate\"")
-        .await
-        .expect("writes");
-    let (received, took) = read_until_closed(&mut stream).await.expect("answered and closed");
+    let (received, took) = send_raw(
+        addr,
+        b"PUT /admin/faults HTTP/1.1\r\nHost: sim\r\nContent-Length: 100\r\n\r\n{\"errorRate\"",
+    )
+    .await
+    .expect("answered and closed");
     let text = String::from_utf8_lossy(&received);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(took < BODY_READ_TIMEOUT + HEADER_READ_TIMEOUT + Duration::from_secs(1), "{took:?}");
@@ -533,13 +537,7 @@ async fn hidden_eips_are_left_out_of_the_next_describe_answers() {
     assert!(s.sim.eip(ALI, &ali).is_some());
 
     // Alibaba wire protocol, through the admin route.
-    let (status, body) = s
-        .admin(
-            "POST",
-            &format!("/admin/regions/{ALI}/eips/{ali}/hide-from-describe"),
-            json!({"answers": 1}),
-        )
-        .await;
+    let (status, body) = s.hide(ALI, &ali, json!({"answers": 1})).await;
     assert_eq!((status, body), (200, json!({"allocationId": ali, "hiddenAnswers": 1})));
     let (status, body) = s.alibaba(&[("Action", "DescribeEipAddresses"), ("AllocationId", &ali)]).await;
     assert_eq!((status, body["TotalCount"].as_u64()), (200, Some(0)), "{body}");
@@ -549,9 +547,7 @@ async fn hidden_eips_are_left_out_of_the_next_describe_answers() {
 
     // OTC wire protocol: a 404 while hidden.
     let token = s.otc_token().await;
-    let (status, _) = s
-        .admin("POST", &format!("/admin/regions/{OTC}/eips/{otc}/hide-from-describe"), json!({}))
-        .await;
+    let (status, _) = s.hide(OTC, &otc, json!({})).await;
     assert_eq!(status, 200);
     let path = format!("/v1/{EU_DE_PROJECT}/publicips/{otc}");
     let (status, body) = s.otc(&token, "GET", &path, Value::Null).await;
@@ -561,30 +557,12 @@ async fn hidden_eips_are_left_out_of_the_next_describe_answers() {
 
     // 0 shows it at once; unknown EIPs and regions are 404s.
     s.sim.hide_from_describe(OTC, &otc, 5).expect("known");
-    let (status, body) = s
-        .admin(
-            "POST",
-            &format!("/admin/regions/{OTC}/eips/{otc}/hide-from-describe"),
-            json!({"answers": 0}),
-        )
-        .await;
+    let (status, body) = s.hide(OTC, &otc, json!({"answers": 0})).await;
     assert_eq!((status, body["hiddenAnswers"].as_u64()), (200, Some(0)));
     let (status, _) = s.otc(&token, "GET", &path, Value::Null).await;
     assert_eq!(status, 200);
-    let (status, _) = s
-        .admin(
-            "POST",
-            &format!("/admin/regions/{OTC}/eips/nope/hide-from-describe"),
-            json!({"answers": 1}),
-        )
-        .await;
+    let (status, _) = s.hide(OTC, "nope", json!({"answers": 1})).await;
     assert_eq!(status, 404);
-    let (status, _) = s
-        .admin(
-            "POST",
-            &format!("/admin/regions/{OTC}/eips/{otc}/hide-from-describe"),
-            json!({"answers": -1}),
-        )
-        .await;
+    let (status, _) = s.hide(OTC, &otc, json!({"answers": -1})).await;
     assert_eq!(status, 400);
 }

@@ -63,9 +63,9 @@ impl Region {
                 self.name
             )));
         }
-        check_tags(&seed.tags).map_err(AdminError::Invalid)?;
+        check_tags(&seed.tags)?;
         if let Some(target) = &seed.bound_to {
-            check_target(target).map_err(AdminError::Invalid)?;
+            check_target(target)?;
         }
         let bound = match &seed.bound_to {
             Some(target) => {
@@ -103,7 +103,7 @@ impl Region {
 
     /// Out-of-band bind (console): immediate; unknown instances are created.
     pub fn oob_bind(&mut self, now: Instant, id: &str, target: &BindTarget) -> Result<CloudEip, AdminError> {
-        check_target(target).map_err(AdminError::Invalid)?;
+        check_target(target)?;
         self.oob_prepare(now, id)?;
         self.claim_for_admin(target, Some(id))?;
         let old = self.eips.get_mut(id).and_then(|record| record.bound_to.take());

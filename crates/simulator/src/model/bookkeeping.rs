@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 
+use super::lifecycle::Call;
 use super::{BLOCKS_PER_REGION, EipRecord, IPS_PER_BLOCK, OpToken, Region, Reply, format_uuid, receipt};
 use crate::codes::Refusal;
 use crate::config::Flavor;
@@ -15,11 +16,11 @@ impl Region {
 
     /// The original receipt when `client_token` was used for this very request and the EIP has
     /// not changed hands since; a mismatch error when it was used for something else.
-    pub(super) fn replay(&self, operation: Operation, client_token: &str, fingerprint: &str) -> Result<Option<Reply<Receipt>>, Refusal> {
-        if client_token.is_empty() {
+    pub(super) fn replay(&self, call: &Call<'_>) -> Result<Option<Reply<Receipt>>, Refusal> {
+        if call.client_token.is_empty() {
             return Ok(None);
         }
-        let Some(token) = self.op_tokens.get(&(operation, client_token.to_owned())) else {
+        let Some(token) = self.op_tokens.get(&(call.operation, call.client_token.to_owned())) else {
             return Ok(None);
         };
         let live = self
@@ -29,31 +30,25 @@ impl Region {
         if !live {
             return Ok(None);
         }
-        if token.fingerprint != fingerprint {
+        if token.fingerprint != call.fingerprint {
             return Err(Refusal::TokenMismatch {
-                client_token: client_token.to_owned(),
+                client_token: call.client_token.to_owned(),
             });
         }
         Ok(Some(receipt(&token.request_id)))
     }
 
-    pub(super) fn remember(
-        &mut self,
-        operation: Operation,
-        client_token: &str,
-        id: &str,
-        epoch: u64,
-        fingerprint: String,
-        request_id: &str,
-    ) {
-        if client_token.is_empty() {
+    /// Keeps the receipt of `call` (in `epoch`) for replays of its client token.
+    pub(super) fn remember(&mut self, call: Call<'_>, epoch: u64, request_id: &str) {
+        if call.client_token.is_empty() {
             return;
         }
-        let key = (operation, client_token.to_owned());
+        let id = call.id;
+        let key = (call.operation, call.client_token.to_owned());
         let token = OpToken {
             allocation_id: id.to_owned(),
             epoch,
-            fingerprint,
+            fingerprint: call.fingerprint,
             request_id: request_id.to_owned(),
         };
         if let Some(previous) = self.op_tokens.insert(key.clone(), token)

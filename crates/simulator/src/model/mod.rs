@@ -1,30 +1,30 @@
-//! One region's EIPs and instances, the state machines of the four mutating calls, and the tag
-//! calls (`tags.rs`).
+//! One region's EIPs and instances: the data and its rendering here; the reads and the state
+//! machines of the four mutating calls in `lifecycle.rs`, out-of-band changes and seeding in
+//! `admin.rs`, idempotency and table bookkeeping in `bookkeeping.rs`, the tag calls in `tags.rs`.
 //!
 //! Transitions are lazy: a transitional EIP records when its operation completes, and every
 //! access first settles everything due by "now" (`tokio::time::Instant`, so paused test clocks
 //! drive it). There are no background tasks.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use eip_cloud::{AllocateRequest, Allocated, BindTarget, ChargeType, CloudEip, EipPhase, InstanceType, Operation, Receipt, Transition};
+use eip_cloud::{AllocateRequest, BindTarget, ChargeType, CloudEip, EipPhase, InstanceType, Operation, Receipt, Transition};
 
-use super::codes::Refusal;
 use super::config::{Flavor, Latencies};
+use super::error::AdminError;
 use super::limits::{
-    MAX_CLIENT_TOKEN_LEN, MAX_EIPS_PER_REGION, MAX_ID_LEN, MAX_INSTANCES_PER_REGION, MAX_IP_LEN, MAX_LATENCY, MAX_SEED_TAGS,
-    MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, check_len,
+    LimitError, MAX_CLIENT_TOKEN_LEN, MAX_ID_LEN, MAX_IP_LEN, MAX_SEED_TAGS, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, check_len,
 };
 
 mod admin;
 mod bookkeeping;
+mod lifecycle;
 mod tags;
 
 pub use tags::TAGS_PER_EIP;
@@ -35,21 +35,6 @@ const LOCK_REASON: &str = "financial";
 const IPS_PER_BLOCK: u64 = 256 * 254;
 /// /16 blocks reserved per region (second octet stride).
 const BLOCKS_PER_REGION: u64 = 16;
-
-/// Errors of the simulator's admin and inspection methods (not cloud errors).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AdminError {
-    #[error("unknown region {0:?}")]
-    UnknownRegion(String),
-    #[error("unknown EIP {0:?}")]
-    UnknownEip(String),
-    #[error("unknown instance {0:?}")]
-    UnknownInstance(String),
-    #[error("conflict: {0}")]
-    Conflict(String),
-    #[error("invalid request: {0}")]
-    Invalid(String),
-}
 
 /// An EIP created outside the operator (console, Terraform, billing), for adoption, prepaid and
 /// locked scenarios.
@@ -263,64 +248,6 @@ impl Region {
         region
     }
 
-    // ----- time -----
-
-    /// Completes every transition due by `now`.
-    pub fn settle(&mut self, now: Instant) {
-        while let Some(Reverse((at, key, _))) = self.due.peek() {
-            if *at > now {
-                break;
-            }
-            let key = *key;
-            let Some(Reverse((_, _, id))) = self.due.pop() else {
-                break;
-            };
-            let transition = match self.eips.get_mut(&id) {
-                Some(record) if record.pending.is_some_and(|p| p.key == key) => record.pending.take().map(|p| p.transition),
-                _ => None, // cancelled or superseded
-            };
-            if let Some(transition) = transition {
-                self.complete(&id, transition);
-            }
-        }
-    }
-
-    /// Puts `id` into `transition` for `latency`, or completes it at once for zero latency.
-    fn start(&mut self, id: &str, transition: Transition, latency: Duration, now: Instant) {
-        if latency.is_zero() {
-            self.complete(id, transition);
-            return;
-        }
-        self.next_key = self.next_key.wrapping_add(1);
-        let key = self.next_key;
-        if let Some(record) = self.eips.get_mut(id) {
-            record.pending = Some(Pending { transition, key });
-            // Latencies are clamped; even so, a far-future instant must not overflow.
-            let at = now.checked_add(latency.min(MAX_LATENCY)).unwrap_or(now);
-            self.due.push(Reverse((at, key, id.to_owned())));
-        }
-    }
-
-    fn complete(&mut self, id: &str, transition: Transition) {
-        match transition {
-            Transition::Allocating | Transition::Associating | Transition::Updating => {
-                if let Some(record) = self.eips.get_mut(id) {
-                    record.pending = None;
-                }
-            }
-            Transition::Unassociating => {
-                let old = self.eips.get_mut(id).and_then(|record| {
-                    record.pending = None;
-                    record.bound_to.take()
-                });
-                if let Some(old) = old {
-                    self.release_holder(&old, id);
-                }
-            }
-            Transition::Releasing => self.remove_eip(id),
-        }
-    }
-
     // ----- rendering -----
 
     fn render(&self, record: &EipRecord) -> CloudEip {
@@ -356,269 +283,6 @@ impl Region {
         records.sort_by_key(|record| record.created);
         records.into_iter().map(|record| self.render(record)).collect()
     }
-
-    // ----- provider calls -----
-
-    /// A Describe answer: [`Region::describe`] without the EIPs hidden by
-    /// [`Region::hide_from_describe`], each of which uses up one hidden answer.
-    pub fn describe_answer(&mut self, ctx: &Ctx, ids: &[String]) -> Reply<Vec<CloudEip>> {
-        let mut reply = self.describe(ctx, ids);
-        reply.value.retain(|eip| match self.eips.get_mut(&eip.allocation_id) {
-            Some(record) if record.hidden_answers > 0 => {
-                record.hidden_answers -= 1;
-                false
-            }
-            _ => true,
-        });
-        reply
-    }
-
-    /// Known EIPs among `ids`, in request order, each once.
-    pub fn describe(&mut self, ctx: &Ctx, ids: &[String]) -> Reply<Vec<CloudEip>> {
-        self.settle(ctx.now);
-        let mut seen = HashSet::new();
-        let found = ids
-            .iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .filter_map(|id| self.eips.get(id))
-            .map(|record| self.render(record))
-            .collect();
-        Reply::new(found, ctx)
-    }
-
-    pub fn find_by_owner(&mut self, ctx: &Ctx, owner_uid: &str) -> Reply<Vec<CloudEip>> {
-        self.settle(ctx.now);
-        let mut records: Vec<&EipRecord> = self
-            .owners
-            .get(owner_uid)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.eips.get(id))
-            .collect();
-        records.sort_by_key(|record| record.created);
-        Reply::new(records.into_iter().map(|record| self.render(record)).collect(), ctx)
-    }
-
-    pub fn allocate(&mut self, ctx: &Ctx, request: &AllocateRequest) -> Result<Reply<Allocated>, Refusal> {
-        self.settle(ctx.now);
-        if let Some(token) = self.allocate_tokens.get(&request.client_token)
-            && let Some(record) = self.eips.get(&token.allocation_id)
-        {
-            // Tokens of released EIPs were dropped with them, so this one is live.
-            if token.request != *request {
-                return Err(Refusal::TokenMismatch {
-                    client_token: request.client_token.clone(),
-                });
-            }
-            let eip = self.render(record);
-            let request_id = token.request_id.clone();
-            return Ok(Reply {
-                value: Allocated {
-                    eip,
-                    receipt: Receipt {
-                        request_id: request_id.clone(),
-                    },
-                },
-                request_id,
-                created_ids: Some(vec![record.id.clone()]),
-            });
-        }
-        if let Some(bandwidth) = request.bandwidth_mbps
-            && !(1..=1000).contains(&bandwidth)
-        {
-            return Err(Refusal::InvalidParameter(format!(
-                "Bandwidth {bandwidth} is out of range 1-1000 Mbit/s."
-            )));
-        }
-        check_token(&request.client_token)
-            .and_then(|()| check_tags(&request.tags))
-            .map_err(Refusal::InvalidParameter)?;
-        if self.eips.len() >= ctx.quota.min(MAX_EIPS_PER_REGION) as usize {
-            return Err(Refusal::QuotaExceeded { quota: ctx.quota });
-        }
-        let id = self.insert_eip(request.charge_type, request.tags.clone(), Some(request.bandwidth_mbps.unwrap_or(5)));
-        if !request.client_token.is_empty() {
-            self.allocate_tokens.insert(
-                request.client_token.clone(),
-                AllocateToken {
-                    request: request.clone(),
-                    allocation_id: id.clone(),
-                    request_id: ctx.request_id.clone(),
-                },
-            );
-            if let Some(record) = self.eips.get_mut(&id) {
-                record.tokens.push((Operation::Allocate, request.client_token.clone()));
-            }
-        }
-        // Alibaba allocates synchronously (`Available` at once); OTC goes through PENDING_CREATE.
-        if self.flavor == Flavor::Otc {
-            self.start(&id, Transition::Allocating, ctx.latencies.allocate, ctx.now);
-        }
-        let eip = self
-            .eip(ctx.now, &id)
-            .ok_or_else(|| Refusal::NotFound { allocation_id: id.clone() })?;
-        Ok(Reply {
-            value: Allocated {
-                eip,
-                receipt: Receipt {
-                    request_id: ctx.request_id.clone(),
-                },
-            },
-            request_id: ctx.request_id.clone(),
-            created_ids: Some(vec![id]),
-        })
-    }
-
-    pub fn associate(&mut self, ctx: &Ctx, id: &str, target: &BindTarget, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
-        self.settle(ctx.now);
-        check_token(client_token)
-            .and_then(|()| check_target(target))
-            .map_err(Refusal::InvalidParameter)?;
-        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
-            allocation_id: id.to_owned(),
-        })?;
-        let fingerprint = format!("{id}|{target:?}");
-        if let Some(replay) = self.replay(Operation::Associate, client_token, &fingerprint)? {
-            return Ok(replay);
-        }
-        if record.locked {
-            return Err(Refusal::Locked);
-        }
-        if let Some(pending) = record.pending {
-            return Err(Refusal::Busy {
-                transition: pending.transition,
-            });
-        }
-        if let Some(bound_to) = &record.bound_to {
-            return Err(Refusal::AlreadyBound {
-                bound_to: bound_to.clone(),
-            });
-        }
-        let key = (target.instance_type, target.instance_id.clone());
-        match self.instances.get(&key) {
-            // Created on the fly, as long as the region has room for another instance.
-            None if (target.instance_type == InstanceType::IpAddress || ctx.auto_create_instances)
-                && self.instances.len() < MAX_INSTANCES_PER_REGION => {}
-            None => {
-                return Err(Refusal::UnknownInstance { target: target.clone() });
-            }
-            Some(instance) => {
-                if exclusive(target.instance_type)
-                    && let Some(holder) = instance.eips.iter().next()
-                {
-                    return Err(Refusal::InstanceHasEip {
-                        target: target.clone(),
-                        holder: holder.clone(),
-                    });
-                }
-            }
-        }
-        let bound = with_private_ip(target);
-        self.instances.entry(key).or_default().eips.insert(id.to_owned());
-        let epoch = self.bump(id, |record| record.bound_to = Some(bound));
-        self.remember(Operation::Associate, client_token, id, epoch, fingerprint, &ctx.request_id);
-        self.start(id, Transition::Associating, ctx.latencies.associate, ctx.now);
-        Ok(receipt(&ctx.request_id))
-    }
-
-    pub fn unassociate(
-        &mut self,
-        ctx: &Ctx,
-        id: &str,
-        current: &BindTarget,
-        force: bool,
-        client_token: &str,
-    ) -> Result<Reply<Receipt>, Refusal> {
-        self.settle(ctx.now);
-        check_token(client_token)
-            .and_then(|()| check_target(current))
-            .map_err(Refusal::InvalidParameter)?;
-        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
-            allocation_id: id.to_owned(),
-        })?;
-        let fingerprint = format!("{id}|{current:?}|{force}");
-        if let Some(replay) = self.replay(Operation::Unassociate, client_token, &fingerprint)? {
-            return Ok(replay);
-        }
-        if record.locked {
-            return Err(Refusal::Locked);
-        }
-        if let Some(pending) = record.pending {
-            return Err(Refusal::Busy {
-                transition: pending.transition,
-            });
-        }
-        let Some(actual) = record.bound_to.clone() else {
-            return match self.flavor {
-                Flavor::Alibaba => Err(Refusal::NotBound),
-                // OTC: a blank port on an unbound EIP is accepted and changes nothing.
-                Flavor::Otc => {
-                    let epoch = record.epoch;
-                    self.remember(Operation::Unassociate, client_token, id, epoch, fingerprint, &ctx.request_id);
-                    Ok(receipt(&ctx.request_id))
-                }
-            };
-        };
-        // Alibaba's call names the instance; OTC's v1 unbind just blanks whatever port is set.
-        if self.flavor == Flavor::Alibaba && !actual.satisfies(current) {
-            return Err(Refusal::BindingMismatch {
-                current: current.clone(),
-                actual,
-            });
-        }
-        if actual.instance_type == InstanceType::Nat && !force {
-            let entries = self
-                .instances
-                .get(&(InstanceType::Nat, actual.instance_id.clone()))
-                .map_or(0, |nat| nat.nat_entries);
-            if entries > 0 {
-                return Err(Refusal::NatEntries {
-                    nat_gateway: actual.instance_id,
-                    entries,
-                });
-            }
-        }
-        let epoch = self.bump(id, |_| {});
-        self.remember(Operation::Unassociate, client_token, id, epoch, fingerprint, &ctx.request_id);
-        self.start(id, Transition::Unassociating, ctx.latencies.unassociate, ctx.now);
-        Ok(receipt(&ctx.request_id))
-    }
-
-    pub fn release(&mut self, ctx: &Ctx, id: &str, client_token: &str) -> Result<Reply<Receipt>, Refusal> {
-        self.settle(ctx.now);
-        check_token(client_token).map_err(Refusal::InvalidParameter)?;
-        let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound {
-            allocation_id: id.to_owned(),
-        })?;
-        let fingerprint = id.to_owned();
-        if let Some(replay) = self.replay(Operation::Release, client_token, &fingerprint)? {
-            return Ok(replay);
-        }
-        if record.locked {
-            return Err(Refusal::Locked);
-        }
-        if let Some(pending) = record.pending {
-            return Err(Refusal::Busy {
-                transition: pending.transition,
-            });
-        }
-        // Permanent blockers first: they tell the user more than "bound" does.
-        if record.charge_type == ChargeType::PrePaid {
-            return Err(Refusal::Prepaid);
-        }
-        if record.deletion_protection {
-            return Err(Refusal::DeletionProtection);
-        }
-        if let Some(bound_to) = &record.bound_to {
-            return Err(Refusal::ReleaseWhileBound {
-                bound_to: bound_to.clone(),
-            });
-        }
-        let epoch = self.bump(id, |_| {});
-        self.remember(Operation::Release, client_token, id, epoch, fingerprint, &ctx.request_id);
-        self.start(id, Transition::Releasing, ctx.latencies.release, ctx.now);
-        Ok(receipt(&ctx.request_id))
-    }
 }
 
 fn instance_info(key: &InstanceKey, instance: &Instance) -> InstanceInfo {
@@ -651,16 +315,16 @@ pub(crate) fn check_instance_id(id: &str) -> Result<(), AdminError> {
     if id.is_empty() {
         return Err(AdminError::Invalid("instance IDs must not be empty".into()));
     }
-    check_len("an instance ID", id, MAX_ID_LEN).map_err(AdminError::Invalid)
+    Ok(check_len("an instance ID", id, MAX_ID_LEN)?)
 }
 
 /// A client token the model keeps: at most [`MAX_CLIENT_TOKEN_LEN`] bytes.
-fn check_token(token: &str) -> Result<(), String> {
+fn check_token(token: &str) -> Result<(), LimitError> {
     check_len("ClientToken", token, MAX_CLIENT_TOKEN_LEN)
 }
 
 /// A bind target the model keeps: bounded instance ID and private address.
-pub(crate) fn check_target(target: &BindTarget) -> Result<(), String> {
+pub(crate) fn check_target(target: &BindTarget) -> Result<(), LimitError> {
     check_len("InstanceId", &target.instance_id, MAX_ID_LEN)?;
     match &target.private_ip_address {
         Some(ip) => check_len("PrivateIpAddress", ip, MAX_IP_LEN),
@@ -669,9 +333,9 @@ pub(crate) fn check_target(target: &BindTarget) -> Result<(), String> {
 }
 
 /// Tags the model keeps: at most [`MAX_SEED_TAGS`], with bounded keys and values.
-pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), LimitError> {
     if tags.len() > MAX_SEED_TAGS {
-        return Err(format!("at most {MAX_SEED_TAGS} tags are allowed, got {}", tags.len()));
+        return Err(LimitError::TooManyTags { count: tags.len() });
     }
     for (key, value) in tags {
         check_len("a tag key", key, MAX_TAG_KEY_LEN)?;

@@ -19,7 +19,7 @@ impl Region {
     /// Sets `tags` on every EIP of `ids` (added, or overwritten).
     pub fn tag(&mut self, ctx: &Ctx, ids: &[String], tags: &BTreeMap<String, String>) -> Result<Reply<Receipt>, Refusal> {
         self.settle(ctx.now);
-        check_tags(tags).map_err(Refusal::InvalidParameter)?;
+        check_tags(tags)?;
         for id in ids {
             let record = self.eips.get(id).ok_or_else(|| Refusal::NotFound { allocation_id: id.clone() })?;
             let keys: BTreeSet<&String> = record.tags.keys().chain(tags.keys()).collect();

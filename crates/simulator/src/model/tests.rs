@@ -1,4 +1,8 @@
+use std::collections::HashSet;
+use std::time::Duration;
+
 use super::*;
+use crate::codes::Refusal;
 use crate::limits::{MAX_CLIENT_TOKEN_LEN, MAX_ID_LEN, MAX_INSTANCES_PER_REGION, MAX_SEED_TAGS, MAX_TAG_KEY_LEN};
 use eip_cloud::OWNER_TAG;
 
@@ -15,6 +19,16 @@ fn ctx(now: Instant, latency: Duration) -> Ctx {
         auto_create_instances: false,
         request_id: "req-1".into(),
     }
+}
+
+/// A context at the current instant in which every operation completes at once.
+fn instant_ctx() -> Ctx {
+    ctx(Instant::now(), Duration::ZERO)
+}
+
+/// cn-hangzhou (Alibaba), seeded with `seed`.
+fn hangzhou(seed: u64) -> Region {
+    Region::new("cn-hangzhou", Flavor::Alibaba, 0, seed)
 }
 
 fn ecs(id: &str) -> BindTarget {
@@ -48,9 +62,8 @@ fn raw_states_by_flavor() {
 
 #[test]
 fn ids_and_addresses_have_the_flavor_shape_and_are_deterministic() {
-    let now = Instant::now();
-    let c = ctx(now, Duration::ZERO);
-    let mut ali = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 42);
+    let c = instant_ctx();
+    let mut ali = hangzhou(42);
     let eip = allocate(&mut ali, &c);
     assert!(
         eip.allocation_id.starts_with("eip-") && eip.allocation_id.len() == 24,
@@ -78,10 +91,9 @@ fn ids_and_addresses_have_the_flavor_shape_and_are_deterministic() {
 
 #[test]
 fn addresses_are_unique() {
-    let now = Instant::now();
-    let mut c = ctx(now, Duration::ZERO);
+    let mut c = instant_ctx();
     c.quota = 70_000;
-    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 1);
+    let mut region = hangzhou(1);
     let mut seen = HashSet::new();
     for _ in 0..66_000 {
         assert!(seen.insert(allocate(&mut region, &c).ip_address));
@@ -106,7 +118,7 @@ fn transitions_complete_lazily_at_their_instant() {
 #[test]
 fn out_of_band_unbind_cancels_a_pending_associate() {
     let start = Instant::now();
-    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let mut region = hangzhou(7);
     let c = ctx(start, Duration::from_secs(5));
     let eip = allocate(&mut region, &c);
     region
@@ -127,9 +139,8 @@ fn out_of_band_unbind_cancels_a_pending_associate() {
 
 #[test]
 fn release_removes_owner_index_and_tokens() {
-    let now = Instant::now();
-    let c = ctx(now, Duration::ZERO);
-    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let c = instant_ctx();
+    let mut region = hangzhou(7);
     let request = AllocateRequest {
         client_token: "tok".into(),
         tags: BTreeMap::from([(OWNER_TAG.to_owned(), "uid-1".to_owned())]),
@@ -167,9 +178,8 @@ fn uuid_format() {
 
 #[test]
 fn fresh_tokens_on_every_bind_and_unbind_do_not_accumulate() {
-    let now = Instant::now();
-    let c = ctx(now, Duration::ZERO);
-    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let c = instant_ctx();
+    let mut region = hangzhou(7);
     let eip = allocate(&mut region, &c);
     let id = eip.allocation_id;
     for n in 0..500 {
@@ -192,10 +202,9 @@ fn fresh_tokens_on_every_bind_and_unbind_do_not_accumulate() {
 
 #[test]
 fn auto_created_instances_are_capped() {
-    let now = Instant::now();
-    let mut c = ctx(now, Duration::ZERO);
+    let mut c = instant_ctx();
     c.auto_create_instances = true;
-    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let mut region = hangzhou(7);
     let filler: Vec<String> = (0..MAX_INSTANCES_PER_REGION - region.instances.len())
         .map(|n| format!("i-fill-{n}"))
         .collect();
@@ -251,7 +260,7 @@ fn oversized_tokens_tags_and_targets_are_refused_and_not_kept() {
 fn hidden_eips_use_up_one_describe_answer_each() {
     let now = Instant::now();
     let c = ctx(now, Duration::ZERO);
-    let mut region = Region::new("cn-hangzhou", Flavor::Alibaba, 0, 7);
+    let mut region = hangzhou(7);
     let a = allocate(&mut region, &c).allocation_id;
     let b = allocate(&mut region, &c).allocation_id;
     assert_eq!(region.hide_from_describe(now, &a, 2), Ok(2));

@@ -1,6 +1,6 @@
 //! The EIP actions: allocate, associate, unassociate, release, describe, tag and untag.
 
-use chrono::Utc;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::{Answer, Call, EipAttrs, MAX_TAGS, RESOURCE_GROUP, TIME_FORMAT, Wire, WireError};
@@ -12,7 +12,7 @@ const MAX_DESCRIPTION: usize = 256;
 /// `ISP`: the longest documented value is 16 characters.
 const MAX_ISP: usize = 32;
 use crate::limits::{self, MAX_ID_LEN, MAX_IP_LEN};
-use crate::model::{self, Reply};
+use crate::model;
 use crate::{Flavor, SimulatorProvider};
 use eip_cloud::{
     AllocateRequest, BindTarget, ChargeType, CloudEip, CloudProvider, DESCRIBE_BATCH, InstanceType, OWNER_TAG, Operation, UnbindRequest,
@@ -96,7 +96,7 @@ pub(super) async fn allocate(wire: &Wire, call: &Call) -> Result<Answer, WireErr
             description: request.description.clone().unwrap_or_default(),
             isp: request.isp.clone().unwrap_or_else(|| "BGP".into()),
             internet_charge_type: request.internet_charge_type.clone().unwrap_or_else(|| "PayByBandwidth".into()),
-            ..EipAttrs::new(Utc::now())
+            ..EipAttrs::new(Timestamp::now())
         });
     }
     let mut body = json!({
@@ -208,19 +208,9 @@ pub(super) async fn describe(wire: &Wire, call: &Call) -> Result<Answer, WireErr
     } else {
         Operation::Describe
     };
-    let (eips, request_id) = wire
-        .sim
-        .call(&region_name, operation, ids.clone(), "", |region, ctx| {
-            let eips = if ids.is_empty() {
-                region.all(ctx.now)
-            } else {
-                region.describe_answer(ctx, &ids).value
-            };
-            Ok(Reply::new((eips, ctx.request_id.clone()), ctx))
-        })
-        .await?;
+    let (eips, request_id) = wire.sim.list(&region_name, operation, ids.clone()).await?;
 
-    let now = Utc::now();
+    let now = Timestamp::now();
     let mut rows: Vec<(CloudEip, EipAttrs)> = {
         let mut state = wire.state();
         if ids.is_empty() {
@@ -294,7 +284,9 @@ fn render_eip(region: &str, eip: &CloudEip, attrs: &EipAttrs) -> Value {
     };
     let bandwidth = eip.bandwidth_mbps.unwrap_or(5).to_string();
     let expired_time = match eip.charge_type {
-        ChargeType::PrePaid => (attrs.allocation_time + chrono::Duration::days(30)).format(TIME_FORMAT).to_string(),
+        ChargeType::PrePaid => super::later(attrs.allocation_time, SignedDuration::from_hours(30 * 24))
+            .strftime(TIME_FORMAT)
+            .to_string(),
         ChargeType::PostPaid => String::new(),
     };
     json!({
@@ -317,7 +309,7 @@ fn render_eip(region: &str, eip: &CloudEip, attrs: &EipAttrs) -> Value {
         "OperationLocks": {"LockReason": eip.locks.iter().map(|r| json!({"LockReason": r})).collect::<Vec<_>>()},
         "DeletionProtection": false,
         "Tags": {"Tag": eip.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()},
-        "AllocationTime": attrs.allocation_time.format(TIME_FORMAT).to_string(),
+        "AllocationTime": attrs.allocation_time.strftime(TIME_FORMAT).to_string(),
         "ExpiredTime": expired_time,
         "ISP": attrs.isp,
         "Netmode": "public",

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use jiff::tz::Offset;
+use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
 use serde_json::json;
 
@@ -22,7 +23,7 @@ fn secret_for(wire: &Wire, access_key_id: &str, security_token: Option<&str>) ->
     let Some(temporary) = state.temporary_keys.get(access_key_id) else {
         return Err(WireError::new("InvalidAccessKeyId.NotFound", "Specified access key is not found."));
     };
-    if temporary.expires_at <= Utc::now() {
+    if temporary.expires_at <= Timestamp::now() {
         return Err(WireError::new(
             "InvalidSecurityToken.Expired",
             "Specified SecurityToken is expired.",
@@ -50,15 +51,13 @@ fn check_nonce(name: &str, nonce: &str) -> Result<(), WireError> {
 }
 
 fn check_timestamp(raw: &str) -> Result<(), WireError> {
-    let at = DateTime::parse_from_rfc3339(raw)
-        .map_err(|_| {
-            WireError::new(
-                "InvalidTimeStamp.Format",
-                format!("Specified time stamp {:?} is not valid.", limits::truncate(raw, 64)),
-            )
-        })?
-        .with_timezone(&Utc);
-    if (Utc::now() - at).abs() > MAX_SKEW {
+    let at = parse_rfc3339(raw).ok_or_else(|| {
+        WireError::new(
+            "InvalidTimeStamp.Format",
+            format!("Specified time stamp {:?} is not valid.", limits::truncate(raw, 64)),
+        )
+    })?;
+    if Timestamp::now().duration_since(at).abs() > MAX_SKEW {
         return Err(WireError::new(
             "InvalidTimeStamp.Expired",
             format!("Specified time stamp or date value is expired: {}.", limits::truncate(raw, 64)),
@@ -67,12 +66,60 @@ fn check_timestamp(raw: &str) -> Result<(), WireError> {
     Ok(())
 }
 
+/// An RFC 3339 date-time, read as strictly as the cloud reads one:
+/// `YYYY-MM-DDTHH:MM:SS[.digits](Z|±HH:MM)`, where `T` may also be `t` or a space and `Z` `z`.
+/// Digits past nanoseconds are ignored, a leap second reads as `:59`, and an instant beyond
+/// the representable range as the nearest end of it.
+fn parse_rfc3339(raw: &str) -> Option<Timestamp> {
+    const SHAPE: &[u8; 19] = b"0000-00-00T00:00:00";
+    let bytes = raw.as_bytes();
+    let (head, mut rest) = (bytes.get(..19)?, bytes.get(19..)?);
+    let shaped = SHAPE.iter().zip(head).all(|(want, got)| match want {
+        b'0' => got.is_ascii_digit(),
+        b'T' => matches!(got, b'T' | b't' | b' '),
+        _ => want == got,
+    });
+    let mut digits = 0;
+    if let [b'.', fraction @ ..] = rest {
+        digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &fraction[digits..];
+    }
+    let offset = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (hours, minutes) = (two_digits(*h1, *h2)?, two_digits(*m1, *m2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    if !shaped {
+        return None;
+    }
+    // The shape is ASCII, so these are character boundaries.
+    let fraction = if digits == 0 { "" } else { raw.get(19..20 + digits.min(9))? };
+    let civil: jiff::civil::DateTime = format!("{}T{}{fraction}", raw.get(..10)?, raw.get(11..19)?).parse().ok()?;
+    let beyond = if civil.year() < 1970 { Timestamp::MIN } else { Timestamp::MAX };
+    Some(Offset::from_seconds(offset).ok()?.to_timestamp(civil).unwrap_or(beyond))
+}
+
+/// The value of two ASCII digits.
+fn two_digits(tens: u8, ones: u8) -> Option<i32> {
+    (tens.is_ascii_digit() && ones.is_ascii_digit()).then(|| i32::from(tens - b'0') * 10 + i32::from(ones - b'0'))
+}
+
 /// Records a nonce of a correctly signed request; a second use within the window is refused.
 fn use_nonce(wire: &Wire, access_key_id: &str, nonce: &str) -> Result<(), WireError> {
-    let now = Utc::now();
+    let now = Timestamp::now();
     let mut state = wire.state();
-    if now - state.nonces_pruned > chrono::Duration::seconds(1) {
-        state.nonces.retain(|_, at| now - *at <= MAX_SKEW);
+    if now.duration_since(state.nonces_pruned) > SignedDuration::from_secs(1) {
+        state.nonces.retain(|_, at| now.duration_since(*at) <= MAX_SKEW);
         state.nonces_pruned = now;
     }
     let key = (access_key_id.to_owned(), nonce.to_owned());
@@ -80,7 +127,7 @@ fn use_nonce(wire: &Wire, access_key_id: &str, nonce: &str) -> Result<(), WireEr
         return Err(WireError::new("SignatureNonceUsed", "Specified signature nonce was used already."));
     }
     if state.nonces.len() >= MAX_NONCES {
-        state.nonces.retain(|_, at| now - *at <= MAX_SKEW);
+        state.nonces.retain(|_, at| now.duration_since(*at) <= MAX_SKEW);
         if state.nonces.len() >= MAX_NONCES {
             return Err(WireError::new(
                 "Throttling.User",
@@ -229,9 +276,9 @@ pub(super) fn assume_role_with_oidc(wire: &Wire, call: &Call) -> Result<Answer, 
     let access_key_id = format!("STS.NSim{}", wire.random_string(20));
     let secret = wire.random_string(40);
     let security_token = format!("CAISsim{}", wire.random_string(80));
-    let expires_at = Utc::now() + chrono::Duration::seconds(duration);
+    let expires_at = super::later(Timestamp::now(), SignedDuration::from_secs(duration));
     {
-        let now = Utc::now();
+        let now = Timestamp::now();
         let mut state = wire.state();
         state.temporary_keys.retain(|_, key| key.expires_at > now);
         if state.temporary_keys.len() >= MAX_TEMPORARY_KEYS {
@@ -262,8 +309,48 @@ pub(super) fn assume_role_with_oidc(wire: &Wire, call: &Call) -> Result<Answer, 
                 "AccessKeyId": access_key_id,
                 "AccessKeySecret": secret,
                 "SecurityToken": security_token,
-                "Expiration": expires_at.format(TIME_FORMAT).to_string(),
+                "Expiration": expires_at.strftime(TIME_FORMAT).to_string(),
             },
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339;
+
+    #[test]
+    fn timestamps_are_read_as_strict_rfc_3339() {
+        let noon = |raw: &str| parse_rfc3339(raw).map(|at| at.as_second());
+        for accepted in [
+            "2024-06-01T12:00:00Z",
+            "2024-06-01t12:00:00z",
+            "2024-06-01 12:00:00Z",
+            "2024-06-01T12:00:00.123Z",
+            "2024-06-01T12:00:00.1234567891234Z",
+            "2024-06-01T17:30:00+05:30",
+            "2024-06-01T11:59:00-00:01",
+        ] {
+            assert_eq!(noon(accepted), Some(1_717_243_200), "{accepted}");
+        }
+        for refused in [
+            "2024-06-01T12:00:00",
+            "2024-06-01T12:00Z",
+            "20240601T120000Z",
+            "2024-06-01T12:00:00+0530",
+            "2024-06-01T12:00:00+24:00",
+            "2024-06-01T12:00:00+05:60",
+            "2024-06-01T12:00:00.Z",
+            "2024-06-01T12:00:00Z[UTC]",
+            "2024-06-01T12:00:00Z ",
+            "2024-02-30T12:00:00Z",
+            "2024-06-01T24:00:00Z",
+            "+002024-06-01T12:00:00Z",
+            "",
+        ] {
+            assert_eq!(noon(refused), None, "{refused}");
+        }
+        // Beyond the representable range: the nearest end of it (expired, not malformed).
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59Z"), Some(jiff::Timestamp::MAX));
+    }
 }

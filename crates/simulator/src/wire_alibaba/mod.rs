@@ -52,7 +52,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
+use jiff::{SignedDuration, Timestamp};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -68,7 +68,7 @@ const VPC_VERSION: &str = "2016-04-28";
 /// STS API version.
 const STS_VERSION: &str = "2015-04-01";
 /// How far a request's timestamp may be from the simulator's clock, and how long nonces are kept.
-const MAX_SKEW: chrono::Duration = chrono::Duration::minutes(15);
+const MAX_SKEW: SignedDuration = SignedDuration::from_mins(15);
 /// Tags per request (`Tag.N`, N ≤ 20).
 const MAX_TAGS: usize = 20;
 /// Tag keys and values: at most 128 characters.
@@ -102,7 +102,7 @@ pub fn routes(sim: Simulator) -> Router {
         state: Mutex::new(WireState {
             rng: SmallRng::seed_from_u64(seed ^ 0xa11b_aba0_0000_0001),
             nonces: HashMap::new(),
-            nonces_pruned: Utc::now(),
+            nonces_pruned: Timestamp::now(),
             temporary_keys: HashMap::new(),
             attrs: HashMap::new(),
             attrs_prune_at: ATTRS_PRUNE_MIN,
@@ -119,9 +119,9 @@ struct Wire {
 struct WireState {
     rng: SmallRng,
     /// (access key ID, nonce) → when it was used.
-    nonces: HashMap<(String, String), DateTime<Utc>>,
+    nonces: HashMap<(String, String), Timestamp>,
     /// When expired nonces were last dropped (at most once a second).
-    nonces_pruned: DateTime<Utc>,
+    nonces_pruned: Timestamp,
     /// Keys issued by `AssumeRoleWithOIDC`, by access key ID.
     temporary_keys: HashMap<String, TemporaryKey>,
     /// (region, allocation ID) → what the model does not keep.
@@ -133,7 +133,7 @@ struct WireState {
 struct TemporaryKey {
     secret: String,
     security_token: String,
-    expires_at: DateTime<Utc>,
+    expires_at: Timestamp,
 }
 
 #[derive(Clone, Debug)]
@@ -142,11 +142,11 @@ struct EipAttrs {
     description: String,
     isp: String,
     internet_charge_type: String,
-    allocation_time: DateTime<Utc>,
+    allocation_time: Timestamp,
 }
 
 impl EipAttrs {
-    fn new(now: DateTime<Utc>) -> Self {
+    fn new(now: Timestamp) -> Self {
         EipAttrs {
             name: String::new(),
             description: String::new(),
@@ -155,6 +155,11 @@ impl EipAttrs {
             allocation_time: now,
         }
     }
+}
+
+/// `at + by`, or the latest representable instant.
+fn later(at: Timestamp, by: SignedDuration) -> Timestamp {
+    at.checked_add(by).unwrap_or(Timestamp::MAX)
 }
 
 impl Wire {

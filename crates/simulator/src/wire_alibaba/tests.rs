@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use chrono::Utc;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use super::*;
@@ -30,8 +30,17 @@ fn sim_keys() -> Credentials {
     }
 }
 
+fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
 fn describe_params() -> BTreeMap<String, String> {
-    BTreeMap::from([("RegionId".to_owned(), "cn-hangzhou".to_owned())])
+    params(&[("RegionId", "cn-hangzhou")])
+}
+
+/// Sends a request the test built by hand (not through the client).
+async fn unsigned(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.expect("sends")
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Result<Value, CloudError> {
@@ -53,39 +62,37 @@ async fn temporary_keys_need_their_security_token() {
     let body: Value = answer.json().await.expect("JSON");
     let (temporary, expires_at) = parse_sts_credentials(Operation::Describe, &body).expect("credentials");
     assert!(temporary.access_key_id.starts_with("STS."));
-    assert!(expires_at > Utc::now() + chrono::Duration::minutes(14));
+    // Valid for more than 14 minutes from now: "now + 14 minutes" read by the same client, as
+    // the same type, from an answer that expires then.
+    let in_14_minutes = Timestamp::now().checked_add(SignedDuration::from_mins(14)).expect("in range");
+    let mut probe = body.clone();
+    probe["Credentials"]["Expiration"] = Value::String(in_14_minutes.strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string());
+    let (_, in_14_minutes) = parse_sts_credentials(Operation::Describe, &probe).expect("credentials");
+    assert!(expires_at > in_14_minutes);
 
     for version in [AlibabaSignatureVersion::V3, AlibabaSignatureVersion::V1] {
         let rpc = RpcClient::new(http.clone(), endpoint.clone(), version);
         rpc.call(Operation::Describe, "DescribeEipAddresses", describe_params(), &temporary)
             .await
             .expect("accepted with the token");
-        let without = Credentials {
-            security_token: None,
-            ..temporary.clone()
-        };
-        let err = rpc
-            .call(Operation::Describe, "DescribeEipAddresses", describe_params(), &without)
-            .await
-            .expect_err("no token");
-        assert_eq!(err.code, "InvalidSecurityToken.Missing");
-        let wrong = Credentials {
-            security_token: Some("CAISnotit".into()),
-            ..temporary.clone()
-        };
-        let err = rpc
-            .call(Operation::Describe, "DescribeEipAddresses", describe_params(), &wrong)
-            .await
-            .expect_err("wrong token");
-        assert_eq!(err.code, "InvalidSecurityToken.MismatchWithAccessKey");
+        for (security_token, code) in [
+            (None, "InvalidSecurityToken.Missing"),
+            (Some("CAISnotit".to_owned()), "InvalidSecurityToken.MismatchWithAccessKey"),
+        ] {
+            let keys = Credentials {
+                security_token,
+                ..temporary.clone()
+            };
+            let err = rpc
+                .call(Operation::Describe, "DescribeEipAddresses", describe_params(), &keys)
+                .await
+                .expect_err("no or a wrong token");
+            assert_eq!(err.code, code);
+        }
     }
 
     // STS itself wants its parameters.
-    let answer = http
-        .post(format!("{}?Action=AssumeRoleWithOIDC&RoleArn=r", endpoint.url))
-        .send()
-        .await
-        .expect("sends");
+    let answer = unsigned(http.post(format!("{}?Action=AssumeRoleWithOIDC&RoleArn=r", endpoint.url))).await;
     assert_eq!(answer.status().as_u16(), 400);
 }
 
@@ -114,37 +121,24 @@ async fn malformed_calls_are_refused() {
     let (_sim, endpoint) = serve().await;
     let http = eip_cloud::http::client().expect("client");
     let rpc = RpcClient::new(http.clone(), endpoint.clone(), AlibabaSignatureVersion::V3);
+    let hangzhou = |more: &[(&str, &str)]| params(&[&[("RegionId", "cn-hangzhou")], more].concat());
     let cases: Vec<(&str, BTreeMap<String, String>, &str)> = vec![
         ("DescribeEipAddresses", BTreeMap::new(), "MissingParameter"),
-        (
-            "DescribeEipAddresses",
-            BTreeMap::from([("RegionId".into(), "eu-de".into())]),
-            "Forbidden.RegionNotFound",
-        ),
+        ("DescribeEipAddresses", params(&[("RegionId", "eu-de")]), "Forbidden.RegionNotFound"),
         ("DeleteEverything", describe_params(), "InvalidAction.NotFound"),
-        (
-            "DescribeEipAddresses",
-            BTreeMap::from([("RegionId".into(), "cn-hangzhou".into()), ("PageSize".into(), "101".into())]),
-            "InvalidParameter",
-        ),
+        ("DescribeEipAddresses", hangzhou(&[("PageSize", "101")]), "InvalidParameter"),
         (
             "AssociateEipAddress",
-            BTreeMap::from([
-                ("RegionId".into(), "cn-hangzhou".into()),
-                ("AllocationId".into(), "eip-x".into()),
-                ("InstanceId".into(), "port-1".into()),
-                ("InstanceType".into(), "Port".into()),
-            ]),
+            hangzhou(&[("AllocationId", "eip-x"), ("InstanceId", "port-1"), ("InstanceType", "Port")]),
             "InvalidInstanceType.ValueNotSupported",
         ),
         (
             "TagResources",
-            BTreeMap::from([
-                ("RegionId".into(), "cn-hangzhou".into()),
-                ("ResourceType".into(), "EIP".into()),
-                ("ResourceId.1".into(), "eip-missing".into()),
-                ("Tag.1.Key".into(), "k".into()),
-                ("Tag.1.Value".into(), "v".into()),
+            hangzhou(&[
+                ("ResourceType", "EIP"),
+                ("ResourceId.1", "eip-missing"),
+                ("Tag.1.Key", "k"),
+                ("Tag.1.Value", "v"),
             ]),
             "InvalidResourceId.NotFound",
         ),
@@ -155,11 +149,7 @@ async fn malformed_calls_are_refused() {
         assert!(err.request_id.is_some());
     }
     // Unsigned requests are refused.
-    let answer = http
-        .get(format!("{}?Action=DescribeEipAddresses&RegionId=cn-hangzhou", endpoint.url))
-        .send()
-        .await
-        .expect("sends");
+    let answer = unsigned(http.get(format!("{}?Action=DescribeEipAddresses&RegionId=cn-hangzhou", endpoint.url))).await;
     assert_eq!(answer.status().as_u16(), 400);
     assert!(answer.headers().contains_key("x-acs-request-id"));
 }
@@ -182,10 +172,7 @@ async fn unassociate_without_an_instance_means_whatever_it_is_bound_to() {
             },
         )
         .expect("seeds");
-    let params = BTreeMap::from([
-        ("RegionId".to_owned(), "cn-hangzhou".to_owned()),
-        ("AllocationId".to_owned(), eip.allocation_id.clone()),
-    ]);
+    let params = params(&[("RegionId", "cn-hangzhou"), ("AllocationId", &eip.allocation_id)]);
     rpc.call(Operation::Unassociate, "UnassociateEipAddress", params, &sim_keys())
         .await
         .expect("unbinds");

@@ -13,46 +13,26 @@ pub(super) enum BatchKind {
     Release,
 }
 
-pub(super) async fn batch(wire: Wire, project_id: String, req: Req, kind: BatchKind) -> Response {
-    let region = match wire.region(&req, &project_id, false) {
-        Ok(region) => region,
-        Err(response) => return *response,
-    };
-    let body: BatchBody = match req.json() {
-        Ok(body) => body,
-        Err(message) => return api_error(Family::V3, StatusCode::BAD_REQUEST, "VPC.0501", &message, &wire.request_id()),
-    };
+pub(super) async fn batch(wire: &Wire, project_id: &str, req: &Req, kind: BatchKind) -> Answer {
+    let region = wire.region(req, project_id, false)?;
+    let body: BatchBody = req.json()?;
     if body.publicip_ids.len() > MAX_BATCH {
-        return api_error(
-            Family::V3,
-            StatusCode::BAD_REQUEST,
-            "VPC.0501",
-            &format!("publicip_ids must name 1-{MAX_BATCH} EIPs."),
-            &wire.request_id(),
-        );
+        return Err(Refused::Invalid(Invalid::BatchSize));
     }
-    if let Some(long) = body.publicip_ids.iter().find(|id| id.len() > MAX_ID_LEN)
-        && let Err(response) = check_id(&wire, Family::V3, "publicip_ids", long)
-    {
-        return *response;
+    if let Some(long) = body.publicip_ids.iter().find(|id| id.len() > MAX_ID_LEN) {
+        check_id("publicip_ids", long)?;
     }
     let mut seen = std::collections::HashSet::new();
     let ids: Vec<String> = body.publicip_ids.into_iter().filter(|id| seen.insert(id.clone())).collect();
     if ids.is_empty() {
-        return api_error(
-            Family::V3,
-            StatusCode::BAD_REQUEST,
-            "VPC.0501",
-            &format!("publicip_ids must name 1-{MAX_BATCH} EIPs."),
-            &wire.request_id(),
-        );
+        return Err(Refused::Invalid(Invalid::BatchSize));
     }
     let operation = match kind {
         BatchKind::Unbind => Operation::Unassociate,
         BatchKind::Release => Operation::Release,
     };
-    let call_ids = ids.clone();
-    let result = wire
+    let call_ids = ids.len();
+    let (jobs, request_id) = wire
         .sim
         .call(&region, operation, ids.clone(), "", move |region, ctx| {
             // Validate everything first, so a refused batch changes nothing.
@@ -84,11 +64,7 @@ pub(super) async fn batch(wire: Wire, project_id: String, req: Req, kind: BatchK
                             .iter()
                             .find(|e| e.allocation_id == *id)
                             .and_then(|e| e.bound_to.clone())
-                            .unwrap_or(BindTarget {
-                                instance_type: InstanceType::Port,
-                                instance_id: String::new(),
-                                private_ip_address: None,
-                            });
+                            .unwrap_or_else(blank_port);
                         region.unassociate(ctx, id, &current, false, "")?;
                     }
                 }
@@ -96,20 +72,17 @@ pub(super) async fn batch(wire: Wire, project_id: String, req: Req, kind: BatchK
             let jobs: Vec<String> = ids.iter().map(|id| derived_uuid(&ctx.request_id, id)).collect();
             Ok(Reply::new((jobs, ctx.request_id.clone()), ctx))
         })
-        .await;
-    match result {
-        Ok((jobs, request_id)) => {
-            tracing::trace!(ids = call_ids.len(), "otc batch call");
-            json_answer(StatusCode::OK, json!({ "job_ids": jobs }), &request_id)
-        }
-        Err(err) => cloud_error(Family::V3, &err, &wire.request_id()),
-    }
+        .await?;
+    tracing::trace!(ids = call_ids, "otc batch call");
+    Ok(json_answer(StatusCode::OK, json!({ "job_ids": jobs }), &request_id))
 }
 
 pub(super) async fn batch_unbind(State(wire): State<Wire>, Path(project_id): Path<String>, req: Req) -> Response {
-    batch(wire, project_id, req, BatchKind::Unbind).await
+    let answer = batch(&wire, &project_id, &req, BatchKind::Unbind).await;
+    wire.respond(Family::V3, answer)
 }
 
 pub(super) async fn batch_release(State(wire): State<Wire>, Path(project_id): Path<String>, req: Req) -> Response {
-    batch(wire, project_id, req, BatchKind::Release).await
+    let answer = batch(&wire, &project_id, &req, BatchKind::Release).await;
+    wire.respond(Family::V3, answer)
 }

@@ -18,7 +18,7 @@ pub(super) async fn issue_token(State(wire): State<Wire>, req: Req) -> Response 
     let request_id = wire.request_id();
     let body: TokenBody = match req.json() {
         Ok(body) => body,
-        Err(message) => return iam_error(StatusCode::BAD_REQUEST, &message, &request_id),
+        Err(err) => return iam_error(StatusCode::BAD_REQUEST, &err.to_string(), &request_id),
     };
     let identity = &body.auth.identity;
     let user = &identity["password"]["user"];
@@ -45,8 +45,8 @@ pub(super) async fn issue_token(State(wire): State<Wire>, req: Req) -> Response 
         );
     };
     let token = format!("MIIsim{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
-    let now = Utc::now();
-    let expires_at = now + chrono::Duration::hours(24);
+    let now = Timestamp::now();
+    let expires_at = now.checked_add(TOKEN_LIFETIME).unwrap_or(Timestamp::MAX);
     {
         let mut state = wire.lock();
         let instant_now = Instant::now();
@@ -65,8 +65,8 @@ pub(super) async fn issue_token(State(wire): State<Wire>, req: Req) -> Response 
     let domain_id = format!("{:032x}", fnv64(iam_user.domain.as_bytes()));
     let body = json!({
         "token": {
-            "expires_at": expires_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "issued_at": now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             "methods": ["password"],
             "project": { "id": project.id, "name": project.name, "domain": { "id": domain_id, "name": iam_user.domain } },
             "user": {

@@ -34,6 +34,10 @@
 //! the route's format; so are more than 1000 `publicip_ids` in a batch or 2000 `id` filters.
 //! More than 1000 query parameters is a 400 `APIGW.0201`, a body over 1 MiB a 413 `APIGW.0201`.
 //! Metadata of released EIPs is dropped whenever the table has doubled.
+//!
+//! Here: the routes, the router's state and the request; `auth.rs` authenticates, `answers.rs`
+//! renders answers and refusals, and the actions are `reads.rs`, `writes.rs`, `batch.rs`,
+//! `tags.rs` and `iam.rs` (records rendered by `render.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -45,7 +49,7 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use chrono::{NaiveDateTime, Utc};
+use jiff::Timestamp;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,7 +58,7 @@ use tokio::time::Instant;
 use super::codes::Refusal;
 use super::limits::{self, MAX_BODY_BYTES, MAX_ID_LEN};
 use super::model::{Reply, fnv64, format_uuid};
-use super::{Flavor, Simulator};
+use super::{Flavor, Simulator, SimulatorProvider, UnknownRegion};
 use eip_cloud::{
     AllocateRequest, BindTarget, ChargeType, CloudEip, CloudError, CloudProvider, EipPhase, InstanceType, Operation, UnbindRequest,
 };
@@ -73,6 +77,8 @@ const MAX_QUERY_PAIRS: usize = 1000;
 /// Smallest metadata table that is pruned.
 const META_PRUNE_MIN: usize = 1024;
 
+mod answers;
+mod auth;
 mod batch;
 mod iam;
 mod reads;
@@ -80,6 +86,9 @@ mod render;
 mod tags;
 mod writes;
 
+pub(super) use answers::transport_error;
+
+use answers::*;
 use batch::*;
 use iam::*;
 use reads::*;
@@ -135,7 +144,7 @@ struct EipMeta {
     bandwidth_name: Option<String>,
     eip_type: Option<String>,
     charge_mode: Option<String>,
-    created: Option<NaiveDateTime>,
+    created: Option<Timestamp>,
 }
 
 impl Wire {
@@ -241,218 +250,12 @@ impl Req {
         self.query().into_iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect()
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Invalid> {
         let bytes: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
             &self.body
         };
-        serde_json::from_slice(bytes).map_err(|e| format!("invalid request body: {e}"))
-    }
-}
-
-// ----- answers -----
-
-fn with_request_id(mut response: Response, request_id: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
-}
-
-fn json_answer(status: StatusCode, body: Value, request_id: &str) -> Response {
-    with_request_id((status, axum::Json(body)).into_response(), request_id)
-}
-
-fn gateway_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
-    json_answer(
-        status,
-        json!({ "error_code": code, "error_msg": message, "request_id": request_id }),
-        request_id,
-    )
-}
-
-fn iam_error(status: StatusCode, message: &str, request_id: &str) -> Response {
-    let title = status.canonical_reason().unwrap_or("Error");
-    json_answer(
-        status,
-        json!({ "error": { "code": status.as_u16(), "message": message, "title": title } }),
-        request_id,
-    )
-}
-
-/// Which error body an API family uses.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Family {
-    V1,
-    V3,
-}
-
-fn api_error(family: Family, status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
-    match family {
-        Family::V1 => json_answer(status, json!({ "code": code, "message": message }), request_id),
-        Family::V3 => gateway_error(status, code, message, request_id),
-    }
-}
-
-/// HTTP status of a simulator error code.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "APIGW.0308" => StatusCode::TOO_MANY_REQUESTS,
-        "VPC.0504" | "VPC.0514" => StatusCode::NOT_FOUND,
-        "VPC.0512" | "VPC.0510" | "VPC.0511" | "VPC.0513" | "VPC.0517" | "VPC.0521" | "VPC.0522" | "VPC.0532" => StatusCode::CONFLICT,
-        "InvalidOperation.DeletionProtection" => StatusCode::CONFLICT,
-        "VPC.0501" | "IdempotentParameterMismatch" => StatusCode::BAD_REQUEST,
-        "VPC.0502" => StatusCode::FORBIDDEN,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-fn cloud_error(family: Family, err: &CloudError, fallback_request_id: &str) -> Response {
-    let request_id = err.request_id.as_deref().unwrap_or(fallback_request_id);
-    let status = status_of(&err.code);
-    let family = if err.is_throttled() { Family::V3 } else { family };
-    let mut response = api_error(family, status, &err.code, &err.message, request_id);
-    if let Some(retry_after) = err.retry_after() {
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-            response.headers_mut().insert("retry-after", value);
-        }
-    }
-    response
-}
-
-/// 400 `VPC.0501` in `family`'s format when an ID is longer than [`MAX_ID_LEN`].
-fn check_id(wire: &Wire, family: Family, what: &str, value: &str) -> Result<(), Box<Response>> {
-    if value.len() > MAX_ID_LEN {
-        return Err(Box::new(api_error(
-            family,
-            StatusCode::BAD_REQUEST,
-            "VPC.0501",
-            &format!("Invalid {what}: at most {MAX_ID_LEN} characters."),
-            &wire.request_id(),
-        )));
-    }
-    Ok(())
-}
-
-/// An API gateway error for a request refused before it reached the protocol (body too large
-/// or too slow), with `status`.
-pub(super) fn transport_error(status: StatusCode, message: &str) -> Response {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let request_id = format_uuid((u128::from(fnv64(&n.to_le_bytes())) << 64) | u128::from(n), false);
-    gateway_error(status, "APIGW.0201", message, &request_id)
-}
-
-fn no_content(request_id: &str) -> Response {
-    with_request_id(StatusCode::NO_CONTENT.into_response(), request_id)
-}
-
-// ----- authentication -----
-
-impl Wire {
-    /// Checks the token or AK/SK signature; with `project_id`, returns its region.
-    fn authenticate(&self, req: &Req, project_id: Option<&str>) -> Result<Option<String>, Box<Response>> {
-        let request_id = self.request_id();
-        let refuse = |message: &str| {
-            Err(Box::new(gateway_error(
-                StatusCode::UNAUTHORIZED,
-                "APIGW.0301",
-                message,
-                &request_id,
-            )))
-        };
-        if let Some(token) = req.header("x-auth-token") {
-            let now = Instant::now();
-            let state = self.lock();
-            let Some(issued) = state.tokens.get(token).filter(|t| t.expires > now) else {
-                return refuse("Incorrect IAM authentication information: the token is invalid or expired");
-            };
-            if let Some(project) = project_id
-                && issued.project_id != project
-            {
-                return refuse("Incorrect IAM authentication information: the token is scoped to another project");
-            }
-        } else if let Some(authorization) = req.header("authorization") {
-            let Some(auth) = signing::parse_authorization(authorization) else {
-                return refuse("Incorrect IAM authentication information: unsupported Authorization header");
-            };
-            let config = self.sim.config();
-            let Some(key) = config.auth.access_keys.iter().find(|k| k.id == auth.access_key) else {
-                return refuse("Incorrect IAM authentication information: unknown access key");
-            };
-            if !auth.signed_headers.iter().any(|h| h == "host") {
-                return refuse("Incorrect IAM authentication information: the host header must be signed");
-            }
-            let Some(date) = req
-                .header(signing::HEADER_DATE)
-                .and_then(|d| NaiveDateTime::parse_from_str(d, signing::DATE_FORMAT).ok())
-            else {
-                return refuse("Incorrect IAM authentication information: missing or malformed X-Sdk-Date");
-            };
-            if (Utc::now().naive_utc() - date).num_seconds().abs() > MAX_CLOCK_SKEW_SECS {
-                return refuse("Incorrect IAM authentication information: X-Sdk-Date is more than 15 minutes off");
-            }
-            let headers: Vec<(String, String)> = req
-                .headers
-                .iter()
-                .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
-                .collect();
-            let query = req.query();
-            let input = SignInput {
-                method: req.method.as_str(),
-                path: req.uri.path(),
-                query: &query,
-                headers: &headers,
-                body: &req.body,
-            };
-            if !signing::same_signature(&signing::expected_signature(&key.secret, &auth, &input), &auth.signature) {
-                return refuse("Incorrect IAM authentication information: verify aksk signature fail");
-            }
-            if let (Some(project), Some(header)) = (project_id, req.header("x-project-id"))
-                && header != project
-            {
-                return refuse("Incorrect IAM authentication information: X-Project-Id does not match the URL");
-            }
-        } else {
-            return refuse("Incorrect IAM authentication information: Authorization or X-Auth-Token header missing");
-        }
-        match project_id {
-            None => Ok(None),
-            Some(project) => {
-                let config = self.sim.config();
-                let region = config
-                    .auth
-                    .projects
-                    .iter()
-                    .find(|p| p.id == project)
-                    .map(|p| p.region.clone())
-                    .filter(|region| self.sim.regions().iter().any(|r| r.name == *region && r.flavor == Flavor::Otc));
-                match region {
-                    Some(region) => Ok(Some(region)),
-                    None => Err(Box::new(gateway_error(
-                        StatusCode::NOT_FOUND,
-                        "APIGW.0101",
-                        "The API does not exist or has not been published in the environment (unknown project)",
-                        &request_id,
-                    ))),
-                }
-            }
-        }
-    }
-
-    /// Authenticates an EIP route and resolves its region (`v3`: the region must offer v3).
-    fn region(&self, req: &Req, project_id: &str, v3: bool) -> Result<String, Box<Response>> {
-        let region = self.authenticate(req, Some(project_id))?.unwrap_or_default();
-        if v3 && NO_V3_REGIONS.contains(&region.as_str()) {
-            return Err(Box::new(gateway_error(
-                StatusCode::NOT_FOUND,
-                "APIGW.0101",
-                "The API does not exist or has not been published in the environment",
-                &self.request_id(),
-            )));
-        }
-        Ok(region)
+        serde_json::from_slice(bytes).map_err(Invalid::Body)
     }
 }

@@ -8,47 +8,36 @@ pub(super) struct ListQuery {
     limit: usize,
 }
 
-pub(super) fn list_query(req: &Req) -> Result<ListQuery, String> {
+pub(super) fn list_query(req: &Req) -> Result<ListQuery, Invalid> {
     let limit = match req.query_values("limit").into_iter().next() {
         None => MAX_PAGE,
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => return Err(format!("Invalid limit {:?}: must be 1-{MAX_PAGE}.", limits::truncate(&text, 64))),
+            _ => return Err(Invalid::Limit(limits::truncate(&text, 64).to_owned())),
         },
     };
     let ids = req.query_values("id");
     if ids.len() > MAX_PAGE {
-        return Err(format!("At most {MAX_PAGE} id filters are allowed."));
+        return Err(Invalid::TooManyFilters);
     }
     if ids.iter().any(|id| id.len() > MAX_ID_LEN) {
-        return Err(format!("Invalid id: at most {MAX_ID_LEN} characters."));
+        return Err(Invalid::TooLong("id"));
     }
     let marker = req.query_values("marker").into_iter().next().filter(|m| !m.is_empty());
     if marker.as_ref().is_some_and(|m| m.len() > MAX_ID_LEN) {
-        return Err(format!("Invalid marker: at most {MAX_ID_LEN} characters."));
+        return Err(Invalid::TooLong("marker"));
     }
     Ok(ListQuery { ids, marker, limit })
 }
 
 /// One page of the region's EIPs (sorted by ID), logged as one call; with the total count.
 pub(super) async fn list_eips(wire: &Wire, region: &str, query: &ListQuery) -> Result<(Vec<CloudEip>, usize, bool, String), CloudError> {
-    let ids = query.ids.clone();
-    let operation = if ids.is_empty() {
+    let operation = if query.ids.is_empty() {
         Operation::FindByOwner
     } else {
         Operation::Describe
     };
-    let (mut eips, request_id) = wire
-        .sim
-        .call(region, operation, ids.clone(), "", move |region, ctx| {
-            let eips = if ids.is_empty() {
-                region.all(ctx.now)
-            } else {
-                region.describe_answer(ctx, &ids).value
-            };
-            Ok(Reply::new((eips, ctx.request_id.clone()), ctx))
-        })
-        .await?;
+    let (mut eips, request_id) = wire.sim.list(region, operation, query.ids.clone()).await?;
     eips.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
     let total = eips.len();
     let start = match &query.marker {
@@ -60,15 +49,13 @@ pub(super) async fn list_eips(wire: &Wire, region: &str, query: &ListQuery) -> R
     Ok((rest.into_iter().take(query.limit).collect(), total, more, request_id))
 }
 
-pub(super) async fn show_eip(wire: &Wire, region: &str, id: &str) -> Result<(Option<CloudEip>, String), CloudError> {
-    let ids = vec![id.to_owned()];
-    let (eips, request_id) = wire
-        .sim
-        .call(region, Operation::Describe, ids.clone(), "", move |region, ctx| {
-            Ok(Reply::new((region.describe_answer(ctx, &ids).value, ctx.request_id.clone()), ctx))
-        })
-        .await?;
-    Ok((eips.into_iter().next(), request_id))
+/// The EIP `id` (a logged Describe), or a 404 `VPC.0504` in `family`'s format.
+pub(super) async fn show_eip(wire: &Wire, family: Family, region: &str, id: &str) -> Result<(CloudEip, String), Refused> {
+    let (eips, request_id) = wire.sim.list(region, Operation::Describe, vec![id.to_owned()]).await?;
+    match eips.into_iter().next() {
+        Some(eip) => Ok((eip, request_id)),
+        None => Err(not_found(family, id, &request_id).into()),
+    }
 }
 
 pub(super) fn not_found(family: Family, id: &str, request_id: &str) -> Response {
@@ -81,95 +68,79 @@ pub(super) fn not_found(family: Family, id: &str, request_id: &str) -> Response 
     )
 }
 
-pub(super) async fn v1_list(State(wire): State<Wire>, Path(project_id): Path<String>, req: Req) -> Response {
-    let region = match wire.region(&req, &project_id, false) {
-        Ok(region) => region,
-        Err(response) => return *response,
-    };
-    let query = match list_query(&req) {
-        Ok(query) => query,
-        Err(message) => return api_error(Family::V1, StatusCode::BAD_REQUEST, "VPC.0501", &message, &wire.request_id()),
-    };
+/// A page of a list route (v1 or v3, as `family` says): the EIPs and their records.
+pub(super) struct Page {
+    eips: Vec<CloudEip>,
+    records: Vec<Value>,
+    total: usize,
+    more: bool,
+    request_id: String,
+}
+
+/// What the v1 and v3 lists share: authentication, the query, one logged call, the records.
+async fn list(wire: &Wire, family: Family, req: &Req, project_id: &str) -> Result<Page, Refused> {
+    let region = wire.region(req, project_id, family == Family::V3)?;
+    let query = list_query(req)?;
     wire.prune(&region);
-    match list_eips(&wire, &region, &query).await {
-        Ok((eips, _, _, request_id)) => {
-            let records: Vec<Value> = eips
-                .iter()
-                .map(|eip| v1_record(eip, &wire.meta(&region, &eip.allocation_id), &project_id))
-                .collect();
-            json_answer(StatusCode::OK, json!({ "publicips": records }), &request_id)
-        }
-        Err(err) => cloud_error(Family::V1, &err, &wire.request_id()),
-    }
+    let (eips, total, more, request_id) = list_eips(wire, &region, &query).await?;
+    let render = render_of(family);
+    let records = eips
+        .iter()
+        .map(|eip| render(eip, &wire.meta(&region, &eip.allocation_id), project_id))
+        .collect();
+    Ok(Page {
+        eips,
+        records,
+        total,
+        more,
+        request_id,
+    })
+}
+
+/// What the v1 and v3 shows share: the EIP's record and the request ID.
+async fn show(wire: &Wire, family: Family, req: &Req, project_id: &str, id: &str) -> Result<(Value, String), Refused> {
+    let provider = wire.eip_route(req, project_id, id, family == Family::V3)?;
+    let region = provider.region();
+    let (eip, request_id) = show_eip(wire, family, region, id).await?;
+    Ok((render_of(family)(&eip, &wire.meta(region, id), project_id), request_id))
+}
+
+pub(super) async fn v1_list(State(wire): State<Wire>, Path(project_id): Path<String>, req: Req) -> Response {
+    let answer = list(&wire, Family::V1, &req, &project_id)
+        .await
+        .map(|page| json_answer(StatusCode::OK, json!({ "publicips": page.records }), &page.request_id));
+    wire.respond(Family::V1, answer)
 }
 
 pub(super) async fn v1_show(State(wire): State<Wire>, Path((project_id, id)): Path<(String, String)>, req: Req) -> Response {
-    let region = match wire.region(&req, &project_id, false) {
-        Ok(region) => region,
-        Err(response) => return *response,
-    };
-    if let Err(response) = check_id(&wire, Family::V1, "publicip_id", &id) {
-        return *response;
-    }
-    match show_eip(&wire, &region, &id).await {
-        Ok((Some(eip), request_id)) => json_answer(
-            StatusCode::OK,
-            json!({ "publicip": v1_record(&eip, &wire.meta(&region, &id), &project_id) }),
-            &request_id,
-        ),
-        Ok((None, request_id)) => not_found(Family::V1, &id, &request_id),
-        Err(err) => cloud_error(Family::V1, &err, &wire.request_id()),
-    }
+    let answer = show(&wire, Family::V1, &req, &project_id, &id)
+        .await
+        .map(|(record, request_id)| json_answer(StatusCode::OK, json!({ "publicip": record }), &request_id));
+    wire.respond(Family::V1, answer)
 }
 
 pub(super) async fn v3_list(State(wire): State<Wire>, Path(project_id): Path<String>, req: Req) -> Response {
-    let region = match wire.region(&req, &project_id, true) {
-        Ok(region) => region,
-        Err(response) => return *response,
-    };
-    let query = match list_query(&req) {
-        Ok(query) => query,
-        Err(message) => return api_error(Family::V3, StatusCode::BAD_REQUEST, "VPC.0501", &message, &wire.request_id()),
-    };
-    wire.prune(&region);
-    match list_eips(&wire, &region, &query).await {
-        Ok((eips, total, more, request_id)) => {
-            let records: Vec<Value> = eips
-                .iter()
-                .map(|eip| v3_record(eip, &wire.meta(&region, &eip.allocation_id), &project_id))
-                .collect();
-            let mut page_info = json!({ "current_count": records.len() });
-            if let Some(first) = eips.first() {
-                page_info["previous_marker"] = json!(first.allocation_id);
-            }
-            if more && let Some(last) = eips.last() {
-                page_info["next_marker"] = json!(last.allocation_id);
-            }
-            json_answer(
-                StatusCode::OK,
-                json!({ "request_id": request_id, "publicips": records, "page_info": page_info, "total_count": total }),
-                &request_id,
-            )
+    let answer = list(&wire, Family::V3, &req, &project_id).await.map(|page| {
+        let mut page_info = json!({ "current_count": page.records.len() });
+        if let Some(first) = page.eips.first() {
+            page_info["previous_marker"] = json!(first.allocation_id);
         }
-        Err(err) => cloud_error(Family::V3, &err, &wire.request_id()),
-    }
+        if page.more
+            && let Some(last) = page.eips.last()
+        {
+            page_info["next_marker"] = json!(last.allocation_id);
+        }
+        let body = json!({
+            "request_id": page.request_id, "publicips": page.records, "page_info": page_info, "total_count": page.total,
+        });
+        json_answer(StatusCode::OK, body, &page.request_id)
+    });
+    wire.respond(Family::V3, answer)
 }
 
 pub(super) async fn v3_show(State(wire): State<Wire>, Path((project_id, id)): Path<(String, String)>, req: Req) -> Response {
-    let region = match wire.region(&req, &project_id, true) {
-        Ok(region) => region,
-        Err(response) => return *response,
-    };
-    if let Err(response) = check_id(&wire, Family::V3, "publicip_id", &id) {
-        return *response;
-    }
-    match show_eip(&wire, &region, &id).await {
-        Ok((Some(eip), request_id)) => json_answer(
-            StatusCode::OK,
-            json!({ "request_id": request_id, "publicip": v3_record(&eip, &wire.meta(&region, &id), &project_id) }),
-            &request_id,
-        ),
-        Ok((None, request_id)) => not_found(Family::V3, &id, &request_id),
-        Err(err) => cloud_error(Family::V3, &err, &wire.request_id()),
-    }
+    let answer = show(&wire, Family::V3, &req, &project_id, &id)
+        .await
+        .map(|(record, request_id)| json_answer(StatusCode::OK, json!({ "request_id": request_id, "publicip": record }), &request_id));
+    wire.respond(Family::V3, answer)
 }

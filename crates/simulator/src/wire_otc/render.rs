@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// How the routes of `family` render an EIP record.
+pub(super) fn render_of(family: Family) -> fn(&CloudEip, &EipMeta, &str) -> Value {
+    match family {
+        Family::V1 => v1_record,
+        Family::V3 => v3_record,
+    }
+}
+
 /// A port-style binding: `(port_id, private_ip)`.
 pub(super) fn port_of(eip: &CloudEip) -> Option<(String, Option<String>)> {
     eip.bound_to.as_ref().and_then(|b| match b.instance_type {
@@ -20,7 +28,7 @@ pub(super) fn derived_uuid(salt: &str, id: &str) -> String {
     format_uuid(bits, false)
 }
 
-pub(super) fn created(meta: &EipMeta) -> NaiveDateTime {
+pub(super) fn created(meta: &EipMeta) -> Timestamp {
     meta.created.unwrap_or_default()
 }
 
@@ -42,7 +50,7 @@ pub(super) fn v1_record(eip: &CloudEip, meta: &EipMeta, project_id: &str) -> Val
         "type": eip_type(meta),
         "public_ip_address": eip.ip_address,
         "tenant_id": project_id,
-        "create_time": created(meta).format("%Y-%m-%d %H:%M:%S").to_string(),
+        "create_time": created(meta).strftime("%Y-%m-%d %H:%M:%S").to_string(),
         "bandwidth_id": derived_uuid("bandwidth", &eip.allocation_id),
         "bandwidth_name": bandwidth_name(eip, meta),
         "bandwidth_size": eip.bandwidth_mbps.unwrap_or(5),
@@ -69,7 +77,7 @@ pub(super) fn v1_record(eip: &CloudEip, meta: &EipMeta, project_id: &str) -> Val
 
 /// `GET /v3/.../eip/publicips/{id}` record.
 pub(super) fn v3_record(eip: &CloudEip, meta: &EipMeta, project_id: &str) -> Value {
-    let created = created(meta).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let created = created(meta).strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let vnic = port_of(eip).map(|(port, private_ip)| {
         json!({
             "private_ip_address": private_ip, "device_id": "", "device_owner": "", "vpc_id": derived_uuid("vpc", project_id),

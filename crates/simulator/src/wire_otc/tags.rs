@@ -31,93 +31,65 @@ pub(super) fn valid_tag(tag: &WireTag) -> bool {
 /// Applies tag changes of an existing EIP through the model (one logged `Tag` or `Untag` call);
 /// 204. Wire keys are read back into the operator's (see [`tag_from_wire`]), so the model holds
 /// one form whichever front end wrote a tag.
-pub(super) async fn change_tags(wire: &Wire, req: &Req, project_id: &str, id: &str, create: bool, tags: Vec<WireTag>) -> Response {
-    let region = match wire.region(req, project_id, false) {
-        Ok(region) => region,
-        Err(response) => return *response,
-    };
-    if let Err(response) = check_id(wire, Family::V1, "publicip_id", id) {
-        return *response;
-    }
+pub(super) async fn change_tags(wire: &Wire, req: &Req, project_id: &str, id: &str, create: bool, tags: Vec<WireTag>) -> Answer {
+    let provider = wire.eip_route(req, project_id, id, false)?;
     if let Some(bad) = tags.iter().find(|t| !valid_tag(t)) {
-        return api_error(
-            Family::V1,
-            StatusCode::BAD_REQUEST,
-            "VPC.0501",
-            &format!(
-                "Invalid tag {:?}: keys 1-36 of A-Za-z0-9_-, values up to 43 of A-Za-z0-9_.-",
-                limits::truncate(&bad.key, 64)
-            ),
-            &wire.request_id(),
-        );
+        return Err(Refused::Invalid(Invalid::Tag(limits::truncate(&bad.key, 64).to_owned())));
     }
     let ids = vec![id.to_owned()];
-    let result = if create {
+    let receipt = if create {
         let tags: BTreeMap<String, String> = tags.into_iter().map(|t| tag_from_wire(&t.key, &t.value)).collect();
         wire.sim
-            .call(&region, Operation::Tag, ids.clone(), "", move |region, ctx| {
+            .call(provider.region(), Operation::Tag, ids.clone(), "", move |region, ctx| {
                 region.tag(ctx, &ids, &tags)
             })
-            .await
+            .await?
     } else {
         let keys: Vec<String> = tags.into_iter().map(|t| tag_from_wire(&t.key, "").0).collect();
         wire.sim
-            .call(&region, Operation::Untag, ids.clone(), "", move |region, ctx| {
+            .call(provider.region(), Operation::Untag, ids.clone(), "", move |region, ctx| {
                 region.untag(ctx, &ids, &keys)
             })
-            .await
+            .await?
     };
-    match result {
-        Ok(receipt) => no_content(&receipt.request_id),
-        Err(err) => cloud_error(Family::V1, &err, &wire.request_id()),
-    }
+    Ok(no_content(&receipt.request_id))
 }
 
 pub(super) async fn tags_action(State(wire): State<Wire>, Path((project_id, id)): Path<(String, String)>, req: Req) -> Response {
-    let body: TagsAction = match req.json() {
-        Ok(body) => body,
-        Err(message) => return api_error(Family::V1, StatusCode::BAD_REQUEST, "VPC.0501", &message, &wire.request_id()),
+    let answer = async {
+        let body: TagsAction = req.json()?;
+        let create = match body.action.as_str() {
+            "create" => true,
+            "delete" => false,
+            other => return Err(Refused::Invalid(Invalid::TagAction(limits::truncate(other, 64).to_owned()))),
+        };
+        change_tags(&wire, &req, &project_id, &id, create, body.tags).await
     };
-    let create = match body.action.as_str() {
-        "create" => true,
-        "delete" => false,
-        other => {
-            return api_error(
-                Family::V1,
-                StatusCode::BAD_REQUEST,
-                "VPC.0501",
-                &format!("Invalid action {:?}: create or delete.", limits::truncate(other, 64)),
-                &wire.request_id(),
-            );
-        }
-    };
-    change_tags(&wire, &req, &project_id, &id, create, body.tags).await
+    wire.respond(Family::V1, answer.await)
 }
 
 pub(super) async fn create_tag(State(wire): State<Wire>, Path((project_id, id)): Path<(String, String)>, req: Req) -> Response {
-    match req.json::<OneTag>() {
-        Ok(body) => change_tags(&wire, &req, &project_id, &id, true, vec![body.tag]).await,
-        Err(message) => api_error(Family::V1, StatusCode::BAD_REQUEST, "VPC.0501", &message, &wire.request_id()),
-    }
+    let answer = async {
+        let body: OneTag = req.json()?;
+        change_tags(&wire, &req, &project_id, &id, true, vec![body.tag]).await
+    };
+    wire.respond(Family::V1, answer.await)
 }
 
 pub(super) async fn show_tags(State(wire): State<Wire>, Path((project_id, id)): Path<(String, String)>, req: Req) -> Response {
-    let region = match wire.region(&req, &project_id, false) {
-        Ok(region) => region,
-        Err(response) => return *response,
+    let answer = async {
+        let provider = wire.eip_route(&req, &project_id, &id, false)?;
+        let request_id = wire.request_id();
+        let Some(eip) = wire.sim.eip(provider.region(), &id) else {
+            return Ok(not_found(Family::V1, &id, &request_id));
+        };
+        let tags: Vec<Value> = wire_tags(&eip)
+            .into_iter()
+            .map(|(key, value)| json!({ "key": key, "value": value }))
+            .collect();
+        Ok(json_answer(StatusCode::OK, json!({ "tags": tags }), &request_id))
     };
-    if let Err(response) = check_id(&wire, Family::V1, "publicip_id", &id) {
-        return *response;
-    }
-    let request_id = wire.request_id();
-    let Some(eip) = wire.sim.eip(&region, &id) else {
-        return not_found(Family::V1, &id, &request_id);
-    };
-    let tags: Vec<Value> = wire_tags(&eip)
-        .into_iter()
-        .map(|(key, value)| json!({ "key": key, "value": value }))
-        .collect();
-    json_answer(StatusCode::OK, json!({ "tags": tags }), &request_id)
+    wire.respond(Family::V1, answer.await)
 }
 
 /// `DELETE /v2.0/{project_id}/publicips/{id}/tags/{key}`: removes one tag; 204.
@@ -127,5 +99,6 @@ pub(super) async fn delete_tag(
     req: Req,
 ) -> Response {
     let tag = WireTag { key, value: String::new() };
-    change_tags(&wire, &req, &project_id, &id, false, vec![tag]).await
+    let answer = change_tags(&wire, &req, &project_id, &id, false, vec![tag]).await;
+    wire.respond(Family::V1, answer)
 }
