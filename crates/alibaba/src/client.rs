@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
+use super::NAME;
 use super::answers::{self, Reply};
 use super::credentials::{self, Credentials};
 use super::signing::{self, V3Request};
-use super::NAME;
 use eip_api::AlibabaSignatureVersion;
 use eip_cloud::http::{self, Wire};
 use eip_cloud::redact::Redactor;

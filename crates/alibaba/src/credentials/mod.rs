@@ -36,7 +36,7 @@ use eip_cloud::redact::Redactor;
 use eip_cloud::secrets::{self, MAX_SECRET_VALUE};
 use eip_cloud::{CloudError, Operation, SecretData, SecretSource};
 use rrsa::CachedSts;
-pub use rrsa::{needs_refresh, parse_rfc3339, parse_sts_credentials, parse_temporary_keys, sts_credentials};
+pub use rrsa::{needs_refresh, parse_rfc3339, parse_temporary_keys, sts_credentials};
 
 /// STS API version of `AssumeRoleWithOIDC`.
 pub const STS_VERSION: &str = "2015-04-01";

@@ -178,16 +178,6 @@ pub fn parse_temporary_keys(operation: Operation, body: &Value) -> Result<(Crede
     sts_credentials(operation, answer, Timestamp::now())
 }
 
-/// [`parse_temporary_keys`] with the expiry as a `chrono` time: kept, with the `chrono`
-/// dependency it needs, only for the simulator's tests that still call it.
-pub fn parse_sts_credentials(operation: Operation, body: &Value) -> Result<(Credentials, chrono::DateTime<chrono::Utc>), CloudError> {
-    let (credentials, expires_at) = parse_temporary_keys(operation, body)?;
-    let nanos = u32::try_from(expires_at.subsec_nanosecond()).unwrap_or(0);
-    let expires_at = chrono::DateTime::from_timestamp(expires_at.as_second(), nanos)
-        .ok_or_else(|| http::invalid_response(operation, "AssumeRoleWithOIDC answered an Expiration out of range"))?;
-    Ok((credentials, expires_at))
-}
-
 /// An RFC 3339 time: `YYYY-MM-DD`, `T` (or `t`, or a space), `hh:mm:ss`, an optional fraction,
 /// `Z` or `±hh:mm`. (jiff alone also takes ISO 8601's other forms: minutes without seconds,
 /// basic format, bracketed time zones.)

@@ -7,7 +7,7 @@ use super::*;
 use crate::model;
 use crate::{SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET, SimulatorConfig};
 use eip_alibaba::client::{self, Endpoint, RpcClient};
-use eip_alibaba::credentials::{Credentials, parse_sts_credentials};
+use eip_alibaba::credentials::{Credentials, parse_temporary_keys};
 use eip_api::AlibabaSignatureVersion;
 use eip_cloud::{BindTarget, InstanceType, Operation};
 
@@ -60,14 +60,14 @@ async fn temporary_keys_need_their_security_token() {
         .expect("sends");
     assert_eq!(answer.status().as_u16(), 200);
     let body: Value = answer.json().await.expect("JSON");
-    let (temporary, expires_at) = parse_sts_credentials(Operation::Describe, &body).expect("credentials");
+    let (temporary, expires_at) = parse_temporary_keys(Operation::Describe, &body).expect("credentials");
     assert!(temporary.access_key_id.starts_with("STS."));
     // Valid for more than 14 minutes from now: "now + 14 minutes" read by the same client, as
     // the same type, from an answer that expires then.
     let in_14_minutes = Timestamp::now().checked_add(SignedDuration::from_mins(14)).expect("in range");
     let mut probe = body.clone();
     probe["Credentials"]["Expiration"] = Value::String(in_14_minutes.strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string());
-    let (_, in_14_minutes) = parse_sts_credentials(Operation::Describe, &probe).expect("credentials");
+    let (_, in_14_minutes) = parse_temporary_keys(Operation::Describe, &probe).expect("credentials");
     assert!(expires_at > in_14_minutes);
 
     for version in [AlibabaSignatureVersion::V3, AlibabaSignatureVersion::V1] {
