@@ -20,7 +20,10 @@ fn config() -> ProptestConfig {
         failure_persistence: None,
         // Fixed, so CI is deterministic; EIP_PROPTEST_SEED explores other seeds.
         rng_seed: proptest::test_runner::RngSeed::Fixed(
-            std::env::var("EIP_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x07C_0007C),
+            std::env::var("EIP_PROPTEST_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0x07C_0007C),
         ),
         ..ProptestConfig::default()
     }
