@@ -376,14 +376,8 @@ impl CloudProvider for AlibabaProvider {
     }
 
     async fn unassociate(&self, request: &UnbindRequest) -> Result<Receipt, CloudError> {
-        let UnbindRequest {
-            allocation_id,
-            current,
-            force,
-            client_token,
-            ..
-        } = request;
-        let force = *force;
+        let (allocation_id, current, force, client_token) =
+            (&request.allocation_id, &request.current, request.force, &request.client_token);
         let instance_type = alibaba_instance_type(Operation::Unassociate, current.instance_type)?;
         let mut params = BTreeMap::from([
             ("AllocationId".to_owned(), allocation_id.to_owned()),

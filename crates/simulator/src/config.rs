@@ -63,6 +63,16 @@ pub struct Latencies {
 }
 
 impl Latencies {
+    /// The same latency for every operation.
+    pub fn uniform(latency: Duration) -> Self {
+        Latencies {
+            allocate: latency,
+            associate: latency,
+            unassociate: latency,
+            release: latency,
+        }
+    }
+
     /// Every latency cut to [`MAX_LATENCY`].
     pub fn clamped(self) -> Self {
         Latencies {

@@ -107,14 +107,8 @@ impl CloudProvider for SimulatorProvider {
     }
 
     async fn unassociate(&self, request: &UnbindRequest) -> Result<Receipt, CloudError> {
-        let UnbindRequest {
-            allocation_id,
-            current,
-            force,
-            client_token,
-            ..
-        } = request;
-        let (allocation_id, force) = (allocation_id.as_str(), *force);
+        let (allocation_id, current, force) = (request.allocation_id.as_str(), &request.current, request.force);
+        let client_token = request.client_token.as_str();
         self.sim
             .call(
                 &self.region,

@@ -23,7 +23,7 @@ fn config() -> ProptestConfig {
             std::env::var("EIP_PROPTEST_SEED")
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .unwrap_or(0x07C_0007C),
+                .unwrap_or(0x0007_C07C),
         ),
         ..ProptestConfig::default()
     }

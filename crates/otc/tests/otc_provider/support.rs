@@ -44,12 +44,7 @@ pub async fn start(config: SimulatorConfig) -> Cloud {
 pub fn latencies(ms: u64) -> SimulatorConfig {
     let latency = Duration::from_millis(ms);
     SimulatorConfig {
-        latencies: Latencies {
-            allocate: latency,
-            associate: latency,
-            unassociate: latency,
-            release: latency,
-        },
+        latencies: Latencies::uniform(latency),
         ..SimulatorConfig::instant()
     }
 }

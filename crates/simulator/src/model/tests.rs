@@ -9,12 +9,7 @@ use eip_cloud::OWNER_TAG;
 fn ctx(now: Instant, latency: Duration) -> Ctx {
     Ctx {
         now,
-        latencies: Latencies {
-            allocate: latency,
-            associate: latency,
-            unassociate: latency,
-            release: latency,
-        },
+        latencies: Latencies::uniform(latency),
         quota: 10,
         auto_create_instances: false,
         request_id: "req-1".into(),

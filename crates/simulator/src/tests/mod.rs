@@ -23,12 +23,7 @@ fn sim(latency_secs: u64) -> Simulator {
     let latency = Duration::from_secs(latency_secs);
     Simulator::new(SimulatorConfig {
         seed: 11,
-        latencies: Latencies {
-            allocate: latency,
-            associate: latency,
-            unassociate: latency,
-            release: latency,
-        },
+        latencies: Latencies::uniform(latency),
         ..SimulatorConfig::instant()
     })
 }
