@@ -60,6 +60,16 @@ pub fn http_ok(addr: SocketAddr, method: &str, path: &str, body: &str) -> String
     }
 }
 
+/// The strings of a JSON array (none when it is not one).
+pub fn strings(array: &serde_json::Value) -> Vec<String> {
+    array
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
 /// What the driver needs to know.
 #[derive(Clone, Debug)]
 pub struct DriverPlan {
@@ -250,14 +260,7 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
         let body = format!(r#"{{"instanceType":"{kind}","prefix":"{prefix}","count":{count}}}"#);
         let answer = http_ok(sim, "POST", &format!("/admin/regions/{region}/instances"), &body);
         let value: serde_json::Value = serde_json::from_str(&answer).expect("instances answer");
-        pools.push(
-            value["ids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-        );
+        pools.push(strings(&value["ids"]));
     }
     let (key_id, key_secret) = (eip_simulator::SIM_ACCESS_KEY_ID, eip_simulator::SIM_ACCESS_KEY_SECRET);
     cluster.apply(&format!(
@@ -288,14 +291,14 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
     let window = plan.chaos_window.max(Duration::from_secs(20));
     let at = |rng: &mut SmallRng| Duration::from_millis(rng.random_range(8_000..window.as_millis() as u64));
     let mut schedule: Vec<(Duration, Event)> = Vec::new();
-    for _ in 0..plan.kills {
-        schedule.push((at(&mut rng), Event::Kill));
-    }
-    for _ in 0..plan.failovers {
-        schedule.push((at(&mut rng), Event::Failover));
-    }
-    for _ in 0..plan.apiserver_restarts {
-        schedule.push((at(&mut rng), Event::ApiRestart));
+    for (count, event) in [
+        (plan.kills, Event::Kill),
+        (plan.failovers, Event::Failover),
+        (plan.apiserver_restarts, Event::ApiRestart),
+    ] {
+        for _ in 0..count {
+            schedule.push((at(&mut rng), event));
+        }
     }
     for _ in 0..plan.latency_spikes {
         let t = at(&mut rng);
