@@ -34,6 +34,8 @@ fn main() {
         Command::new(&operator)
             .args(["run", "--simulator", "--simulator-profile", "dev", "--resync-seconds", "30"])
             .arg(format!("--simulator-admin-addr={admin}"))
+            // Loopback only: a dev machine's metrics are nobody else's business.
+            .arg("--metrics-addr=127.0.0.1:8080")
             .env("KUBECONFIG", &cp.kubeconfig)
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit()),
