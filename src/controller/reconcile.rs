@@ -331,7 +331,8 @@ pub fn error_policy(eip: Arc<ElasticIP>, error: &Error, ctx: Arc<Context>) -> Ac
     let uid = eip.uid().unwrap_or_default();
     let failures = ctx.record_failure(&uid);
     warn!(name = %eip.name_any(), namespace = eip.namespace().unwrap_or_default(), %error, failures, "reconcile failed");
-    Action::requeue(ctx.timing.backoff(failures))
+    // Every error here is the Kubernetes side's (the cloud's are outcomes of a reconcile).
+    Action::requeue(ctx.timing.kube_backoff(failures))
 }
 
 /// How long the current operation has been going on, for the growing poll interval.

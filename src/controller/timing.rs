@@ -30,6 +30,11 @@ pub struct Timing {
     /// Bounds of the exponential backoff after retryable errors.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// Cap of the same backoff after Kubernetes API errors (the API server down or restarting).
+    /// Lower than the cloud's: retrying the operator's own API server spends no cloud quota, and
+    /// when it is back every object must move within seconds, not minutes (the chaos soak found
+    /// objects idle for over two minutes after a 25-second API server restart).
+    pub kube_backoff_max: Duration,
     /// How long an absence must persist (seen by two well-formed looks at least this far apart)
     /// before the operator believes it: clouds are eventually consistent.
     pub absence_confirmation: Duration,
@@ -46,6 +51,7 @@ impl Default for Timing {
             poll_max: Duration::from_secs(30),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
+            kube_backoff_max: Duration::from_secs(15),
             absence_confirmation: Duration::from_secs(5),
         }
     }
@@ -88,8 +94,17 @@ impl Timing {
 
     /// Exponential backoff with ±20% jitter, so objects that failed together do not retry together.
     pub fn backoff(&self, failures: u32) -> Duration {
+        self.jittered_backoff(failures, self.backoff_max)
+    }
+
+    /// [`Timing::backoff`] after Kubernetes API errors: capped at `kube_backoff_max`.
+    pub fn kube_backoff(&self, failures: u32) -> Duration {
+        self.jittered_backoff(failures, self.kube_backoff_max.min(self.backoff_max))
+    }
+
+    fn jittered_backoff(&self, failures: u32, max: Duration) -> Duration {
         let exp = self.backoff_base.saturating_mul(1u32 << failures.min(16));
-        let capped = exp.min(self.backoff_max);
+        let capped = exp.min(max);
         let spread = capped / 5;
         capped - spread + jitter(spread * 2)
     }
@@ -132,6 +147,20 @@ mod tests {
         }
         assert!(t.backoff(0) < Duration::from_secs(2));
         assert!(t.backoff(30) <= t.backoff_max * 6 / 5);
+    }
+
+    /// Regression (chaos soak, seed 2, N = 1,000): after a kube-apiserver restart, objects whose
+    /// reconciles failed against it several times waited minutes to retry.
+    #[test]
+    fn kubernetes_api_errors_back_off_to_seconds_not_minutes() {
+        let t = Timing::default();
+        for failures in 0..40 {
+            let d = t.kube_backoff(failures);
+            let nominal = t.backoff_base.saturating_mul(1u32 << failures.min(16)).min(t.kube_backoff_max);
+            assert!(d >= nominal * 4 / 5 && d <= nominal * 6 / 5, "{failures}: {d:?}");
+        }
+        assert!(t.kube_backoff(8) <= Duration::from_secs(18), "{:?}", t.kube_backoff(8));
+        assert!(t.backoff(8) >= Duration::from_secs(200), "the cloud's backoff keeps its cap");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::super::driver::strings;
 use super::OWNER_TAG;
 use super::lifecycle::Outcome;
-use super::plan::Plan;
+use super::plan::{Oob, Plan};
 use super::report::Report;
 use super::watchdog::{Shared, Snapshot, status_line};
 
@@ -98,7 +98,10 @@ pub(super) fn check_cloud(report: &mut Report, plans: &[Plan], outcomes: &[Outco
     for (i, (plan, out)) in plans.iter().zip(outcomes).enumerate() {
         let id = out.seeded_id.clone().or_else(|| out.allocation_id.clone());
         let Some(id) = id else { continue };
-        if out.released_out_of_band || !out.gone {
+        // An EIP the soak itself released out of band is gone whatever the policy says (also
+        // when the object never reported it, having missed its bound).
+        let released_by_us = matches!(plan.oob, Some((Oob::Release, _)));
+        if out.released_out_of_band || released_by_us || !out.gone {
             continue;
         }
         let eip = final_snap.eips.get(&id);
