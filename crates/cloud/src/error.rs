@@ -130,11 +130,6 @@ impl CloudError {
         self
     }
 
-    /// The same error, for another operation (a credentials failure met while describing).
-    pub fn for_operation(self, operation: Operation) -> Self {
-        CloudError { operation, ..self }
-    }
-
     /// The same context with another failure (a provider reclassifying a cloud's answer).
     pub fn reclassified(self, failure: Failure) -> Self {
         CloudError { failure, ..self }
@@ -197,10 +192,6 @@ mod tests {
         );
         let gone = CloudError::gone(Operation::Release, "NotFound", "gone");
         assert_eq!((gone.class(), gone.blocker(), gone.is_throttled()), (ErrorClass::Gone, None, false));
-        assert_eq!(
-            gone.clone().reclassified(Failure::Terminal(Blocker::Other)).class(),
-            ErrorClass::Terminal
-        );
-        assert_eq!(gone.for_operation(Operation::Describe).operation, Operation::Describe);
+        assert_eq!(gone.reclassified(Failure::Terminal(Blocker::Other)).class(), ErrorClass::Terminal);
     }
 }

@@ -35,12 +35,6 @@ impl Default for Capabilities {
     }
 }
 
-impl Capabilities {
-    pub fn supports(&self, kind: InstanceType) -> bool {
-        self.binding_types.contains(&kind)
-    }
-}
-
 /// A cloud account in one region, as the reconciler sees it.
 #[async_trait]
 pub trait CloudProvider: Send + Sync + 'static {
@@ -69,7 +63,7 @@ pub trait CloudProvider: Send + Sync + 'static {
 
     async fn associate(&self, allocation_id: &str, target: &BindTarget, client_token: &str) -> Result<Receipt, CloudError>;
 
-    /// Undoes the binding the cloud reported ([`UnbindRequest::of`]).
+    /// Undoes the binding the cloud reported, with the handle it reported it with.
     async fn unassociate(&self, request: &UnbindRequest) -> Result<Receipt, CloudError>;
 
     async fn release(&self, allocation_id: &str, client_token: &str) -> Result<Receipt, CloudError>;

@@ -220,17 +220,6 @@ impl UnbindRequest {
         }
     }
 
-    /// Unbinds `eip` from what it is bound to, as the cloud reported it (`None` when it is not
-    /// bound).
-    pub fn of(eip: &CloudEip, force: bool, client_token: impl Into<String>) -> Option<Self> {
-        let current = eip.bound_to.clone()?;
-        Some(UnbindRequest {
-            handle: eip.binding_handle.clone(),
-            force,
-            ..UnbindRequest::new(eip.allocation_id.clone(), current, client_token)
-        })
-    }
-
     pub fn forced(mut self, force: bool) -> Self {
         self.force = force;
         self
