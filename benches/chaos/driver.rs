@@ -198,7 +198,8 @@ fn start_replica(plan: &DriverPlan, kubeconfig: &Path, identity: &str) -> Child 
             .args(["--stalled-resync-max-seconds", "10", "--concurrency", "16"])
             .arg("--metrics-addr=none")
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info")
+            // CHAOS_OPERATOR_LOG=debug logs every reconcile's decision (large, but it shows why).
+            .env("RUST_LOG", std::env::var("CHAOS_OPERATOR_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::null())
             .stderr(log_file(&plan.log_dir, &format!("{identity}.log"))),
     )
@@ -269,12 +270,7 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
     cluster.apply(&format!(
         "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: chaos-alibaba\nspec:\n  provider: alibaba\n  region: {ALIBABA_REGION}\n  endpoint: http://{sim}\n  credentialsSecretRef:\n    name: chaos-alibaba\n    namespace: {LEASE_NAMESPACE}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n---\napiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: chaos-otc\nspec:\n  provider: otc\n  region: {OTC_REGION}\n  endpoint: http://{sim}\n  credentialsSecretRef:\n    name: chaos-otc\n    namespace: {LEASE_NAMESPACE}\n  otc:\n    projectName: {OTC_REGION}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n"
     ));
-    http_ok(
-        sim,
-        "PUT",
-        "/admin/faults",
-        &format!(r#"{{"errorRate":{},"extraLatencyMs":0}}"#, plan.fault_rate),
-    );
+    http_ok(sim, "PUT", "/admin/faults", &faults_body(plan.fault_rate, 0));
     for identity in REPLICAS {
         procs
             .replicas
@@ -392,7 +388,7 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
                 }
                 Event::SpikeOn | Event::SpikeOff => {
                     let extra = if matches!(event, Event::SpikeOn) { 1500 } else { 0 };
-                    let body = format!(r#"{{"errorRate":{},"extraLatencyMs":{extra}}}"#, plan.fault_rate);
+                    let body = faults_body(plan.fault_rate, extra);
                     if http(sim, "PUT", "/admin/faults", &body).is_ok() && matches!(event, Event::SpikeOn) {
                         stats.lock().expect("stats").latency_spikes += 1;
                         note(&stats, "latency spike: +1500 ms per call for 10 s".into());
@@ -409,4 +405,12 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
     );
     drop(procs);
     drop(cluster);
+}
+
+/// The simulator's faults: `rate` of the calls faulted, spread over every kind it injects
+/// (a `timeout` costs its object the client's 30 s timeout, so it is the rarest), plus `extra_ms`
+/// of latency on every call.
+fn faults_body(rate: f64, extra_ms: u64) -> String {
+    let mix = r#"{"unavailable":3,"throttled":2,"busy":2,"reset":2,"slow":2,"malformed":2,"timeout":1}"#;
+    format!(r#"{{"errorRate":{rate},"extraLatencyMs":{extra_ms},"mix":{mix}}}"#)
 }

@@ -22,29 +22,20 @@ pub(super) fn count_calls(report: &mut Report, counters: &[Value], n: usize) {
         let count = row["count"].as_u64().unwrap_or(0);
         let op = row["operation"].as_str().unwrap_or("?").to_string();
         *report.calls_per_lifecycle.entry(op).or_default() += count as f64 / n as f64;
-        if row["outcome"] == "Error" {
+        let failed = row["outcome"] == "Error";
+        if failed {
             errors += count;
-            let code = row["code"].as_str().unwrap_or("?");
-            let kind = fault_kind(code);
-            let key = if kind == "other" {
-                format!("other {code}")
-            } else {
-                kind.to_string()
-            };
-            *report.faults_by_kind.entry(key).or_default() += count;
         }
+        // An injected fault by its kind (those after the model answered Ok to the cloud's
+        // books); any other refusal by its code.
+        let key = match (row["fault"].as_str(), failed) {
+            (Some(kind), _) => kind.to_string(),
+            (None, true) => format!("other {}", row["code"].as_str().unwrap_or("?")),
+            (None, false) => continue,
+        };
+        *report.faults_by_kind.entry(key).or_default() += count;
     }
     report.errors_per_lifecycle = errors as f64 / n as f64;
-}
-
-/// The kind of a failed call by its error code (Alibaba's or OTC's).
-fn fault_kind(code: &str) -> &'static str {
-    match code {
-        "ServiceUnavailable" | "VPC.0500" => "injected 5xx",
-        "Throttling.User" | "APIGW.0308" => "throttled",
-        "TaskConflict" | "VPC.0512" => "busy",
-        _ => "other",
-    }
 }
 
 /// Convergence (steps over the bound, Ready percentiles) and objects left with a finalizer.

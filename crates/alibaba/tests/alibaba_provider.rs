@@ -360,7 +360,7 @@ async fn errors_are_classified() {
         // Injected outages: ServiceUnavailable (503), retryable.
         sim.set_faults(Faults {
             error_rate: 1.0,
-            extra_latency: Duration::ZERO,
+            ..Faults::default()
         });
         let err = provider.describe(&["eip-x".to_owned()]).await.expect_err("unavailable");
         assert_eq!((err.code.as_str(), err.class()), ("ServiceUnavailable", ErrorClass::Retryable));

@@ -65,7 +65,7 @@ async fn the_observer_sees_one_request_per_wire_call_with_its_status() {
         assert_eq!(recorder.take(), [(Operation::Release, Some(404))], "{version:?}");
         sim.set_faults(Faults {
             error_rate: 1.0,
-            extra_latency: Duration::ZERO,
+            ..Faults::default()
         });
         provider.describe(&ids[..1]).await.expect_err("unavailable");
         sim.set_faults(Faults::default());

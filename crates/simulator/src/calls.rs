@@ -7,6 +7,7 @@ use std::mem::size_of;
 
 use serde::{Deserialize, Serialize};
 
+use super::faults::FaultKind;
 use super::limits::{CALL_LOG_MAX_BYTES, MAX_LOGGED_IDS, MAX_LOGGED_STRING, bounded};
 use eip_cloud::Operation;
 
@@ -52,6 +53,10 @@ pub struct CallRecord {
     pub outcome: CallOutcome,
     pub code: Option<String>,
     pub request_id: String,
+    /// The injected fault the call suffered, if any (after-the-model kinds: `outcome` is what
+    /// the model did, which the client never learnt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultKind>,
 }
 
 impl CallRecord {
@@ -95,6 +100,8 @@ pub struct CounterRow {
     pub operation: Operation,
     pub outcome: CallOutcome,
     pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultKind>,
     pub count: u64,
 }
 
@@ -155,6 +162,7 @@ mod tests {
             outcome: CallOutcome::Ok,
             code: None,
             request_id: "req".into(),
+            fault: None,
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::faults::FaultMix;
 use super::limits::{LimitError, MAX_LATENCY, check_latency};
 
 /// What replaces a secret in `Debug` output and in the admin API.
@@ -118,14 +119,35 @@ impl RateLimits {
     }
 }
 
-/// Injected failures: every counted call first sleeps `extra_latency`, then fails with a
-/// retryable "service unavailable" with probability `error_rate` (seeded, so reproducible).
-#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+/// Injected failures: every counted call first sleeps `extra_latency`, then, with probability
+/// `error_rate` (seeded, so reproducible), suffers a fault of a kind drawn from `mix` (see
+/// [`FaultKind`]; by default a retryable "service unavailable").
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Faults {
     pub error_rate: f64,
     #[serde(rename = "extraLatencyMs", with = "duration_ms")]
     pub extra_latency: Duration,
+    pub mix: FaultMix,
+    /// How late a `slow` answer comes.
+    #[serde(rename = "slowMs", with = "duration_ms")]
+    pub slow: Duration,
+    /// How long a `timeout` answer is held back (past the clients' request timeout).
+    #[serde(rename = "hangMs", with = "duration_ms")]
+    pub hang: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            error_rate: 0.0,
+            extra_latency: Duration::ZERO,
+            mix: FaultMix::default(),
+            slow: Duration::from_secs(3),
+            // The providers' HTTP clients give up after 30 s.
+            hang: Duration::from_secs(35),
+        }
+    }
 }
 
 impl Faults {
@@ -138,20 +160,25 @@ impl Faults {
         }
     }
 
-    /// `error_rate` clamped to `[0, 1]` and `extra_latency` to [`MAX_LATENCY`].
+    /// `error_rate` clamped to `[0, 1]` and the durations to [`MAX_LATENCY`].
     pub fn clamped(self) -> Self {
         Faults {
             error_rate: self.effective_error_rate(),
             extra_latency: self.extra_latency.min(MAX_LATENCY),
+            slow: self.slow.min(MAX_LATENCY),
+            hang: self.hang.min(MAX_LATENCY),
+            ..self
         }
     }
 
-    /// An error when `error_rate` is outside `[0, 1]` or `extra_latency` above [`MAX_LATENCY`].
+    /// An error when `error_rate` is outside `[0, 1]` or a duration above [`MAX_LATENCY`].
     pub fn check(&self) -> Result<(), LimitError> {
         if self.error_rate.is_nan() || !(0.0..=1.0).contains(&self.error_rate) {
             return Err(LimitError::ErrorRate);
         }
-        check_latency("extraLatencyMs", self.extra_latency)
+        check_latency("extraLatencyMs", self.extra_latency)?;
+        check_latency("slowMs", self.slow)?;
+        check_latency("hangMs", self.hang)
     }
 }
 
@@ -444,19 +471,24 @@ mod tests {
         let faults = Faults {
             error_rate: f64::NAN,
             extra_latency: huge,
+            hang: huge,
+            ..Faults::default()
         };
         assert!(faults.check().is_err());
         assert_eq!(
             faults.clamped(),
             Faults {
                 error_rate: 0.0,
-                extra_latency: MAX_LATENCY
+                extra_latency: MAX_LATENCY,
+                hang: MAX_LATENCY,
+                ..Faults::default()
             }
         );
         assert!(
             Faults {
                 error_rate: 0.5,
-                extra_latency: huge
+                extra_latency: huge,
+                ..Faults::default()
             }
             .check()
             .is_err_and(|e| e.to_string().contains("extraLatencyMs"))

@@ -6,10 +6,11 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::time::Instant;
 
-use eip_cloud::{CloudEip, CloudError, Operation};
+use eip_cloud::{CloudEip, CloudError, Operation, Transition};
 
 use crate::codes::{self, Refusal};
-use crate::limits::{self, MAX_EIPS_PER_REGION, MAX_LATENCY};
+use crate::faults::{self, FaultKind, WireFault};
+use crate::limits::{self, MAX_EIPS_PER_REGION};
 use crate::model::{self, Ctx, Region, Reply};
 use crate::{CallOutcome, CallRecord, Flavor, Inner, Simulator};
 
@@ -65,7 +66,8 @@ impl Simulator {
         .await
     }
 
-    /// One counted call: optional injected latency, then rate limit, fault, and `body`, logged.
+    /// One counted call: optional injected latency, then rate limit, fault, and `body`, logged;
+    /// then what a fault after the model does to the answer (see [`crate::faults`]).
     pub(crate) async fn call<T>(
         &self,
         region: &str,
@@ -74,11 +76,19 @@ impl Simulator {
         client_token: &str,
         body: impl FnOnce(&mut Region, &Ctx) -> Result<Reply<T>, Refusal> + Send,
     ) -> Result<T, CloudError> {
-        let extra_latency = self.lock().config.faults.extra_latency.min(MAX_LATENCY);
-        if !extra_latency.is_zero() {
-            tokio::time::sleep(extra_latency).await;
+        let faults = self.lock().config.faults.clamped();
+        if !faults.extra_latency.is_zero() {
+            tokio::time::sleep(faults.extra_latency).await;
         }
-        self.lock().execute(region, operation, allocation_ids, client_token, body)
+        let (result, fault) = self.lock().execute(region, operation, allocation_ids, client_token, body);
+        match fault {
+            Some(FaultKind::Slow) => tokio::time::sleep(faults.slow).await,
+            Some(FaultKind::Reset) => faults::strike(WireFault::Reset, operation)?,
+            Some(FaultKind::Timeout) => faults::strike(WireFault::Timeout { hang: faults.hang }, operation)?,
+            Some(FaultKind::Malformed) => faults::strike(WireFault::Malformed, operation)?,
+            Some(FaultKind::Unavailable | FaultKind::Throttled | FaultKind::Busy) | None => {}
+        }
+        result
     }
 }
 
@@ -90,18 +100,19 @@ impl Inner {
         allocation_ids: Vec<String>,
         client_token: &str,
         body: impl FnOnce(&mut Region, &Ctx) -> Result<Reply<T>, Refusal>,
-    ) -> Result<T, CloudError> {
+    ) -> (Result<T, CloudError>, Option<FaultKind>) {
         let now = Instant::now();
         self.last_seq = self.last_seq.saturating_add(1);
         let seq = self.last_seq;
         let Some(region) = self.regions.get_mut(region_name) else {
             // Providers exist only for known regions and regions are never removed.
-            return Err(CloudError::terminal(
+            let unknown = CloudError::terminal(
                 operation,
                 eip_cloud::Blocker::Other,
                 "UnknownRegion",
                 format!("unknown region {region_name}"),
-            ));
+            );
+            return (Err(unknown), None);
         };
         let flavor = region.flavor;
         let ctx = Ctx {
@@ -113,7 +124,9 @@ impl Inner {
         };
 
         // Drawn for every call so the fault pattern depends only on the seed and call sequence.
-        let fault = self.fault_rng.random::<f64>() < self.config.faults.effective_error_rate();
+        let faulted = self.fault_rng.random::<f64>() < self.config.faults.effective_error_rate();
+        let mix = self.config.faults.mix;
+        let mut fault = faulted.then(|| mix.single().unwrap_or_else(|| mix.pick(self.fault_rng.random())));
         let throttle = match self.config.rate_limits.for_operation(operation) {
             Some(rate) => self
                 .buckets
@@ -123,12 +136,20 @@ impl Inner {
                 .err(),
             None => None,
         };
-        let result = if let Some(retry_after) = throttle {
-            Err(Refusal::Throttled { retry_after })
-        } else if fault {
-            Err(Refusal::Unavailable)
-        } else {
-            body(region, &ctx)
+        if throttle.is_some() {
+            // The quota refused the call before any fault could strike.
+            fault = None;
+        }
+        let result = match (throttle, fault) {
+            (Some(retry_after), _) => Err(Refusal::Throttled { retry_after }),
+            (None, Some(FaultKind::Unavailable | FaultKind::Reset)) => Err(Refusal::Unavailable),
+            (None, Some(FaultKind::Throttled)) => Err(Refusal::Throttled {
+                retry_after: Duration::from_secs(1),
+            }),
+            (None, Some(FaultKind::Busy)) => Err(Refusal::Busy {
+                transition: Transition::Updating,
+            }),
+            (None, Some(FaultKind::Slow | FaultKind::Timeout | FaultKind::Malformed) | None) => body(region, &ctx),
         };
 
         let (outcome, logged_request_id, logged_ids) = match &result {
@@ -145,7 +166,7 @@ impl Inner {
         let code = result.as_ref().err().map(|e| e.code.clone());
 
         tracing::trace!(seq, region = region_name, %operation, outcome = outcome.as_str(), code = code.as_deref(), "simulator call");
-        let count = self.counters.entry((operation, outcome, code.clone())).or_default();
+        let count = self.counters.entry((operation, outcome, code.clone(), fault)).or_default();
         *count = count.saturating_add(1);
         self.calls.push(CallRecord {
             seq,
@@ -157,8 +178,9 @@ impl Inner {
             outcome,
             code,
             request_id: logged_request_id,
+            fault,
         });
-        result
+        (result, fault)
     }
 }
 

@@ -35,6 +35,7 @@ mod conn;
 mod error;
 mod execute;
 mod factory;
+mod faults;
 pub mod limits;
 mod model;
 mod provider;
@@ -59,6 +60,7 @@ pub use config::{
 };
 pub use error::{AdminError, UnknownRegion};
 pub use factory::SimulatorFactory;
+pub use faults::{FaultKind, FaultMix};
 pub use limits::{CALL_LOG_MAX_BYTES, LimitError, MAX_EIPS_PER_REGION, MAX_INSTANCES_PER_REGION, MAX_INSTANCES_PER_REQUEST, MAX_LATENCY};
 pub use model::{InstanceInfo, SeedEip, TAGS_PER_EIP, raw_state};
 
@@ -111,7 +113,7 @@ struct Inner {
     fault_rng: SmallRng,
     last_seq: u64,
     calls: CallLog,
-    counters: BTreeMap<(Operation, CallOutcome, Option<String>), u64>,
+    counters: BTreeMap<(Operation, CallOutcome, Option<String>, Option<FaultKind>), u64>,
 }
 
 /// The simulated cloud. Cheap to clone; clones share state.
@@ -249,10 +251,11 @@ impl Simulator {
         self.lock()
             .counters
             .iter()
-            .map(|((operation, outcome, code), count)| CounterRow {
+            .map(|((operation, outcome, code, fault), count)| CounterRow {
                 operation: *operation,
                 outcome: *outcome,
                 code: code.clone(),
+                fault: *fault,
                 count: *count,
             })
             .collect()
@@ -263,7 +266,7 @@ impl Simulator {
         self.lock()
             .counters
             .iter()
-            .filter(|((op, _, _), _)| *op == operation)
+            .filter(|((op, ..), _)| *op == operation)
             .map(|(_, count)| count)
             .sum()
     }

@@ -17,7 +17,7 @@
 //! | `PUT /admin/regions/{region}/instances/{id}/nat-entries` | `{count}` | `InstanceInfo` |
 //! | `GET /admin/calls?since=N` | | `[CallRecord]` with `seq > N` |
 //! | `GET /admin/counters` | | `[CounterRow]` |
-//! | `PUT /admin/faults`, `/admin/latencies`, `/admin/rate-limits` | the whole new value | the value |
+//! | `PUT /admin/faults`, `/admin/latencies`, `/admin/rate-limits` | the whole new value (faults: `errorRate`, `extraLatencyMs`, `mix` of [`FaultKind`](super::FaultKind) weights, `slowMs`, `hangMs`) | the value |
 //!
 //! Errors are `{"error": "…"}` with 400 (bad body; a count or size over a limit, such as more
 //! than [`MAX_INSTANCES_PER_REQUEST`](super::MAX_INSTANCES_PER_REQUEST) instances in a request
@@ -85,9 +85,12 @@ pub fn router(sim: Simulator) -> Router {
         .route("/admin/rate-limits", put(set_rate_limits))
         .fallback(not_found)
         .with_state(sim.clone())
-        // The clouds' own wire protocols, on the same listener.
-        .merge(super::wire_alibaba::routes(sim.clone()))
-        .merge(super::wire_otc::routes(sim))
+        // The clouds' own wire protocols, on the same listener, with the faults below the API.
+        .merge(
+            super::wire_alibaba::routes(sim.clone())
+                .merge(super::wire_otc::routes(sim))
+                .layer(axum::middleware::from_fn(super::faults::wire_faults)),
+        )
         .layer(axum::middleware::from_fn(guard_body))
 }
 

@@ -254,9 +254,15 @@ async fn latencies_are_clamped_in_the_model() {
     sim.set_faults(eip_simulator::Faults {
         error_rate: 7.0,
         extra_latency: huge,
+        slow: huge,
+        hang: huge,
+        ..eip_simulator::Faults::default()
     });
     let faults = sim.config().faults;
-    assert_eq!((faults.error_rate, faults.extra_latency), (1.0, MAX_LATENCY));
+    assert_eq!(
+        (faults.error_rate, faults.extra_latency, faults.slow, faults.hang),
+        (1.0, MAX_LATENCY, MAX_LATENCY, MAX_LATENCY)
+    );
 }
 
 // ----- 5: bodies and slow clients -----

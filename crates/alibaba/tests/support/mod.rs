@@ -25,6 +25,7 @@ pub fn keys() -> SecretData {
 }
 
 /// An RRSA Secret, and the OIDC token file it names (kept by the caller: the file goes with it).
+#[allow(dead_code)] // not every test file signs in with RRSA
 pub fn rrsa_secret() -> (SecretData, tempfile::NamedTempFile) {
     let token = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(token.path(), "eyJhbGciOiJSUzI1NiJ9.sim.token\n").expect("writes");

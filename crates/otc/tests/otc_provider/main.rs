@@ -3,6 +3,7 @@
 //! classification, and batch coalescing.
 
 mod batching;
+mod faults;
 mod lifecycle;
 mod refusals;
 mod support;

@@ -110,7 +110,7 @@ async fn faults_are_deterministic_for_a_seed() {
         let sim = Simulator::new(SimulatorConfig::instant().with_seed(seed));
         sim.set_faults(Faults {
             error_rate: 0.5,
-            extra_latency: Duration::ZERO,
+            ..Faults::default()
         });
         let provider = sim.provider(ALI).expect("region");
         let mut outcomes = Vec::new();
@@ -135,8 +135,8 @@ async fn faults_are_deterministic_for_a_seed() {
 async fn extra_latency_is_slept_before_the_call() {
     let sim = sim(0);
     sim.set_faults(Faults {
-        error_rate: 0.0,
         extra_latency: Duration::from_millis(300),
+        ..Faults::default()
     });
     let provider = sim.provider(ALI).expect("region");
     let start = Instant::now();

@@ -1,0 +1,69 @@
+//! Every kind of fault the simulator injects on the OTC wire: each is a retryable error (never
+//! an answer), and when the fault struck after the cloud acted, the owner lookup a retry starts
+//! with finds the EIP the lost answer named. (The 30 s client timeout itself is the chaos
+//! soak's; here the held answer ends in a gateway's 504 after 50 ms.)
+
+use std::time::Duration;
+
+use eip_cloud::{CloudProvider, ErrorClass};
+use eip_simulator::{CallOutcome, FaultKind, FaultMix, Faults, SimulatorConfig};
+
+use crate::support::{EU_DE, MISSING, otc, owned, start, with_timeout};
+
+fn only(kind: FaultKind) -> Faults {
+    let weight = |k: FaultKind| u32::from(k == kind);
+    Faults {
+        error_rate: 1.0,
+        mix: FaultMix {
+            unavailable: weight(FaultKind::Unavailable),
+            throttled: weight(FaultKind::Throttled),
+            busy: weight(FaultKind::Busy),
+            reset: weight(FaultKind::Reset),
+            slow: weight(FaultKind::Slow),
+            timeout: weight(FaultKind::Timeout),
+            malformed: weight(FaultKind::Malformed),
+        },
+        slow: Duration::from_millis(50),
+        hang: Duration::from_millis(50),
+        ..Faults::default()
+    }
+}
+
+#[tokio::test]
+async fn every_fault_kind_is_a_retryable_error_and_the_late_ones_are_found_by_owner() {
+    for kind in FaultKind::ALL {
+        let cloud = start(SimulatorConfig::instant().with_seed(8)).await;
+        let provider = otc(&cloud);
+        // Sign in (IAM project lookup) before the faults start.
+        assert!(provider.describe(&[MISSING.to_owned()]).await.expect("describes").is_empty());
+        cloud.sim.set_faults(only(kind));
+        let uid = format!("uid-{kind:?}");
+
+        let result = with_timeout(provider.allocate(&owned(&uid))).await;
+        let calls = cloud.sim.calls();
+        let last = calls.last().expect("a call");
+        assert_eq!(last.fault, Some(kind), "{calls:?}");
+        let created = cloud.sim.eips(EU_DE).len();
+        if kind == FaultKind::Slow {
+            assert!(result.is_ok(), "a slow answer is still an answer: {result:?}");
+            continue;
+        }
+        let err = result.expect_err("a fault is never an answer");
+        assert_eq!(err.class(), ErrorClass::Retryable, "{kind:?}: {err:?}");
+        if kind.after_the_model() {
+            assert_eq!((created, last.outcome), (1, CallOutcome::Ok), "{kind:?}: the cloud did it");
+            cloud.sim.set_faults(Faults::default());
+            let found = provider.find_by_owner(&uid).await.expect("finds");
+            assert_eq!(found.len(), 1, "{kind:?}: the lost EIP carries its owner: {found:?}");
+        } else {
+            assert_eq!((created, last.outcome), (0, CallOutcome::Error), "{kind:?}");
+        }
+
+        cloud.sim.set_faults(only(kind));
+        let described = provider.describe(&[MISSING.to_owned()]).await;
+        assert!(
+            described.as_ref().is_err_and(|e| e.class() == ErrorClass::Retryable),
+            "{kind:?}: {described:?}"
+        );
+    }
+}
