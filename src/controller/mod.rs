@@ -123,13 +123,9 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
         providers.clone(),
         requeue_tx,
     );
-    let ctx = Arc::new(Context::new(
-        client,
-        providers,
-        recorder,
-        settings.timing.clone(),
-        settings.metrics.clone(),
-    ));
+    let ctx = Arc::new(
+        Context::new(client, providers, recorder, settings.timing.clone(), settings.metrics.clone()).with_concurrency(settings.concurrency),
+    );
 
     let controller = async move {
         // Resolve no ElasticIP before the ProviderConfigs are known.
@@ -140,7 +136,8 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
         info!(concurrency = settings.concurrency, "controller starting");
         settings.health.set_ready(true);
         Controller::for_stream(trigger, reader)
-            .with_config(controller::Config::default().concurrency(settings.concurrency))
+            // Unbounded here: the Context's fair semaphore limits the reconciles that run.
+            .with_config(controller::Config::default().concurrency(0))
             .reconcile_on(requeue_rx)
             .graceful_shutdown_on(shutdown)
             .run(reconcile, error_policy, ctx)

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::decide::{CloudView, Step, effective_deletion_policy, ownership};
-use eip_api::{BoundTo, ElasticIPSpec, ElasticIPStatus, LastOperation, Phase};
+use eip_api::{Absence, BoundTo, ElasticIPSpec, ElasticIPStatus, LastOperation, Phase};
 use eip_cloud::{BindTarget, Blocker, CloudEip, CloudError, EipPhase, ErrorClass, Receipt, Transition};
 
 pub const READY: &str = "Ready";
@@ -52,7 +52,16 @@ pub fn next_status(prev: Option<&ElasticIPStatus>, inputs: &StatusInputs<'_>) ->
         let blocked = Unobserved::ConfirmingAbsence(format!(
             "{what}; looking again before concluding it is gone (clouds are eventually consistent)"
         ));
-        return unobserved_status(prev, inputs.generation, inputs.spec, &blocked, inputs.now);
+        let mut status = unobserved_status(prev, inputs.generation, inputs.spec, &blocked, inputs.now);
+        // The first look that missed it stays recorded until the absence is confirmed or undone.
+        status.absence = match status.absence.take() {
+            Some(seen) if seen.allocation_id == *allocation_id => Some(seen),
+            _ => Some(Absence {
+                allocation_id: allocation_id.clone(),
+                since: inputs.now.to_string(),
+            }),
+        };
+        return status;
     }
     let eip = match (inputs.outcome, inputs.cloud) {
         (Outcome::Accepted { allocated: Some(eip), .. }, _) => Some(eip),
@@ -100,6 +109,7 @@ pub fn next_status(prev: Option<&ElasticIPStatus>, inputs: &StatusInputs<'_>) ->
         effective_deletion_policy: Some(effective_deletion_policy(inputs.spec)),
         provider_config: Some(inputs.provider_config.to_string()),
         last_operation: last_operation(prev.and_then(|p| p.last_operation.as_ref()), inputs),
+        absence: None,
         conditions,
     }
 }
@@ -479,3 +489,19 @@ fn condition(
 #[cfg(test)]
 #[path = "status_tests.rs"]
 mod tests;
+
+/// Whether `prev` records the first look that missed the same EIP (`absent`: its allocation ID,
+/// or empty for "nothing tagged with the UID") at least `window` before `now`.
+pub fn absence_recorded_for(prev: Option<&ElasticIPStatus>, absent: &str, window: std::time::Duration, now: Timestamp) -> bool {
+    let Some(seen) = prev.and_then(|s| s.absence.as_ref()) else {
+        return false;
+    };
+    if seen.allocation_id.as_deref().unwrap_or_default() != absent {
+        return false;
+    }
+    let Ok(since) = seen.since.parse::<Timestamp>() else {
+        return false;
+    };
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    now.as_millisecond().saturating_sub(since.as_millisecond()) >= window_ms
+}

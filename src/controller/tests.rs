@@ -502,3 +502,55 @@ async fn a_stale_cache_does_not_repeat_the_last_step() {
         vec![(Operation::Allocate, CallOutcome::Ok), (Operation::Associate, CallOutcome::Ok)]
     );
 }
+
+/// The chaos soak (seed 2, N = 1,000): a minute without the API server counted as failures of the
+/// object, so its next cloud retry backed off for minutes.
+#[tokio::test(start_paused = true)]
+async fn kubernetes_api_errors_do_not_lengthen_the_cloud_backoff() {
+    let h = Harness::new(elastic_ip(spec(Some("i-sim-0001"), None, None)), Latencies::default());
+    let object = Arc::new(h.fake.current().expect("object"));
+    let outage = crate::controller::Error::MissingField("the API server (down)");
+    let waits: Vec<Duration> = (0..8)
+        .map(|_| requeue_after(&crate::controller::error_policy(object.clone(), &outage, h.ctx.clone())))
+        .collect();
+    let cap = h.ctx.timing.kube_backoff_max;
+    assert!(waits.iter().all(|w| *w <= cap + cap / 5), "{waits:?}");
+    assert!(waits[7] > waits[0], "the API server's own backoff grows: {waits:?}");
+    // The first cloud failure after the outage waits the cloud's first step, not the 2^8th.
+    assert_eq!(h.ctx.record_failure(UID), 0, "the outage counted nothing against the cloud");
+}
+
+/// The requeue an [`Action`] asks for (kube's Action keeps it private; its Debug shows it).
+fn requeue_after(action: &kube::runtime::controller::Action) -> Duration {
+    let text = format!("{action:?}");
+    let secs = text
+        .split("Some(")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("a requeue");
+    let (value, unit) = secs.split_at(secs.find(|c: char| c.is_alphabetic()).expect("a unit"));
+    let value: f64 = value.parse().expect("a number");
+    Duration::from_secs_f64(match unit {
+        "s" => value,
+        "ms" => value / 1000.0,
+        "µs" => value / 1e6,
+        other => panic!("unit {other}"),
+    })
+}
+
+/// `--concurrency` is enforced by the Context's fair semaphore (kube's own limit starved objects
+/// under load, the chaos soak found): a reconcile waits for a slot, and runs once one frees.
+#[tokio::test(start_paused = true)]
+async fn reconciles_wait_for_a_slot_of_the_context() {
+    let mut h = Harness::new(elastic_ip(spec(Some("i-sim-0001"), None, None)), Latencies::default());
+    let ctx = Arc::into_inner(std::mem::replace(&mut h.ctx, Harness::context(&h.fake, &h.sim))).expect("sole owner");
+    h.ctx = Arc::new(ctx.with_concurrency(1));
+    let held = h.ctx.slots.acquire().await.expect("a slot");
+    let object = Arc::new(h.fake.current().expect("object"));
+    let waiting = tokio::spawn(reconcile(object, h.ctx.clone()));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(h.fake.requests().is_empty(), "no slot, no work: {:?}", h.fake.requests());
+    drop(held);
+    waiting.await.expect("joins").expect("reconciles");
+    assert!(!h.fake.requests().is_empty(), "ran once the slot was free");
+}

@@ -332,6 +332,12 @@ pub struct ElasticIPStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_operation: Option<LastOperation>,
 
+    /// Set while the operator confirms that the EIP is gone: the first well-formed look that
+    /// missed it. Kept in the status so a restarted operator, or a new leader, finishes the
+    /// confirmation instead of starting it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absence: Option<Absence>,
+
     /// Ready, Bound, Reconciling and Stalled, as kstatus, kubectl wait, Flux and Argo CD read them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
@@ -351,6 +357,18 @@ pub struct BoundTo {
     /// Private IP address of the target the EIP is mapped to, when the cloud reports one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_ip_address: Option<String>,
+}
+
+/// A look at the cloud that did not find the EIP.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Absence {
+    /// The allocation ID the cloud did not list; unset when the cloud listed no EIP tagged with
+    /// this object's UID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation_id: Option<String>,
+    /// When the absence was first seen (RFC 3339).
+    pub since: String,
 }
 
 /// The last mutating call made to the cloud.
