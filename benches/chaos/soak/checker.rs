@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::super::driver::strings;
 use super::OWNER_TAG;
 use super::lifecycle::Outcome;
-use super::plan::{Oob, Plan};
+use super::plan::Plan;
 use super::report::Report;
 use super::watchdog::{Shared, Snapshot, status_line};
 
@@ -91,7 +91,7 @@ pub(super) fn check_cloud(report: &mut Report, plans: &[Plan], outcomes: &[Outco
         let Some(id) = id else { continue };
         // An EIP the soak itself released out of band is gone whatever the policy says (also
         // when the object never reported it, having missed its bound).
-        let released_by_us = matches!(plan.oob, Some((Oob::Release, _)));
+        let released_by_us = out.released_by_soak;
         if out.released_out_of_band || released_by_us || !out.gone {
             continue;
         }

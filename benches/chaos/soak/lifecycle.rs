@@ -17,6 +17,9 @@ pub(super) struct Outcome {
     pub(super) uid: Option<String>,
     pub(super) allocation_id: Option<String>,
     pub(super) seeded_id: Option<String>,
+    /// The soak released the EIP out of band (the admin API said so; a refused release, say of
+    /// a bound EIP, leaves it to the deletion policy).
+    pub(super) released_by_soak: bool,
     /// Steps that did not finish within the bound: (step, last status seen).
     pub(super) not_converged: Vec<(String, String)>,
     pub(super) released_out_of_band: bool,
@@ -172,6 +175,7 @@ pub(super) async fn lifecycle(shared: Arc<Shared>, index: usize, plan: Plan, bou
             }
         };
         let applied = matches!(done, Ok((200..=299, _)));
+        out.released_by_soak = applied && *kind == Oob::Release;
         if applied {
             *shared.oob_done.lock().expect("oob").entry(*kind).or_default() += 1;
         }
