@@ -18,6 +18,7 @@ use super::cloud_calls::{execute, expected_transition, observe};
 use super::decide::{CloudView, Inputs, Step, decide};
 use super::events::{EventPublisher, EventType};
 use super::providers::{Providers, ResolveError};
+use super::references;
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::telemetry::metrics::Metrics;
@@ -214,6 +215,16 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         }
     };
 
+    // What spec.binding asks for: a Node's or Service's target read now (unneeded while deleting).
+    let wanted = match references::resolve(&ctx.client, &eip.spec, &namespace, resolved.provider.as_ref(), &resolved.region).await? {
+        Ok(wanted) => wanted,
+        Err(_) if deleting => super::decide::Wanted::Unbound,
+        Err(err) => {
+            *result = if err.class() == ErrorClass::Terminal { "stalled" } else { "retry" };
+            return unobserved(&api, eip, ctx, &uid, err).await;
+        }
+    };
+
     let fresh = if deleting {
         None
     } else {
@@ -240,6 +251,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         uid: &uid,
         deleting,
         cloud: &cloud,
+        wanted: &wanted,
         absence_confirmed,
     });
     debug!(name = %eip.name_any(), namespace, ?step, "decided");
@@ -265,6 +277,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
             spec: &eip.spec,
             deleting,
             cloud: &cloud,
+            wanted: &wanted,
             step: &step,
             outcome: &outcome,
             provider_config: &resolved.config_name,
@@ -322,6 +335,7 @@ fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
         (Step::Wait { .. }, _) => "wait",
         (Step::ConfirmAbsence { .. }, _) => "confirm_absence",
         (Step::Converged, _) => "converged",
+        (Step::AwaitReference { .. }, _) => "awaiting_reference",
         (Step::RemoveFinalizer, _) => "finalized",
     }
 }

@@ -30,6 +30,8 @@ fn inputs<'a>(spec: &'a ElasticIPSpec, cloud: &'a CloudView, step: &'a Step, out
         spec,
         deleting: false,
         cloud,
+        // Leaked: a test's few bytes, so the inputs can borrow it for as long as they live.
+        wanted: Box::leak(Box::new(Wanted::of_instance(spec))),
         step,
         outcome,
         provider_config: "sim",
@@ -139,7 +141,7 @@ fn retryable_errors_keep_reconciling_and_count_attempts() {
     let s = spec(Some("i-1"));
     let cloud = CloudView::Present(eip(None, EipPhase::Unbound, "Available"));
     let step = Step::Associate {
-        target: s.binding.as_ref().map(BindTarget::from).expect("binding"),
+        target: Wanted::of_instance(&s).target().cloned().expect("binding"),
     };
     let err = CloudError::throttled(Operation::Associate, "Throttling.User", "flow control", None);
     let first = status_of(None, &s, &cloud, &step, &Outcome::Failed(err.clone()), "2026-01-01T00:00:00Z");
