@@ -281,6 +281,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
             step: &step,
             outcome: &outcome,
             provider_config: &resolved.config_name,
+            force_unbind_available: resolved.provider.capabilities().force_unbind,
             now,
         },
     );

@@ -40,6 +40,8 @@ pub struct StatusInputs<'a> {
     pub step: &'a Step,
     pub outcome: &'a Outcome,
     pub provider_config: &'a str,
+    /// Whether the account's cloud can force an unbind past NAT entries (`spec.forceUnbind`).
+    pub force_unbind_available: bool,
     pub now: Timestamp,
 }
 
@@ -135,7 +137,7 @@ struct Verdict {
 fn verdict(inputs: &StatusInputs<'_>, eip: Option<&CloudEip>) -> Verdict {
     let stalled = match (inputs.step, inputs.outcome) {
         (Step::Stalled(stall), _) => Some((stall.reason(), stall.message())),
-        (step, Outcome::Failed(err)) if err.class() == ErrorClass::Terminal => Some(terminal_stall(step, err, inputs.spec)),
+        (step, Outcome::Failed(err)) if err.class() == ErrorClass::Terminal => Some(terminal_stall(step, err, inputs)),
         _ => None,
     };
     if let Some((reason, message)) = stalled {
@@ -271,10 +273,13 @@ fn phase(step: &Step, deleting: bool) -> Phase {
 }
 
 /// The Stalled reason and message for a terminal cloud error, with the way out.
-fn terminal_stall(step: &Step, err: &CloudError, spec: &ElasticIPSpec) -> (&'static str, String) {
+fn terminal_stall(step: &Step, err: &CloudError, inputs: &StatusInputs<'_>) -> (&'static str, String) {
     let blocker = err.blocker().unwrap_or(Blocker::Other);
     let hint = match blocker {
-        Blocker::NatEntriesBlockUnbind if !spec.force_unbind => {
+        Blocker::NatEntriesBlockUnbind if !inputs.force_unbind_available => {
+            " Delete the NAT gateway's SNAT/DNAT rules that use this address: this cloud cannot force the unbind (spec.forceUnbind has no effect here)."
+        }
+        Blocker::NatEntriesBlockUnbind if !inputs.spec.force_unbind => {
             " Remove the NAT gateway's SNAT/DNAT entries that use this address, or set spec.forceUnbind: true."
         }
         Blocker::PrepaidCannotRelease => " Set spec.deletionPolicy to Unbind or Retain to keep the address and let the object go.",

@@ -51,6 +51,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
+        scenario!(providers::otc_nat_rules_block_the_unbind),
         scenario!(stalls::fixing_the_secret_makes_it_ready_within_seconds),
         scenario!(references::node_and_service_references_on_alibaba),
         scenario!(references::node_and_service_references_on_otc),

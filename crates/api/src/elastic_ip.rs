@@ -72,7 +72,9 @@ pub struct ElasticIPSpec {
     pub deletion_policy: Option<DeletionPolicy>,
 
     /// Unbind from a NAT gateway even while SNAT/DNAT entries still use the address (Alibaba
-    /// `Force`). Off by default: the operator stops and reports the entries instead.
+    /// `Force`). Off by default: the operator stops and reports the entries instead. Open Telekom
+    /// Cloud and Huawei Cloud have no such force: there the rules must be deleted in the NAT
+    /// gateway, and the Stalled condition says so whatever this field says.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force_unbind: bool,
 }

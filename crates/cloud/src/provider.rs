@@ -26,6 +26,9 @@ pub struct Capabilities {
     /// The target kinds this cloud binds through another resource, which
     /// [`CloudProvider::resolve_target`] looks up (OTC/Huawei: `EcsInstance`, through its port).
     pub resolved_types: &'static [InstanceType],
+    /// Whether an unbind can be forced past a NAT gateway's SNAT/DNAT entries that use the
+    /// address (Alibaba `Force`). Where it cannot, the entries must be deleted first.
+    pub force_unbind: bool,
 }
 
 impl Capabilities {
@@ -42,6 +45,7 @@ impl Default for Capabilities {
             idempotent_allocation: false,
             binding_types: &InstanceType::ALL,
             resolved_types: &[],
+            force_unbind: true,
         }
     }
 }

@@ -371,6 +371,8 @@ impl CloudProvider for OtcProvider {
         Capabilities {
             binding_types: BINDING_TYPES,
             resolved_types: RESOLVED_TYPES,
+            // The EIP API has no force: SNAT/DNAT rules must be deleted in the NAT gateway first.
+            force_unbind: false,
             ..Capabilities::default()
         }
     }
