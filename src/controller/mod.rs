@@ -10,6 +10,7 @@ mod cloud_calls;
 pub mod decide;
 pub mod events;
 pub mod leader;
+pub mod pool_plan;
 pub mod providers;
 pub mod reconcile;
 pub mod reference_watch;

@@ -18,7 +18,7 @@ use super::cloud_calls::{execute, expected_transition, observe};
 use super::decide::{CloudView, Inputs, Step, decide};
 use super::events::{EventPublisher, EventType};
 use super::providers::{Providers, ResolveError};
-use super::references;
+use super::references::resolve_binding;
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::telemetry::metrics::Metrics;
@@ -215,16 +215,13 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         }
     };
 
-    // What spec.binding asks for: a Node's or Service's target read now (unneeded while deleting).
-    let wanted = match references::resolve(&ctx.client, &eip.spec, &namespace, resolved.provider.as_ref(), &resolved.region).await? {
+    let wanted = match resolve_binding(&ctx.client, &eip.spec, &namespace, &resolved, deleting).await? {
         Ok(wanted) => wanted,
-        Err(_) if deleting => super::decide::Wanted::Unbound,
         Err(err) => {
             *result = if err.class() == ErrorClass::Terminal { "stalled" } else { "retry" };
             return unobserved(&api, eip, ctx, &uid, err).await;
         }
     };
-
     let fresh = if deleting {
         None
     } else {

@@ -220,6 +220,22 @@ pub async fn resolve(
     Ok(bindable(provider, wanted).await)
 }
 
+/// [`resolve`] for the account a reconcile resolved. While the object is being deleted a failed
+/// cloud lookup is no obstacle (the deletion does not depend on the target): nothing is wanted.
+pub async fn resolve_binding(
+    client: &Client,
+    spec: &ElasticIPSpec,
+    namespace: &str,
+    account: &super::providers::Resolved,
+    deleting: bool,
+) -> Result<Result<Wanted, CloudError>, kube::Error> {
+    let wanted = resolve(client, spec, namespace, account.provider.as_ref(), &account.region).await?;
+    Ok(match wanted {
+        Err(_) if deleting => Ok(Wanted::Unbound),
+        other => other,
+    })
+}
+
 /// `wanted` as the cloud will report it bound.
 async fn bindable(provider: &dyn CloudProvider, wanted: Wanted) -> Result<Wanted, CloudError> {
     match wanted {

@@ -267,7 +267,9 @@ pub struct ObjectName {
 
 /// Kind of thing an EIP is bound to. The names are Alibaba Cloud's `InstanceType` values;
 /// Open Telekom Cloud / Huawei Cloud map them onto ports, NAT gateways, load balancers and VPNs.
+/// (The fields using it explain the values in the schema.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
+#[schemars(transform = super::schema::described_by_the_field)]
 pub enum InstanceType {
     /// A cloud server (Alibaba ECS instance; OTC/Huawei: the server's primary port).
     EcsInstance,
