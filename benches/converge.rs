@@ -215,13 +215,7 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
                     &format!("eip-{i:05}"),
                     ElasticIPSpec {
                         provider_config_ref: Some(ProviderConfigRef { name: config }),
-                        binding: Some(Binding {
-                            instance_type: InstanceType::EcsInstance,
-                            instance_id: format!("i-bench-{i:04}"),
-                            private_ip_address: None,
-                            mode: None,
-                            vpc_id: None,
-                        }),
+                        binding: Some(Binding::to_instance(InstanceType::EcsInstance, format!("i-bench-{i:04}"))),
                         ..Default::default()
                     },
                 );

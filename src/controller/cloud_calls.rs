@@ -105,7 +105,12 @@ pub(super) async fn execute(
         }
         Step::Claim => provider.tag(allocation_id, &owner_tags(eip, uid)).await,
         Step::Unclaim { keys } => provider.untag(allocation_id, keys).await,
-        Step::Wait { .. } | Step::ConfirmAbsence { .. } | Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => {
+        Step::Wait { .. }
+        | Step::ConfirmAbsence { .. }
+        | Step::Converged
+        | Step::AwaitReference { .. }
+        | Step::RemoveFinalizer
+        | Step::Stalled(_) => {
             return Outcome::NoCall;
         }
     };

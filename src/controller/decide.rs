@@ -3,7 +3,7 @@
 //! It makes at most one cloud call per reconcile: the I/O layer executes the returned [`Step`]
 //! and comes back later to look again.
 
-use eip_api::{DeletionPolicy, ElasticIPSpec, Ownership};
+use eip_api::{BindingSubject, BoundReference, DeletionPolicy, ElasticIPSpec, Ownership};
 use eip_cloud::{BindTarget, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
 
 /// What the cloud holds for this object.
@@ -19,6 +19,55 @@ pub enum CloudView {
     Present(CloudEip),
 }
 
+/// What spec.binding asks for, with its Kubernetes reference (nodeRef, serviceRef) read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// No binding: keep the EIP unbound.
+    Unbound,
+    /// Bind to `target` (as the cloud will report it: on OTC/Huawei a server's port).
+    Target {
+        target: BindTarget,
+        /// The Node or Service it was resolved from.
+        reference: Option<BoundReference>,
+    },
+    /// The reference names nothing to bind to now (the Node is gone, the Service has no load
+    /// balancer yet): unbind, keep the EIP, and wait for it.
+    Awaiting { reason: &'static str, message: String },
+    /// The reference cannot be resolved as it stands (an unsupported providerID): a human must act.
+    Unresolvable(Stall),
+}
+
+impl Wanted {
+    /// What a binding by cloud ID (or none) asks for; references are resolved by the reconciler.
+    pub fn of_instance(spec: &ElasticIPSpec) -> Wanted {
+        match spec.binding.as_ref().map(|b| (b, b.subject())) {
+            None => Wanted::Unbound,
+            Some((binding, Some(BindingSubject::Instance(instance_type, id)))) => Wanted::Target {
+                target: BindTarget {
+                    instance_type,
+                    instance_id: id.to_string(),
+                    private_ip_address: binding.private_ip_address.clone(),
+                },
+                reference: None,
+            },
+            Some((_, Some(BindingSubject::Node(_) | BindingSubject::Service(_)))) => Wanted::Unresolvable(Stall::InvalidBinding {
+                message: "spec.binding names a Kubernetes object, which is resolved by the reconciler".into(),
+            }),
+            Some((_, None)) => Wanted::Unresolvable(Stall::InvalidBinding {
+                message: "spec.binding must name exactly one of instanceId (with instanceType), nodeRef or serviceRef".into(),
+            }),
+        }
+    }
+
+    /// The target to bind to, when there is one.
+    pub fn target(&self) -> Option<&BindTarget> {
+        match self {
+            Wanted::Target { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+}
+
 /// Everything the decision depends on.
 #[derive(Clone, Debug)]
 pub struct Inputs<'a> {
@@ -28,6 +77,8 @@ pub struct Inputs<'a> {
     /// `metadata.deletionTimestamp` is set (the finalizer holds the object).
     pub deleting: bool,
     pub cloud: &'a CloudView,
+    /// What spec.binding asks for, resolved.
+    pub wanted: &'a Wanted,
     /// The absence `cloud` reports (`Missing`, or `NeverAllocated` after a lookup) was also seen
     /// by an earlier well-formed look at least the confirmation window ago. A single answer
     /// never proves an address gone: clouds are eventually consistent.
@@ -85,6 +136,18 @@ pub enum Stall {
     NotOwned { allocation_id: String, owner: String },
     /// The cloud says the EIP is bound but not to what.
     UnknownBinding { state: String },
+    /// spec.binding names exactly none of its targets (the API server's rules prevent it).
+    InvalidBinding { message: String },
+    /// A Node's spec.providerID names no instance this operator can bind to.
+    UnsupportedProviderId { node: String, provider_id: String },
+    /// A Node has no spec.providerID (yet): its cloud controller manager has not named its instance.
+    NodeWithoutProviderId { node: String },
+    /// A Node's providerID names an instance in another region than the ProviderConfig's.
+    NodeInAnotherRegion {
+        node: String,
+        region: String,
+        account_region: String,
+    },
 }
 
 impl Stall {
@@ -99,6 +162,10 @@ impl Stall {
             Stall::PrepaidCannotRelease { .. } => "PrepaidCannotRelease",
             Stall::NotOwned { .. } => "NotOwned",
             Stall::UnknownBinding { .. } => "UnknownBinding",
+            Stall::InvalidBinding { .. } => "InvalidBinding",
+            Stall::UnsupportedProviderId { .. } => "UnsupportedProviderId",
+            Stall::NodeWithoutProviderId { .. } => "NodeWithoutProviderId",
+            Stall::NodeInAnotherRegion { .. } => "NodeInAnotherRegion",
         }
     }
 
@@ -144,6 +211,20 @@ impl Stall {
             Stall::UnknownBinding { state } => {
                 format!("the cloud reports the EIP bound (state {state}) without naming the target; the operator cannot unbind it safely.")
             }
+            Stall::InvalidBinding { message } => format!("{message}; fix spec.binding."),
+            Stall::UnsupportedProviderId { node, provider_id } => format!(
+                "Node {node} has spec.providerID {provider_id:?}, which names no instance this operator binds to (it reads Alibaba ACK's <region-id>.<instance-id>, openstack:///<server-id> and a bare instance ID); the binding is left as it is."
+            ),
+            Stall::NodeWithoutProviderId { node } => format!(
+                "Node {node} has no spec.providerID, so its cloud instance is unknown (is the cloud controller manager running?); the binding is left as it is."
+            ),
+            Stall::NodeInAnotherRegion {
+                node,
+                region,
+                account_region,
+            } => format!(
+                "Node {node} runs in region {region}, the ProviderConfig's account in {account_region}: an EIP binds only in its own region; the binding is left as it is."
+            ),
         }
     }
 }
@@ -177,6 +258,8 @@ pub enum Step {
     Converged,
     /// Deletion is complete (or nothing to do): remove the finalizer.
     RemoveFinalizer,
+    /// Unbound, waiting for the Node or Service spec.binding names to offer a target. No call.
+    AwaitReference { reason: &'static str, message: String },
     /// A human must act.
     Stalled(Stall),
 }
@@ -243,7 +326,11 @@ fn decide_living(inputs: &Inputs<'_>) -> Step {
         return Step::Claim;
     }
 
-    let wanted = inputs.spec.binding.as_ref().map(BindTarget::from);
+    let wanted = inputs.wanted.target().cloned();
+    if let (Wanted::Unresolvable(stall), EipPhase::Bound | EipPhase::Unbound) = (inputs.wanted, eip.phase) {
+        // Nothing is known of the target: the binding stays as it is.
+        return Step::Stalled(stall.clone());
+    }
     match eip.phase {
         EipPhase::Transitional(transition) => Step::Wait {
             transition,
@@ -261,9 +348,13 @@ fn decide_living(inputs: &Inputs<'_>) -> Step {
             // Bound elsewhere (spec changed, or rebound out of band): unbind first, bind next time.
             (Some(current), _) => Step::Unassociate { current: current.clone() },
         },
-        EipPhase::Unbound => match wanted {
-            Some(target) => Step::Associate { target },
-            None => Step::Converged,
+        EipPhase::Unbound => match (wanted, inputs.wanted) {
+            (Some(target), _) => Step::Associate { target },
+            (None, Wanted::Awaiting { reason, message }) => Step::AwaitReference {
+                reason,
+                message: message.clone(),
+            },
+            (None, _) => Step::Converged,
         },
     }
 }

@@ -92,6 +92,7 @@ fn decide_on(spec: &ElasticIPSpec, deleting: bool, cloud: &CloudView, absence_co
         uid: UID,
         deleting,
         cloud,
+        wanted: &Wanted::of_instance(spec),
         absence_confirmed,
     })
 }
@@ -107,6 +108,7 @@ fn reason(step: &Step) -> &'static str {
         Step::Wait { .. } => "Wait",
         Step::ConfirmAbsence { .. } => "ConfirmAbsence",
         Step::Converged => "Converged",
+        Step::AwaitReference { reason, .. } => reason,
         Step::RemoveFinalizer => "RemoveFinalizer",
         Step::Stalled(stall) => stall.reason(),
     }
@@ -459,6 +461,17 @@ fn every_stall_message_names_a_way_forward_or_the_blocker() {
             owner: OTHER.into(),
         },
         Stall::UnknownBinding { state: "ELB".into() },
+        Stall::InvalidBinding { message: "x".into() },
+        Stall::UnsupportedProviderId {
+            node: "n1".into(),
+            provider_id: "aws:///x".into(),
+        },
+        Stall::NodeWithoutProviderId { node: "n1".into() },
+        Stall::NodeInAnotherRegion {
+            node: "n1".into(),
+            region: "cn-shanghai".into(),
+            account_region: "cn-hangzhou".into(),
+        },
     ];
     for stall in stalls {
         let message = stall.message();
@@ -470,4 +483,91 @@ fn every_stall_message_names_a_way_forward_or_the_blocker() {
             .message()
             .contains("deletionPolicy")
     );
+}
+
+/// Bindings by reference: (what the reference resolved to, cloud) → step. A Node's new instance
+/// is bound only after the old one is unbound; a Node or load balancer that is gone unbinds and
+/// waits; an unresolvable reference changes nothing.
+#[test]
+fn reference_table() {
+    use Transition::*;
+    let to = |id: &str| Wanted::Target {
+        target: ecs(id),
+        reference: Some(BoundReference {
+            kind: "Node".into(),
+            name: "n1".into(),
+            instance_id: id.into(),
+        }),
+    };
+    let awaiting = Wanted::Awaiting {
+        reason: "NodeNotFound",
+        message: "Node n1 does not exist".into(),
+    };
+    let unresolvable = Wanted::Unresolvable(Stall::UnsupportedProviderId {
+        node: "n1".into(),
+        provider_id: "aws:///x".into(),
+    });
+    let (first, second) = (to("i-1"), to("i-2"));
+    let rows: Vec<(&Wanted, C, &str)> = vec![
+        (&first, C::Unbound, "Associate"),
+        (&first, C::BoundTo("i-1"), "Converged"),
+        // The node's instance changed: unbind from the old one first.
+        (&second, C::BoundTo("i-1"), "Unassociate"),
+        (&second, C::Trans(Unassociating), "Wait"),
+        (&second, C::Never, "Allocate"),
+        // The node is gone: unbind, keep the EIP, wait for the node.
+        (&awaiting, C::BoundTo("i-1"), "Unassociate"),
+        (&awaiting, C::Trans(Unassociating), "Wait"),
+        (&awaiting, C::Unbound, "NodeNotFound"),
+        (&awaiting, C::Never, "Allocate"),
+        // Nothing known of the target: leave the binding as it is.
+        (&unresolvable, C::BoundTo("i-1"), "UnsupportedProviderId"),
+        (&unresolvable, C::Unbound, "UnsupportedProviderId"),
+        (&unresolvable, C::Trans(Associating), "Wait"),
+        (&unresolvable, C::Locked, "Locked"),
+    ];
+    let spec = spec(None, None, None);
+    for (wanted, cloud, want) in rows {
+        let e = eip(cloud);
+        let step = decide(&Inputs {
+            spec: &spec,
+            uid: UID,
+            deleting: false,
+            cloud: &view(e),
+            wanted,
+            absence_confirmed: e.confirmed,
+        });
+        assert_eq!(reason(&step), want, "{wanted:?} / {step:?}");
+        if let Step::Unassociate { current } = &step {
+            assert_eq!(current.instance_id, "i-1");
+        }
+        if let (Step::Associate { target }, Some(wanted)) = (&step, wanted.target()) {
+            assert_eq!(target, wanted);
+        }
+    }
+    // While deleting, the reference does not matter: the usual table applies.
+    let step = decide(&Inputs {
+        spec: &spec,
+        uid: UID,
+        deleting: true,
+        cloud: &view(eip(C::BoundTo("i-1"))),
+        wanted: &awaiting,
+        absence_confirmed: true,
+    });
+    assert_eq!(reason(&step), "Unassociate");
+}
+
+#[test]
+fn a_binding_by_id_is_its_own_target() {
+    let spec = spec(Some("i-1"), None, None);
+    assert_eq!(Wanted::of_instance(&spec).target(), Some(&ecs("i-1")));
+    assert_eq!(Wanted::of_instance(&ElasticIPSpec::default()), Wanted::Unbound);
+    let broken = ElasticIPSpec {
+        binding: Some(eip_api::Binding::default()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Wanted::of_instance(&broken),
+        Wanted::Unresolvable(Stall::InvalidBinding { .. })
+    ));
 }

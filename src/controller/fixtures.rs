@@ -45,13 +45,7 @@ pub fn nat(id: &str) -> BindTarget {
 
 /// spec.binding to ECS instance `id`.
 pub fn ecs_binding(id: &str) -> Binding {
-    Binding {
-        instance_type: InstanceType::EcsInstance,
-        instance_id: id.into(),
-        private_ip_address: None,
-        mode: None,
-        vpc_id: None,
-    }
+    Binding::to_instance(InstanceType::EcsInstance, id)
 }
 
 /// An ElasticIP spec of what the decision depends on: bound to ECS instance `binding`, adopting

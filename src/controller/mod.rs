@@ -10,8 +10,11 @@ mod cloud_calls;
 pub mod decide;
 pub mod events;
 pub mod leader;
+pub mod pool_plan;
 pub mod providers;
 pub mod reconcile;
+pub mod reference_watch;
+pub mod references;
 pub mod secrets;
 pub mod status;
 pub mod timing;
@@ -123,6 +126,7 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
         providers.clone(),
         requeue_tx,
     );
+    let references_client = client.clone();
     let ctx = Arc::new(
         Context::new(client, providers, recorder, settings.timing.clone(), settings.metrics.clone()).with_concurrency(settings.concurrency),
     );
@@ -135,9 +139,18 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
         }
         info!(concurrency = settings.concurrency, "controller starting");
         settings.health.set_ready(true);
+        let (by_node, by_service) = (reader.clone(), reader.clone());
         Controller::for_stream(trigger, reader)
             // Unbounded here: the Context's fair semaphore limits the reconciles that run.
             .with_config(controller::Config::default().concurrency(0))
+            // Bindings by reference: a Node's instance, a Service's load balancer.
+            .watches_stream(reference_watch::node_changes(references_client.clone()), move |node| {
+                reference_watch::referencing_node(&by_node, &node.name_any())
+            })
+            .watches_stream(
+                reference_watch::service_changes(references_client, settings.namespace.as_deref()),
+                move |service| reference_watch::referencing_service(&by_service, service.namespace().as_deref(), &service.name_any()),
+            )
             .reconcile_on(requeue_rx)
             .graceful_shutdown_on(shutdown)
             .run(reconcile, error_policy, ctx)

@@ -17,6 +17,8 @@ use eip_cloud::{CloudProvider, Registry, SecretSource};
 #[derive(Clone)]
 pub struct Resolved {
     pub config_name: String,
+    /// The account's region (ProviderConfig spec.region).
+    pub region: String,
     pub provider: Arc<dyn CloudProvider>,
 }
 
@@ -157,6 +159,7 @@ impl Providers {
         {
             return Ok(Resolved {
                 config_name: name,
+                region: spec.region.clone(),
                 provider: provider.clone(),
             });
         }
@@ -170,6 +173,7 @@ impl Providers {
         cache.insert(name.clone(), (identity, provider.clone()));
         Ok(Resolved {
             config_name: name,
+            region: spec.region.clone(),
             provider,
         })
     }

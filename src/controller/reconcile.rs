@@ -18,6 +18,7 @@ use super::cloud_calls::{execute, expected_transition, observe};
 use super::decide::{CloudView, Inputs, Step, decide};
 use super::events::{EventPublisher, EventType};
 use super::providers::{Providers, ResolveError};
+use super::references::resolve_binding;
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::telemetry::metrics::Metrics;
@@ -250,6 +251,13 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         }
     };
 
+    let wanted = match resolve_binding(&ctx.client, &eip.spec, &namespace, &resolved, deleting).await? {
+        Ok(wanted) => wanted,
+        Err(err) => {
+            *result = if err.class() == ErrorClass::Terminal { "stalled" } else { "retry" };
+            return unobserved(&api, eip, ctx, &uid, err).await;
+        }
+    };
     let fresh = if deleting {
         None
     } else {
@@ -276,6 +284,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
         uid: &uid,
         deleting,
         cloud: &cloud,
+        wanted: &wanted,
         absence_confirmed,
     });
     debug!(name = %eip.name_any(), namespace, ?step, "decided");
@@ -301,9 +310,11 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
             spec: &eip.spec,
             deleting,
             cloud: &cloud,
+            wanted: &wanted,
             step: &step,
             outcome: &outcome,
             provider_config: &resolved.config_name,
+            force_unbind_available: resolved.provider.capabilities().force_unbind,
             now,
         },
     );
@@ -358,6 +369,7 @@ fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
         (Step::Wait { .. }, _) => "wait",
         (Step::ConfirmAbsence { .. }, _) => "confirm_absence",
         (Step::Converged, _) => "converged",
+        (Step::AwaitReference { .. }, _) => "awaiting_reference",
         (Step::RemoveFinalizer, _) => "finalized",
     }
 }

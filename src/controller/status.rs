@@ -8,7 +8,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use super::decide::{CloudView, Step, effective_deletion_policy, ownership};
+use super::decide::{CloudView, Step, Wanted, effective_deletion_policy, ownership};
 use eip_api::{Absence, BoundTo, ElasticIPSpec, ElasticIPStatus, LastOperation, Phase};
 use eip_cloud::{BindTarget, Blocker, CloudEip, CloudError, EipPhase, ErrorClass, Receipt, Transition};
 
@@ -35,9 +35,13 @@ pub struct StatusInputs<'a> {
     pub spec: &'a ElasticIPSpec,
     pub deleting: bool,
     pub cloud: &'a CloudView,
+    /// What spec.binding asks for, resolved.
+    pub wanted: &'a Wanted,
     pub step: &'a Step,
     pub outcome: &'a Outcome,
     pub provider_config: &'a str,
+    /// Whether the account's cloud can force an unbind past NAT entries (`spec.forceUnbind`).
+    pub force_unbind_available: bool,
     pub now: Timestamp,
 }
 
@@ -87,7 +91,7 @@ pub fn next_status(prev: Option<&ElasticIPStatus>, inputs: &StatusInputs<'_>) ->
         ));
     };
     set(READY, verdict.ready, verdict.reason, verdict.message.clone());
-    let (bound, bound_reason, bound_message) = bound_condition(inputs.spec, eip);
+    let (bound, bound_reason, bound_message) = bound_condition(inputs.wanted, eip);
     set(BOUND, bound, bound_reason, bound_message);
     match &verdict.progress {
         Some((reason, message)) => set(RECONCILING, true, reason, message.clone()),
@@ -104,7 +108,9 @@ pub fn next_status(prev: Option<&ElasticIPStatus>, inputs: &StatusInputs<'_>) ->
         ip_address: eip.map(|e| e.ip_address.clone()),
         cloud_state: eip.map(|e| e.raw_state.clone()),
         phase: Some(verdict.phase),
-        bound_to: eip.and_then(|e| e.bound_to.as_ref()).map(BoundTo::from),
+        bound_to: eip
+            .and_then(|e| e.bound_to.as_ref())
+            .map(|current| bound_to(current, inputs.wanted)),
         ownership: Some(ownership(inputs.spec)),
         effective_deletion_policy: Some(effective_deletion_policy(inputs.spec)),
         provider_config: Some(inputs.provider_config.to_string()),
@@ -112,6 +118,21 @@ pub fn next_status(prev: Option<&ElasticIPStatus>, inputs: &StatusInputs<'_>) ->
         absence: None,
         conditions,
     }
+}
+
+/// What the cloud reports bound, with the Node or Service it was resolved from when it is the
+/// target spec.binding asks for.
+fn bound_to(current: &BindTarget, wanted: &Wanted) -> BoundTo {
+    let mut bound = BoundTo::from(current);
+    if let Wanted::Target {
+        target,
+        reference: Some(reference),
+    } = wanted
+        && current.satisfies(target)
+    {
+        bound.reference = Some(reference.clone());
+    }
+    bound
 }
 
 struct Verdict {
@@ -126,7 +147,7 @@ struct Verdict {
 fn verdict(inputs: &StatusInputs<'_>, eip: Option<&CloudEip>) -> Verdict {
     let stalled = match (inputs.step, inputs.outcome) {
         (Step::Stalled(stall), _) => Some((stall.reason(), stall.message())),
-        (step, Outcome::Failed(err)) if err.class() == ErrorClass::Terminal => Some(terminal_stall(step, err, inputs.spec)),
+        (step, Outcome::Failed(err)) if err.class() == ErrorClass::Terminal => Some(terminal_stall(step, err, inputs)),
         _ => None,
     };
     if let Some((reason, message)) = stalled {
@@ -215,6 +236,7 @@ fn progress(step: &Step, outcome: &Outcome) -> Option<(&'static str, String)> {
         Step::Release => Some(("Releasing", format!("release requested{request}"))),
         Step::Wait { transition, state } => Some((wait_reason(*transition), format!("waiting for the cloud to finish: state {state}"))),
         Step::ConfirmAbsence { .. } => Some(("ConfirmingAbsence", "looking again before concluding the EIP is gone".into())),
+        Step::AwaitReference { reason, message } => Some((reason, message.clone())),
         Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => None,
     }
 }
@@ -254,17 +276,20 @@ fn phase(step: &Step, deleting: bool) -> Phase {
         Step::Stalled(_) => Phase::Stalled,
         _ if deleting => Phase::Deleting,
         Step::Claim => Phase::Pending,
-        Step::Wait { .. } | Step::ConfirmAbsence { .. } => Phase::Pending,
+        Step::Wait { .. } | Step::ConfirmAbsence { .. } | Step::AwaitReference { .. } => Phase::Pending,
         // Unclaim runs only while deleting (above); a living object is never unclaimed.
         Step::Converged | Step::RemoveFinalizer | Step::Unclaim { .. } => Phase::Ready,
     }
 }
 
 /// The Stalled reason and message for a terminal cloud error, with the way out.
-fn terminal_stall(step: &Step, err: &CloudError, spec: &ElasticIPSpec) -> (&'static str, String) {
+fn terminal_stall(step: &Step, err: &CloudError, inputs: &StatusInputs<'_>) -> (&'static str, String) {
     let blocker = err.blocker().unwrap_or(Blocker::Other);
     let hint = match blocker {
-        Blocker::NatEntriesBlockUnbind if !spec.force_unbind => {
+        Blocker::NatEntriesBlockUnbind if !inputs.force_unbind_available => {
+            " Delete the NAT gateway's SNAT/DNAT rules that use this address: this cloud cannot force the unbind (spec.forceUnbind has no effect here)."
+        }
+        Blocker::NatEntriesBlockUnbind if !inputs.spec.force_unbind => {
             " Remove the NAT gateway's SNAT/DNAT entries that use this address, or set spec.forceUnbind: true."
         }
         Blocker::PrepaidCannotRelease => " Set spec.deletionPolicy to Unbind or Retain to keep the address and let the object go.",
@@ -294,25 +319,28 @@ fn terminal_stall(step: &Step, err: &CloudError, spec: &ElasticIPSpec) -> (&'sta
     )
 }
 
-fn bound_condition(spec: &ElasticIPSpec, eip: Option<&CloudEip>) -> (bool, &'static str, String) {
+fn bound_condition(wanted: &Wanted, eip: Option<&CloudEip>) -> (bool, &'static str, String) {
     let Some(eip) = eip else {
         return (false, "NotAllocated", "no EIP is allocated".into());
     };
-    let wanted = spec.binding.as_ref().map(BindTarget::from);
-    match (&eip.bound_to, wanted, eip.phase) {
+    if let (Wanted::Awaiting { reason, message }, false) = (wanted, matches!(eip.phase, EipPhase::Transitional(_))) {
+        let now = eip.bound_to.as_ref().map_or("unbound".to_string(), |c| format!("bound to {c}"));
+        return (false, reason, format!("{now}; {message}"));
+    }
+    match (&eip.bound_to, wanted.target(), eip.phase) {
         (_, _, EipPhase::Transitional(t)) => (
             false,
             wait_reason(t),
             format!("the cloud is working on the EIP (state {})", eip.raw_state),
         ),
-        (Some(current), Some(wanted), _) if current.satisfies(&wanted) => (true, "Bound", format!("bound to {current}")),
-        (Some(current), Some(wanted), _) => (
+        (Some(current), Some(target), _) if current.satisfies(target) => (true, "Bound", format!("bound to {current}")),
+        (Some(current), Some(target), _) => (
             false,
             "BoundElsewhere",
-            format!("bound to {current}, spec.binding asks for {wanted}"),
+            format!("bound to {current}, spec.binding asks for {target}"),
         ),
         (Some(current), None, _) => (false, "BoundElsewhere", format!("bound to {current}, spec.binding is absent")),
-        (None, Some(wanted), _) => (false, "Unbound", format!("not bound yet; spec.binding asks for {wanted}")),
+        (None, Some(target), _) => (false, "Unbound", format!("not bound yet; spec.binding asks for {target}")),
         (None, None, _) => (false, "NoBindingRequested", "unbound, as spec.binding is absent".into()),
     }
 }

@@ -30,9 +30,12 @@ fn inputs<'a>(spec: &'a ElasticIPSpec, cloud: &'a CloudView, step: &'a Step, out
         spec,
         deleting: false,
         cloud,
+        // Leaked: a test's few bytes, so the inputs can borrow it for as long as they live.
+        wanted: Box::leak(Box::new(Wanted::of_instance(spec))),
         step,
         outcome,
         provider_config: "sim",
+        force_unbind_available: true,
         now: ts(now),
     }
 }
@@ -132,6 +135,29 @@ fn stalls_from_the_decision_and_from_terminal_errors() {
         stalled.message
     );
     assert_eq!(st.last_operation.as_ref().and_then(|o| o.request_id.as_deref()), Some("req-9"));
+
+    // OTC/Huawei: no force; the way out is deleting the rules, which the cloud's message names.
+    let err = CloudError::terminal(
+        Operation::Unassociate,
+        Blocker::NatEntriesBlockUnbind,
+        "VPC.0513",
+        "SNAT/DNAT rules of the NAT gateway use the EIP; delete them first: NAT gateway ngw-1 still has 2 SNAT/DNAT entries",
+    );
+    let failed = Outcome::Failed(err);
+    let next = next_status(
+        None,
+        &StatusInputs {
+            force_unbind_available: false,
+            ..inputs(&s, &cloud, &step, &failed, "2026-01-01T00:00:00Z")
+        },
+    );
+    let stalled = cond(&next, STALLED);
+    assert_eq!(stalled.reason, "NatEntriesBlockUnbind");
+    assert!(
+        stalled.message.contains("ngw-1") && stalled.message.contains("cannot force") && !stalled.message.contains("set spec.forceUnbind"),
+        "{}",
+        stalled.message
+    );
 }
 
 #[test]
@@ -139,7 +165,7 @@ fn retryable_errors_keep_reconciling_and_count_attempts() {
     let s = spec(Some("i-1"));
     let cloud = CloudView::Present(eip(None, EipPhase::Unbound, "Available"));
     let step = Step::Associate {
-        target: s.binding.as_ref().map(BindTarget::from).expect("binding"),
+        target: Wanted::of_instance(&s).target().cloned().expect("binding"),
     };
     let err = CloudError::throttled(Operation::Associate, "Throttling.User", "flow control", None);
     let first = status_of(None, &s, &cloud, &step, &Outcome::Failed(err.clone()), "2026-01-01T00:00:00Z");

@@ -14,6 +14,7 @@ mod operations;
 mod packaging;
 mod providers;
 mod rbac;
+mod references;
 mod restart;
 mod stalls;
 mod support;
@@ -50,7 +51,11 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
+        scenario!(providers::otc_nat_rules_block_the_unbind),
         scenario!(stalls::fixing_the_secret_makes_it_ready_within_seconds),
+        scenario!(references::node_and_service_references_on_alibaba),
+        scenario!(references::node_and_service_references_on_otc),
+        scenario!(references::an_unsupported_provider_id_stalls),
         scenario!(stalls::recreated_provider_config_is_a_new_account),
         scenario!(providers::an_unusable_secret_value_stalls_naming_the_key),
         scenario!(validation::invalid_manifests_are_rejected),

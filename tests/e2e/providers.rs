@@ -122,3 +122,41 @@ pub async fn an_unusable_secret_value_stalls_naming_the_key(cp: &ControlPlane) {
     assert!(s.sim.calls().is_empty(), "nothing was sent: {:?}", s.sim.calls());
     s.finish().await;
 }
+
+/// OTC/Huawei: an EIP that SNAT/DNAT rules of its NAT gateway use is not unbound: the deletion
+/// stalls naming the gateway and its rules, with the way out (no force on this cloud), and goes
+/// on once the rules are gone.
+pub async fn otc_nat_rules_block_the_unbind(cp: &ControlPlane) {
+    let s = Scenario::new(cp, "otc-nat").await;
+    let endpoint = serve_simulator(s.sim.clone()).await;
+    cp.secret("otc-nat", &[("accessKey", SIM_ACCESS_KEY_ID), ("secretKey", SIM_ACCESS_KEY_SECRET)]);
+    cp.apply(&format!(
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: otc-nat\nspec:\n  provider: otc\n  region: eu-de\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: otc-nat\n    namespace: eip-operator\n  otc:\n    projectName: eu-de\n"
+    ));
+    s.apply(&format!(
+        "{}  forceUnbind: true\n",
+        wire_eip("snat", "otc-nat", "Nat", "ngw-sim-0002")
+    ));
+    let object = s.wait_ready("snat", Duration::from_secs(90)).await;
+    let id = object.status.and_then(|st| st.allocation_id).expect("allocated");
+    s.sim.set_nat_entries("eu-de", "ngw-sim-0002", 2).expect("NAT entries");
+    s.kubectl_ok(&["delete", "eip", "snat", "--wait=false"]);
+    let object = s
+        .wait_for("snat", "Stalled by the NAT rules", Duration::from_secs(60), |o| {
+            is_true(o, "Stalled")
+        })
+        .await;
+    let stalled = object.condition("Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "NatEntriesBlockUnbind", "{stalled:?}");
+    assert!(
+        stalled.message.contains("ngw-sim-0002") && stalled.message.contains("cannot force"),
+        "{}",
+        stalled.message
+    );
+    assert!(s.sim.eip("eu-de", &id).is_some_and(|e| e.bound_to.is_some()), "still bound");
+    // The rules are deleted in the NAT gateway: the deletion goes on.
+    s.sim.set_nat_entries("eu-de", "ngw-sim-0002", 0).expect("NAT entries");
+    s.wait_gone("snat", Duration::from_secs(90)).await;
+    assert!(s.sim.eip("eu-de", &id).is_none(), "released");
+    s.finish().await;
+}

@@ -14,6 +14,13 @@ pub async fn operator_identity_is_sufficient_and_minimal(cp: &ControlPlane) {
         ("patch", "elasticips.eip-operator.dev/status", false),
         ("watch", "providerconfigs.eip-operator.dev", true),
         ("create", "events.events.k8s.io", false),
+        // Bindings by reference: nodeRef, serviceRef.
+        ("get", "nodes", true),
+        ("watch", "nodes", true),
+        ("list", "nodes", true),
+        ("get", "services", false),
+        ("watch", "services", true),
+        ("list", "services", true),
     ];
     for (verb, resource, all) in needed {
         assert!(can_i(verb, resource, all), "the operator needs {verb} {resource}");
@@ -27,6 +34,16 @@ pub async fn operator_identity_is_sufficient_and_minimal(cp: &ControlPlane) {
         ("patch", "providerconfigs.eip-operator.dev", true),
         ("delete", "providerconfigs.eip-operator.dev", true),
         ("create", "pods", false),
+        // Read-only on what bindings name.
+        ("patch", "nodes", true),
+        ("update", "nodes", true),
+        ("delete", "nodes", true),
+        ("patch", "nodes/status", true),
+        ("patch", "services", false),
+        ("update", "services", false),
+        ("delete", "services", false),
+        ("get", "endpoints", false),
+        ("list", "pods", true),
         ("create", "clusterrolebindings", true),
         ("impersonate", "users", true),
     ];

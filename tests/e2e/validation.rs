@@ -13,7 +13,38 @@ const INVALID_ELASTIC_IPS: &[(&str, &str, &str)] = &[
     (
         "missing instance ID",
         "binding:\n  instanceType: EcsInstance",
-        "spec.binding.instanceId: Required value",
+        "instanceType is required with instanceId, and only with it",
+    ),
+    (
+        "instance ID without its type",
+        "binding:\n  instanceId: i-1",
+        "instanceType is required with instanceId",
+    ),
+    ("an empty binding", "binding: {}", "spec.binding names exactly one of"),
+    (
+        "an instance and a node",
+        "binding:\n  instanceType: EcsInstance\n  instanceId: i-1\n  nodeRef:\n    name: n1",
+        "spec.binding names exactly one of",
+    ),
+    (
+        "a node and a service",
+        "binding:\n  nodeRef:\n    name: n1\n  serviceRef:\n    name: web",
+        "spec.binding names exactly one of",
+    ),
+    (
+        "a node with an instance type",
+        "binding:\n  instanceType: EcsInstance\n  nodeRef:\n    name: n1",
+        "instanceType is required with instanceId, and only with it",
+    ),
+    (
+        "a node name that is no name",
+        "binding:\n  nodeRef:\n    name: Node_1",
+        "spec.binding.nodeRef.name",
+    ),
+    (
+        "a private IP on a service's load balancer",
+        "binding:\n  serviceRef:\n    name: web\n  privateIpAddress: 10.0.0.1",
+        "privateIpAddress is only used with",
     ),
     (
         "empty instance ID",

@@ -72,7 +72,9 @@ pub struct ElasticIPSpec {
     pub deletion_policy: Option<DeletionPolicy>,
 
     /// Unbind from a NAT gateway even while SNAT/DNAT entries still use the address (Alibaba
-    /// `Force`). Off by default: the operator stops and reports the entries instead.
+    /// `Force`). Off by default: the operator stops and reports the entries instead. Open Telekom
+    /// Cloud and Huawei Cloud have no such force: there the rules must be deleted in the NAT
+    /// gateway, and the Stalled condition says so whatever this field says.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force_unbind: bool,
 }
@@ -147,30 +149,49 @@ impl InternetChargeType {
     }
 }
 
-/// What the EIP is attached to.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+/// What the EIP is attached to: a cloud target by ID (instanceType and instanceId), the cloud
+/// instance behind a Kubernetes Node (nodeRef) or the load balancer of a Service (serviceRef).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.instanceType != 'IpAddress' || isIP(self.instanceId)").message("for instanceType IpAddress, instanceId must be an IP address").field_path(".instanceId"))]
-#[x_kube(validation = Rule::new("self.instanceType != 'IpAddress' || has(self.vpcId)").message("instanceType IpAddress needs vpcId").field_path(".vpcId"))]
-#[x_kube(validation = Rule::new("!has(self.vpcId) || self.instanceType == 'IpAddress'").message("vpcId is only used with instanceType IpAddress").field_path(".vpcId"))]
-#[x_kube(validation = Rule::new("!has(self.mode) || self.instanceType == 'NetworkInterface'").message("mode is only used with instanceType NetworkInterface").field_path(".mode"))]
-#[x_kube(validation = Rule::new("!has(self.privateIpAddress) || self.instanceType in ['NetworkInterface', 'EcsInstance', 'Port']").message("privateIpAddress is only used with instanceType NetworkInterface, EcsInstance or Port").field_path(".privateIpAddress"))]
+#[x_kube(validation = Rule::new("(has(self.instanceId) ? 1 : 0) + (has(self.nodeRef) ? 1 : 0) + (has(self.serviceRef) ? 1 : 0) == 1").message("spec.binding names exactly one of instanceId (with instanceType), nodeRef or serviceRef"))]
+#[x_kube(validation = Rule::new("has(self.instanceId) == has(self.instanceType)").message("instanceType is required with instanceId, and only with it (nodeRef binds an EcsInstance, serviceRef an SlbInstance)").field_path(".instanceType"))]
+#[x_kube(validation = Rule::new("!has(self.instanceType) || self.instanceType != 'IpAddress' || (has(self.instanceId) && isIP(self.instanceId))").message("for instanceType IpAddress, instanceId must be an IP address").field_path(".instanceId"))]
+#[x_kube(validation = Rule::new("!has(self.instanceType) || self.instanceType != 'IpAddress' || has(self.vpcId)").message("instanceType IpAddress needs vpcId").field_path(".vpcId"))]
+#[x_kube(validation = Rule::new("!has(self.vpcId) || (has(self.instanceType) && self.instanceType == 'IpAddress')").message("vpcId is only used with instanceType IpAddress").field_path(".vpcId"))]
+#[x_kube(validation = Rule::new("!has(self.mode) || (has(self.instanceType) && self.instanceType == 'NetworkInterface')").message("mode is only used with instanceType NetworkInterface").field_path(".mode"))]
+#[x_kube(validation = Rule::new("!has(self.privateIpAddress) || has(self.nodeRef) || (has(self.instanceType) && self.instanceType in ['NetworkInterface', 'EcsInstance', 'Port'])").message("privateIpAddress is only used with nodeRef or instanceType NetworkInterface, EcsInstance or Port").field_path(".privateIpAddress"))]
 pub struct Binding {
-    /// Kind of target. On Alibaba Cloud: `EcsInstance` (an ECS instance), `NetworkInterface` (an
-    /// elastic network interface), `Nat` (a NAT gateway), `SlbInstance` (a Server Load Balancer
-    /// instance), `HaVip` (a high-availability virtual IP) or `IpAddress` (a private IP address:
-    /// instanceId is the address, vpcId its VPC). On Open Telekom Cloud / Huawei Cloud: `Port` (a
-    /// port, such as a server's network interface), `Nat` (a NAT gateway), `SlbInstance` (an
-    /// elastic load balancer) or `Vpn` (a VPN gateway); the last three use the v3 bindings
+    /// Kind of target, with instanceId. On Alibaba Cloud: `EcsInstance` (an ECS instance),
+    /// `NetworkInterface` (an elastic network interface), `Nat` (a NAT gateway), `SlbInstance` (a
+    /// Server Load Balancer instance), `HaVip` (a high-availability virtual IP) or `IpAddress` (a
+    /// private IP address: instanceId is the address, vpcId its VPC). On Open Telekom Cloud /
+    /// Huawei Cloud: `EcsInstance` (a server, bound through its primary port), `Port` (a port,
+    /// such as a server's network interface), `Nat` (a NAT gateway), `SlbInstance` (an elastic
+    /// load balancer) or `Vpn` (a VPN gateway); the last three use the v3 bindings
     /// (ProviderConfig spec.otc.v3Bindings).
-    pub instance_type: InstanceType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<InstanceType>,
 
     /// ID of the target (for IpAddress: the private IP address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"))]
-    pub instance_id: String,
+    pub instance_id: Option<String>,
+
+    /// The Node whose cloud instance the EIP is bound to, read from the Node's spec.providerID at
+    /// every reconcile: a new instance behind the same Node name is rebound (unbind, then bind),
+    /// a deleted Node unbinds the EIP and keeps it until the Node is back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_ref: Option<ObjectName>,
+
+    /// The Service (type LoadBalancer, in the ElasticIP's namespace) whose cloud load balancer
+    /// the EIP is bound to, named by the cloud controller manager's annotation
+    /// (`service.beta.kubernetes.io/alibaba-cloud-loadbalancer-id`, or CCE's `kubernetes.io/elb.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_ref: Option<ObjectName>,
 
     /// Private IP address of the target to map the EIP to (NetworkInterface secondary IPs,
-    /// ports with several fixed IPs). The target's primary IP when unset.
+    /// ports with several fixed IPs, the port of a server with several). The target's primary IP
+    /// when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("isIP(self) && ip(self).family() == 4").message("privateIpAddress must be an IPv4 address"))]
     pub private_ip_address: Option<String>,
@@ -187,9 +208,68 @@ pub struct Binding {
     pub vpc_id: Option<String>,
 }
 
+impl Binding {
+    /// A binding to the cloud target `instance_type`/`instance_id`.
+    pub fn to_instance(instance_type: InstanceType, instance_id: impl Into<String>) -> Self {
+        Binding {
+            instance_type: Some(instance_type),
+            instance_id: Some(instance_id.into()),
+            ..Binding::default()
+        }
+    }
+
+    /// A binding to the instance behind Node `name`.
+    pub fn to_node(name: impl Into<String>) -> Self {
+        Binding {
+            node_ref: Some(ObjectName { name: name.into() }),
+            ..Binding::default()
+        }
+    }
+
+    /// A binding to the load balancer of Service `name`.
+    pub fn to_service(name: impl Into<String>) -> Self {
+        Binding {
+            service_ref: Some(ObjectName { name: name.into() }),
+            ..Binding::default()
+        }
+    }
+
+    /// What the binding names (the API server's rules make it exactly one).
+    pub fn subject(&self) -> Option<BindingSubject<'_>> {
+        match (&self.instance_type, &self.instance_id, &self.node_ref, &self.service_ref) {
+            (Some(kind), Some(id), None, None) => Some(BindingSubject::Instance(*kind, id)),
+            (None, None, Some(node), None) => Some(BindingSubject::Node(&node.name)),
+            (None, None, None, Some(service)) => Some(BindingSubject::Service(&service.name)),
+            _ => None,
+        }
+    }
+}
+
+/// What a [`Binding`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindingSubject<'a> {
+    /// A cloud target by its type and ID.
+    Instance(InstanceType, &'a str),
+    /// The cloud instance behind this Node.
+    Node(&'a str),
+    /// The load balancer of this Service (in the ElasticIP's namespace).
+    Service(&'a str),
+}
+
+/// A Kubernetes object by name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectName {
+    /// Name of the object.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub name: String,
+}
+
 /// Kind of thing an EIP is bound to. The names are Alibaba Cloud's `InstanceType` values;
 /// Open Telekom Cloud / Huawei Cloud map them onto ports, NAT gateways, load balancers and VPNs.
+/// (The fields using it explain the values in the schema.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
+#[schemars(transform = super::schema::described_by_the_field)]
 pub enum InstanceType {
     /// A cloud server (Alibaba ECS instance; OTC/Huawei: the server's primary port).
     EcsInstance,
@@ -357,6 +437,24 @@ pub struct BoundTo {
     /// Private IP address of the target the EIP is mapped to, when the cloud reports one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_ip_address: Option<String>,
+    /// The Kubernetes object spec.binding names (nodeRef or serviceRef) and the cloud instance it
+    /// resolved to, when the cloud's binding is the one it asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<BoundReference>,
+}
+
+/// The Kubernetes object behind a binding, and what it resolved to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundReference {
+    /// `Node` or `Service`.
+    pub kind: String,
+    /// Name of the Node or Service.
+    pub name: String,
+    /// The cloud instance it resolved to: the Node's instance (from its spec.providerID) or the
+    /// Service's load balancer (from its annotation). On Open Telekom Cloud / Huawei Cloud a
+    /// server is bound through its port, which instanceId shows.
+    pub instance_id: String,
 }
 
 /// A look at the cloud that did not find the EIP.

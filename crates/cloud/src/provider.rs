@@ -23,6 +23,19 @@ pub struct Capabilities {
     pub idempotent_allocation: bool,
     /// The binding target kinds this cloud accepts.
     pub binding_types: &'static [InstanceType],
+    /// The target kinds this cloud binds through another resource, which
+    /// [`CloudProvider::resolve_target`] looks up (OTC/Huawei: `EcsInstance`, through its port).
+    pub resolved_types: &'static [InstanceType],
+    /// Whether an unbind can be forced past a NAT gateway's SNAT/DNAT entries that use the
+    /// address (Alibaba `Force`). Where it cannot, the entries must be deleted first.
+    pub force_unbind: bool,
+}
+
+impl Capabilities {
+    /// Whether a `target` of this kind is bound through another resource.
+    pub fn resolves(&self, instance_type: InstanceType) -> bool {
+        self.resolved_types.contains(&instance_type)
+    }
 }
 
 impl Default for Capabilities {
@@ -31,6 +44,8 @@ impl Default for Capabilities {
             describe_batch: DESCRIBE_BATCH,
             idempotent_allocation: false,
             binding_types: &InstanceType::ALL,
+            resolved_types: &[],
+            force_unbind: true,
         }
     }
 }
@@ -73,6 +88,14 @@ pub trait CloudProvider: Send + Sync + 'static {
     /// (Alibaba `TagResources`; OTC/Huawei `POST /v2.0/{project_id}/publicips/{id}/tags/action`
     /// with `create`.)
     async fn tag(&self, allocation_id: &str, tags: &BTreeMap<String, String>) -> Result<Receipt, CloudError>;
+
+    /// What the cloud binds when asked to bind `target`, and reports bound afterwards. Most clouds
+    /// bind what they are asked to (the default); Open Telekom Cloud / Huawei Cloud bind a server
+    /// (`EcsInstance`) through its primary port, which this looks up. Called only for the kinds
+    /// in [`Capabilities::resolved_types`].
+    async fn resolve_target(&self, target: &BindTarget) -> Result<BindTarget, CloudError> {
+        Ok(target.clone())
+    }
 
     /// Removes the tags with these keys from the EIP; keys it does not carry are no error.
     /// (Alibaba `UnTagResources`; OTC/Huawei `…/tags/action` with `delete`.)

@@ -38,7 +38,7 @@ impl RateLimit {
 
     fn bucket(&self, operation: Operation) -> &DefaultDirectRateLimiter {
         match operation {
-            Operation::Describe | Operation::FindByOwner => &self.reads,
+            Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget => &self.reads,
             Operation::Allocate => &self.allocate,
             Operation::Associate => &self.associate,
             Operation::Unassociate => &self.unassociate,

@@ -225,4 +225,9 @@ impl CloudProvider for Stack {
         let hooked = &self.hooked;
         hooked.call(Operation::Untag, hooked.inner.untag(allocation_id, keys)).await
     }
+
+    async fn resolve_target(&self, target: &BindTarget) -> Result<BindTarget, CloudError> {
+        let hooked = &self.hooked;
+        hooked.call(Operation::ResolveTarget, hooked.inner.resolve_target(target)).await
+    }
 }

@@ -38,16 +38,6 @@ impl BindTarget {
     }
 }
 
-impl From<&eip_api::Binding> for BindTarget {
-    fn from(binding: &eip_api::Binding) -> Self {
-        BindTarget {
-            instance_type: binding.instance_type,
-            instance_id: binding.instance_id.clone(),
-            private_ip_address: binding.private_ip_address.clone(),
-        }
-    }
-}
-
 impl From<&eip_api::BoundTo> for BindTarget {
     fn from(bound: &eip_api::BoundTo) -> Self {
         BindTarget {
@@ -64,6 +54,7 @@ impl From<&BindTarget> for eip_api::BoundTo {
             instance_type: target.instance_type,
             instance_id: target.instance_id.clone(),
             private_ip_address: target.private_ip_address.clone(),
+            reference: None,
         }
     }
 }
@@ -252,10 +243,13 @@ pub enum Operation {
     Tag,
     /// Removes tags from an EIP (an adopter letting go of its claim).
     Untag,
+    /// Looks up what the cloud binds for a target that it binds through another resource (an
+    /// OTC/Huawei server through its port). Read-only.
+    ResolveTarget,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::Describe,
         Operation::FindByOwner,
         Operation::Allocate,
@@ -264,6 +258,7 @@ impl Operation {
         Operation::Release,
         Operation::Tag,
         Operation::Untag,
+        Operation::ResolveTarget,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -271,7 +266,7 @@ impl Operation {
     }
 
     pub fn is_mutating(self) -> bool {
-        !matches!(self, Operation::Describe | Operation::FindByOwner)
+        !matches!(self, Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget)
     }
 }
 

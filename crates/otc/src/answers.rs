@@ -72,7 +72,7 @@ fn invalid(operation: Operation, answer: &Answer, what: impl std::fmt::Display) 
 }
 
 /// The typed body of a 2xx answer; the classified error of any other.
-fn success_body<T: DeserializeOwned>(operation: Operation, answer: &Answer, what: &str) -> Result<T, CloudError> {
+pub(crate) fn success_body<T: DeserializeOwned>(operation: Operation, answer: &Answer, what: &str) -> Result<T, CloudError> {
     if !answer.is_success() {
         return Err(errors::from_answer(operation, answer));
     }

@@ -33,8 +33,10 @@
 //! and keeps doing so.
 //!
 //! Open Telekom Cloud and Huawei Cloud bind EIPs to Neutron ports, not to servers. `Port` takes
-//! the port ID; `EcsInstance`, `NetworkInterface`, `HaVip` and `IpAddress` targets are refused
-//! (terminal, `InvalidBindingTarget`) with a message naming the port to use instead. Where the
+//! the port ID; `EcsInstance` takes a server ID and binds its primary port, looked up with
+//! `GET /v1/{project_id}/ports?device_id=<server>` ([`ports`]; `resolve_target`, which the
+//! reconciler calls to know which port to expect bound); `NetworkInterface`, `HaVip` and
+//! `IpAddress` targets are refused (terminal, `InvalidBindingTarget`). Where the
 //! v3 API is off (`spec.otc.v3Bindings: false`; the default in OTC `eu-nl`), binding to NAT
 //! gateways, load balancers and VPNs and unbinding them is refused the same way, as the v1 API
 //! cannot do it. `force` (NAT gateways with SNAT/DNAT rules) is not supported: the rules must be
@@ -79,6 +81,7 @@ mod factory;
 #[doc(hidden)]
 pub mod fuzzing;
 mod mutations;
+pub mod ports;
 pub mod records;
 mod settings;
 pub mod signing;
@@ -347,7 +350,16 @@ impl Inner {
 
 /// The binding target kinds OTC / Huawei Cloud have: ports (v1), and NAT gateways, load
 /// balancers and VPN gateways (v3 associate-instance).
-pub const BINDING_TYPES: &[InstanceType] = &[InstanceType::Port, InstanceType::Nat, InstanceType::SlbInstance, InstanceType::Vpn];
+pub const BINDING_TYPES: &[InstanceType] = &[
+    InstanceType::EcsInstance,
+    InstanceType::Port,
+    InstanceType::Nat,
+    InstanceType::SlbInstance,
+    InstanceType::Vpn,
+];
+
+/// The kinds bound through another resource: a server (`EcsInstance`) through its port.
+pub const RESOLVED_TYPES: &[InstanceType] = &[InstanceType::EcsInstance];
 
 #[async_trait]
 impl CloudProvider for OtcProvider {
@@ -358,6 +370,9 @@ impl CloudProvider for OtcProvider {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             binding_types: BINDING_TYPES,
+            resolved_types: RESOLVED_TYPES,
+            // The EIP API has no force: SNAT/DNAT rules must be deleted in the NAT gateway first.
+            force_unbind: false,
             ..Capabilities::default()
         }
     }
@@ -368,7 +383,9 @@ impl CloudProvider for OtcProvider {
         match operation {
             Operation::Release => Duration::from_secs(3),
             Operation::Allocate | Operation::Associate | Operation::Unassociate => Duration::from_secs(2),
-            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag => Duration::from_secs(1),
+            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag | Operation::ResolveTarget => {
+                Duration::from_secs(1)
+            }
         }
     }
 
@@ -443,6 +460,17 @@ impl CloudProvider for OtcProvider {
             Operation::Tag,
             |inner, session| async move { inner.tag(&session, &id, &tags).await },
         )
+        .await
+    }
+
+    async fn resolve_target(&self, target: &BindTarget) -> Result<BindTarget, CloudError> {
+        if target.instance_type != InstanceType::EcsInstance {
+            return Ok(target.clone());
+        }
+        let target = target.clone();
+        self.with_session(Operation::ResolveTarget, |inner, session| async move {
+            inner.server_port(&session, &target).await
+        })
         .await
     }
 

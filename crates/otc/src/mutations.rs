@@ -194,6 +194,13 @@ impl Inner {
 
     pub(super) async fn associate(&self, session: &Session, allocation_id: &str, target: &BindTarget) -> Result<Receipt, CloudError> {
         let op = Operation::Associate;
+        let port;
+        let target = if target.instance_type == InstanceType::EcsInstance {
+            port = self.server_port(session, target).await?;
+            &port
+        } else {
+            target
+        };
         match target.instance_type {
             InstanceType::Port => {
                 let body = json!({ "publicip": { "port_id": target.instance_id } });
@@ -235,8 +242,8 @@ impl Inner {
                 Blocker::InvalidBindingTarget,
                 "UnsupportedInstanceType",
                 format!(
-                    "Open Telekom Cloud / Huawei Cloud bind EIPs to ports, not to a {other}: use instanceType Port with the port ID \
-                     (for a server, the port of its network interface: `openstack port list --server <server-id>`)"
+                    "Open Telekom Cloud / Huawei Cloud bind EIPs to ports, not to a {other}: use instanceType Port with the port ID, \
+                     or EcsInstance with the server ID (bound through its primary port)"
                 ),
             )),
         }

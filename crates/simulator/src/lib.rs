@@ -62,7 +62,7 @@ pub use error::{AdminError, UnknownRegion};
 pub use factory::SimulatorFactory;
 pub use faults::{FaultKind, FaultMix};
 pub use limits::{CALL_LOG_MAX_BYTES, LimitError, MAX_EIPS_PER_REGION, MAX_INSTANCES_PER_REGION, MAX_INSTANCES_PER_REQUEST, MAX_LATENCY};
-pub use model::{InstanceInfo, SeedEip, TAGS_PER_EIP, raw_state};
+pub use model::{InstanceInfo, SeedEip, TAGS_PER_EIP, raw_state, server_port_id};
 
 pub use provider::SimulatorProvider;
 

@@ -57,7 +57,7 @@ impl CloudProvider for SimulatorProvider {
             Operation::Unassociate => latencies.unassociate,
             Operation::Release => latencies.release,
             // Tags change at once.
-            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag => Duration::ZERO,
+            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag | Operation::ResolveTarget => Duration::ZERO,
         }
     }
 

@@ -25,6 +25,11 @@ pub async fn samples_and_gitops_examples_are_valid(cp: &ControlPlane) {
         for doc in documents(&yaml) {
             match doc["kind"].as_str() {
                 Some("ElasticIP") => {
+                    for reference in ["nodeRef", "serviceRef"] {
+                        if doc["spec"]["binding"][reference]["name"].is_string() {
+                            types.insert(reference.to_string());
+                        }
+                    }
                     if let Some(t) = doc["spec"]["binding"]["instanceType"].as_str() {
                         types.insert(t.to_string());
                         match t {
@@ -57,7 +62,11 @@ pub async fn samples_and_gitops_examples_are_valid(cp: &ControlPlane) {
             }
         }
     }
-    for t in INSTANCE_TYPES.iter().copied().chain(["NetworkInterface+mode"]) {
+    for t in INSTANCE_TYPES
+        .iter()
+        .copied()
+        .chain(["NetworkInterface+mode", "nodeRef", "serviceRef"])
+    {
         assert!(types.contains(t), "no sample binds to {t}; have {types:?}");
     }
     for p in ["simulator", "alibaba", "otc", "huawei"] {

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use eip_cloud::{
-    AllocateRequest, Blocker, CloudProvider, EipPhase, ErrorClass, InstanceType, OWNER_NAME_TAG, OWNER_TAG, Operation, UnbindRequest,
+    AllocateRequest, BindTarget, Blocker, CloudProvider, EipPhase, ErrorClass, InstanceType, OWNER_NAME_TAG, OWNER_TAG, Operation,
+    UnbindRequest,
 };
 use eip_otc::{OtcCloud, OtcProvider};
 use eip_simulator::{CallOutcome, SeedEip, SimulatorConfig};
@@ -67,6 +68,25 @@ async fn aksk_port_lifecycle() {
         let provider = otc(&cloud);
         assert_eq!(provider.name(), "otc");
         lifecycle_with_a_port(&provider, "uid-aksk", "port-sim-0001").await;
+        // A server is bound through its port, which the port list names.
+        let server = BindTarget {
+            instance_type: InstanceType::EcsInstance,
+            instance_id: "i-sim-0002".into(),
+            private_ip_address: None,
+        };
+        assert!(provider.capabilities().resolves(InstanceType::EcsInstance));
+        let port = provider.resolve_target(&server).await.expect("the server's port");
+        assert_eq!(
+            (port.instance_type, port.instance_id.as_str()),
+            (InstanceType::Port, eip_simulator::server_port_id("i-sim-0002").as_str())
+        );
+        let id = allocate_down(&provider, &AllocateRequest::default()).await.allocation_id;
+        provider.associate(&id, &server, "").await.expect("binds the server");
+        let bound = wait_for(&provider, &id, |e| e.is_some_and(|e| e.raw_state == "ACTIVE")).await;
+        assert_eq!(
+            bound.and_then(|e| e.bound_to).map(|t| t.instance_id),
+            Some(port.instance_id.clone())
+        );
         let ops: Vec<Operation> = cloud.sim.calls().iter().map(|c| c.operation).collect();
         for op in Operation::ALL {
             assert!(ops.contains(&op), "{op} went through the model");

@@ -88,8 +88,13 @@ async fn errors_are_classified() {
             ("taken", target(InstanceType::Port, "port-sim-0003"), "VPC.0511"),
             ("unknown", target(InstanceType::Port, "port-nope"), "VPC.0514"),
             (
-                "a server is not a port",
-                target(InstanceType::EcsInstance, "i-sim-0001"),
+                "a server the project does not have has no port",
+                target(InstanceType::EcsInstance, "srv-nope"),
+                "ServerPortNotFound",
+            ),
+            (
+                "a network interface is not a port",
+                target(InstanceType::NetworkInterface, "eni-sim-0001"),
                 "UnsupportedInstanceType",
             ),
         ];
@@ -103,7 +108,8 @@ async fn errors_are_classified() {
             );
             messages.push(err.message);
         }
-        assert!(messages[2].contains("Port"), "{}", messages[2]);
+        assert!(messages[2].contains("srv-nope"), "{}", messages[2]);
+        assert!(messages[3].contains("Port"), "{}", messages[3]);
 
         // Not found: describe omits it, the mutations are Gone.
         assert!(describe(&provider, MISSING).await.is_none());

@@ -18,6 +18,12 @@ impl Region {
             .into_iter()
             .filter(|id| !self.instances.contains_key(&(instance_type, (*id).clone())))
             .count();
+        // An OTC server brings its port.
+        let new = if instance_type == InstanceType::EcsInstance && self.flavor == crate::config::Flavor::Otc {
+            new.saturating_mul(2)
+        } else {
+            new
+        };
         if self.instances.len().saturating_add(new) > MAX_INSTANCES_PER_REGION {
             return Err(AdminError::Invalid(format!(
                 "region {} would hold {} instances; at most {MAX_INSTANCES_PER_REGION} are allowed",
@@ -27,6 +33,9 @@ impl Region {
         }
         for id in ids {
             self.instances.entry((instance_type, id.clone())).or_default().nat_entries = nat_entries;
+        }
+        if instance_type == InstanceType::EcsInstance {
+            self.add_server_ports();
         }
         Ok(())
     }

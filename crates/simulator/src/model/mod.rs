@@ -49,6 +49,22 @@ pub struct SeedEip {
     pub bandwidth_mbps: Option<u32>,
 }
 
+/// A server's port (OTC flavour), as the VPC port list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimPort {
+    pub id: String,
+    /// The server it belongs to.
+    pub device_id: String,
+    /// Its fixed IP (the address a binding to it maps to).
+    pub ip: String,
+}
+
+/// The ID of server `server`'s primary port: a UUID derived from the server's ID, so stable.
+pub fn server_port_id(server: &str) -> String {
+    let high = u128::from(fnv64(format!("port:{server}").as_bytes()));
+    format_uuid((high << 64) | u128::from(fnv64(server.as_bytes())), false)
+}
+
 /// One bindable instance as the simulator knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -245,7 +261,50 @@ impl Region {
                 region.instances.entry((instance_type, id)).or_default();
             }
         }
+        region.add_server_ports();
         region
+    }
+
+    /// On OTC/Huawei a server is bound through its port: every server (`EcsInstance`) of an
+    /// OTC-flavour region has a primary port ([`server_port_id`]), a `Port` instance of its own.
+    pub(crate) fn add_server_ports(&mut self) {
+        if self.flavor != Flavor::Otc {
+            return;
+        }
+        let servers: Vec<String> = self
+            .instances
+            .keys()
+            .filter(|(kind, _)| *kind == InstanceType::EcsInstance)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for server in servers {
+            self.instances.entry((InstanceType::Port, server_port_id(&server))).or_default();
+        }
+    }
+
+    /// The ports of `server`, as the VPC port list names them (OTC flavour): its primary port
+    /// and that port's fixed IP, or nothing for a server the region does not know (unless
+    /// instances are created on the fly).
+    pub(crate) fn server_ports(&self, ctx: &Ctx, server: &str) -> Reply<Vec<SimPort>> {
+        let known = self.instances.contains_key(&(InstanceType::EcsInstance, server.to_owned()));
+        let ports = if self.flavor == Flavor::Otc && (known || ctx.auto_create_instances) {
+            let id = server_port_id(server);
+            let ip = with_private_ip(&BindTarget {
+                instance_type: InstanceType::Port,
+                instance_id: id.clone(),
+                private_ip_address: None,
+            })
+            .private_ip_address
+            .unwrap_or_default();
+            vec![SimPort {
+                id,
+                device_id: server.to_owned(),
+                ip,
+            }]
+        } else {
+            Vec::new()
+        };
+        Reply::new(ports, ctx)
     }
 
     // ----- rendering -----

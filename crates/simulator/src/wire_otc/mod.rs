@@ -8,6 +8,7 @@
 //! | `GET /v3/projects?name=` | projects (`SimAuth.projects`) |
 //! | `GET, POST /v1/{project_id}/publicips` | list (`marker`, `limit`, `id`…), create |
 //! | `GET, PUT, DELETE /v1/{project_id}/publicips/{id}` | show, bind / unbind (`port_id`) or rename (`alias`), delete (204) |
+//! | `GET /v1/{project_id}/ports?device_id=` | a server's ports (each server has one), logged as `ResolveTarget` |
 //! | `PATCH, DELETE /v2/{project_id}/batchpublicips` | batch unbind, batch release (`{"publicip_ids"}` → `{"job_ids"}`) |
 //! | `GET, POST /v2.0/{project_id}/publicips/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action` | tags (show; create one; delete one; `create` / `delete` several) |
 //! | `GET /v3/{project_id}/eip/publicips[/{id}]`, `POST …/{id}/associate-instance`, `…/disassociate-instance` | v3 (not in `eu-nl`) |
@@ -81,6 +82,7 @@ mod answers;
 mod auth;
 mod batch;
 mod iam;
+mod ports;
 mod reads;
 mod render;
 mod tags;
@@ -91,6 +93,7 @@ pub(super) use answers::transport_error;
 use answers::*;
 use batch::*;
 use iam::*;
+use ports::*;
 use reads::*;
 use render::*;
 use tags::*;
@@ -106,6 +109,7 @@ pub fn routes(sim: Simulator) -> Router {
         .route("/v3/projects", get(list_projects))
         .route("/v1/{project_id}/publicips", get(v1_list).post(v1_create))
         .route("/v1/{project_id}/publicips/{id}", get(v1_show).put(v1_update).delete(v1_delete))
+        .route("/v1/{project_id}/ports", get(list_ports))
         .route("/v2/{project_id}/batchpublicips", patch(batch_unbind).delete(batch_release))
         .route("/v2.0/{project_id}/publicips/{id}/tags", get(show_tags).post(create_tag))
         .route("/v2.0/{project_id}/publicips/{id}/tags/{key}", axum::routing::delete(delete_tag))
