@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::core::Selector;
@@ -329,7 +330,14 @@ fn new_member(pool: &ElasticIPPool, namespace: &str, name: String, node: Option<
             name: Some(name),
             namespace: Some(namespace.to_string()),
             labels: Some(labels),
-            owner_references: pool.controller_owner_ref(&()).map(|owner| vec![owner]),
+            // controller = true; blockOwnerDeletion, so a foreground deletion of the pool waits
+            // for its ElasticIPs.
+            owner_references: pool.controller_owner_ref(&()).map(|owner| {
+                vec![OwnerReference {
+                    block_owner_deletion: Some(true),
+                    ..owner
+                }]
+            }),
             ..ObjectMeta::default()
         },
         spec: ElasticIPSpec {

@@ -42,8 +42,11 @@ pub struct PoolInputs<'a> {
     pub now: Timestamp,
 }
 
+/// The ElasticIP's condition is True for its current spec (a Ready from before the pool's last
+/// change of its binding says nothing about the new one).
 fn is_true(eip: &ElasticIP, type_: &str) -> bool {
-    eip.condition(type_).is_some_and(|c| c.status == "True")
+    let current = eip.status.as_ref().and_then(|s| s.observed_generation) == eip.metadata.generation;
+    current && eip.condition(type_).is_some_and(|c| c.status == "True")
 }
 
 /// The pool's status after this reconcile.

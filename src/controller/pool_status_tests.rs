@@ -132,6 +132,27 @@ fn the_status_table() {
             (2, 1, 0),
         ),
         (
+            "a Ready of the binding before the pool's change counts for nothing",
+            vec!["a", "b"],
+            vec![member("p-0", Some("a"), true, None), {
+                let mut moved = member("p-1", Some("b"), true, None);
+                moved.metadata.generation = Some(2);
+                if let Some(status) = moved.status.as_mut() {
+                    status.observed_generation = Some(1);
+                }
+                moved
+            }],
+            0,
+            &[],
+            false,
+            v(
+                ("False", "AwaitingAddresses"),
+                ("True", "AwaitingAddresses"),
+                ("False", "NotStalled"),
+            ),
+            (2, 1, 0),
+        ),
+        (
             "a spare still allocating",
             vec![],
             vec![member("p-0", None, false, None)],
