@@ -59,6 +59,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(references::an_unsupported_provider_id_stalls),
         scenario!(pools::pool_retains_and_reuses_addresses_on_alibaba),
         scenario!(pools::pool_releases_beyond_the_spare_on_otc),
+        scenario!(pools::invalid_pools_are_rejected),
         scenario!(stalls::recreated_provider_config_is_a_new_account),
         scenario!(providers::an_unusable_secret_value_stalls_naming_the_key),
         scenario!(validation::invalid_manifests_are_rejected),

@@ -295,3 +295,62 @@ pub async fn pool_releases_beyond_the_spare_on_otc(cp: &ControlPlane) {
     .await;
     s.finish().await;
 }
+
+/// The API server refuses invalid pools, saying what is wrong.
+pub async fn invalid_pools_are_rejected(cp: &ControlPlane) {
+    let s = Scenario::new(cp, "pool-invalid").await;
+    let pool = |name: &str, spec: &str| {
+        format!("apiVersion: eip-operator.dev/v1alpha1\nkind: ElasticIPPool\nmetadata:\n  name: {name}\nspec:\n{spec}")
+    };
+    let selector = "  nodeSelector:\n    matchLabels:\n      nowhere: \"true\"\n";
+    let cases = [
+        ("no selector", pool("p", "  spare: 1\n"), "spec.nodeSelector: Required value"),
+        ("too many spares", pool("p", &format!("{selector}  spare: 101\n")), "spec.spare"),
+        ("negative spares", pool("p", &format!("{selector}  spare: -1\n")), "spec.spare"),
+        (
+            "unknown reclaim policy",
+            pool("p", &format!("{selector}  reclaimPolicy: Sometimes\n")),
+            "Unsupported value: \"Sometimes\"",
+        ),
+        (
+            "unknown selector operator",
+            pool(
+                "p",
+                "  nodeSelector:\n    matchExpressions:\n      - key: tier\n        operator: Near\n",
+            ),
+            "the operator is In, NotIn, Exists or DoesNotExist",
+        ),
+        (
+            "In without values",
+            pool(
+                "p",
+                "  nodeSelector:\n    matchExpressions:\n      - key: tier\n        operator: In\n",
+            ),
+            "values are given for In and NotIn only",
+        ),
+        (
+            "a name too long for its ElasticIPs",
+            pool(&"p".repeat(51), selector),
+            "at most 50 characters",
+        ),
+    ];
+    for (case, yaml, expected) in cases {
+        let refused = s.cp.apply_rejected(&s.ns, &yaml);
+        assert!(refused.contains(expected), "{case}: expected {expected:?} in: {refused}");
+    }
+    // The account is fixed; the allocation parameters (for new addresses) are not.
+    let with = |config: &str, bandwidth: u32| {
+        pool(
+            "p",
+            &format!(
+                "{selector}  template:\n    providerConfigRef:\n      name: {config}\n    allocation:\n      bandwidthMbps: {bandwidth}\n"
+            ),
+        )
+    };
+    s.apply(&with(&s.provider_config, 5));
+    s.apply(&with(&s.provider_config, 10));
+    let refused = s.cp.apply_rejected(&s.ns, &with("another-account", 10));
+    assert!(refused.contains("spec.template.providerConfigRef is immutable"), "{refused}");
+    s.kubectl_ok(&["delete", "eippool", "p", "--timeout=60s"]);
+    s.finish().await;
+}

@@ -53,6 +53,7 @@ pub struct ElasticIPPoolSpec {
     /// an address at the pool's next reconcile (the operator watches Nodes): an unbound one the
     /// pool holds if there is one (first the address that served that Node last), else a new one.
     #[x_kube(validation = Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && ((e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0)))").message("nodeSelector.matchExpressions: the operator is In, NotIn, Exists or DoesNotExist, and values are given for In and NotIn only"))]
+    #[schemars(transform = label_values_described)]
     pub node_selector: LabelSelector,
 
     /// How the pool's new ElasticIPs are made. A change applies to ElasticIPs created afterwards:
@@ -78,6 +79,22 @@ pub struct ElasticIPPoolSpec {
     /// released. To release a Retain pool's addresses, set `Delete` before deleting the pool.
     #[serde(default)]
     pub reclaim_policy: ReclaimPolicy,
+}
+
+/// k8s-openapi's LabelSelector schema leaves the items of `matchExpressions[].values` without a
+/// description (kubectl explain would show none).
+fn label_values_described(schema: &mut schemars::Schema) {
+    let values = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("matchExpressions"))
+        .and_then(|m| m.get_mut("items"))
+        .and_then(|i| i.get_mut("properties"))
+        .and_then(|p| p.get_mut("values"))
+        .and_then(|v| v.get_mut("items"))
+        .and_then(|i| i.as_object_mut());
+    if let Some(item) = values {
+        item.entry("description").or_insert_with(|| "A label value.".into());
+    }
 }
 
 fn is_zero(value: &u32) -> bool {
