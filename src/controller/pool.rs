@@ -40,6 +40,9 @@ use eip_api::{Binding, ElasticIP, ElasticIPPool, ElasticIPPoolStatus, ElasticIPS
 /// watch usually brings it back sooner).
 const AFTER_CHANGE: Duration = Duration::from_secs(2);
 
+/// How long the pool controller lets triggers of one pool gather before it reconciles it.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
 /// Shared state of the pool reconciles.
 pub struct PoolContext {
     pub client: Client,
@@ -80,7 +83,12 @@ pub async fn run(
     let store = pool_controller.store();
     info!("pool controller starting");
     pool_controller
-        .with_config(controller::Config::default().concurrency(concurrency))
+        .with_config(
+            controller::Config::default()
+                .concurrency(concurrency)
+                // A burst of ElasticIP status changes (a scale-up binding) is one reconcile.
+                .debounce(DEBOUNCE),
+        )
         .owns(eips, watcher::Config::default().labels(POOL_LABEL).any_semantic())
         .watches_stream(node_label_changes(client), move |node| {
             let labels = node.labels().clone();
@@ -148,10 +156,10 @@ pub async fn reconcile_pool(pool: Arc<ElasticIPPool>, ctx: Arc<PoolContext>) -> 
         patch_finalizers(&pools, &pool, finalizers).await?;
     }
 
-    // A fresh list, not a cache: names are chosen from it, and every object of the namespace
-    // counts (a foreign `<pool>-<n>` is skipped, not collided with forever).
-    let all = eips.list(&ListParams::default()).await?.items;
-    let taken: BTreeSet<String> = all.iter().map(|e| e.name_any()).collect();
+    // A fresh list, not a cache: the plan and the new names are computed from it.
+    let labelled = ListParams::default().labels(&format!("{POOL_LABEL}={}", pool.name_any()));
+    let all = eips.list(&labelled).await?.items;
+    let mut taken: BTreeSet<String> = all.iter().map(|e| e.name_any()).collect();
     let members: Vec<ElasticIP> = all.into_iter().filter(|e| owned_by(e, &uid)).collect();
     let reclaim = pool.spec.reclaim_policy;
     let policy = member_deletion_policy(reclaim);
@@ -191,21 +199,10 @@ pub async fn reconcile_pool(pool: Arc<ElasticIPPool>, ctx: Arc<PoolContext>) -> 
 
     let plan_members: Vec<Member> = members.iter().map(Member::of).collect();
     let actions = plan(&nodes, &plan_members, pool.spec.spare, reclaim);
-    let creates = actions.iter().filter(|a| matches!(a, PoolAction::Create { .. })).count();
-    let mut names = next_names(&pool.name_any(), &taken, creates).into_iter();
     for action in &actions {
         match action {
             PoolAction::Create { node } => {
-                let name = names.next().ok_or(Error::MissingField("a free ElasticIP name"))?;
-                let eip = new_member(&pool, &namespace, name, node.as_deref());
-                eips.create(
-                    &PostParams {
-                        field_manager: Some(MANAGER.into()),
-                        ..Default::default()
-                    },
-                    &eip,
-                )
-                .await?;
+                create_member(&eips, &pool, &namespace, &mut taken, node.as_deref()).await?;
             }
             PoolAction::Assign { member, node } => {
                 let binding = json!({
@@ -311,6 +308,38 @@ async fn delete_pool(
     };
     write_status(pools, pool, &pool_status(pool.status.as_ref(), &inputs)).await?;
     Ok(Action::requeue(AFTER_CHANGE))
+}
+
+/// How many names an ElasticIP not of the pool may hold before a creation gives up (and retries
+/// with backoff).
+const NAME_ATTEMPTS: usize = 16;
+
+/// Creates one ElasticIP of the pool under the first free `<pool>-<n>` name; a name some other
+/// object of the namespace holds (not labelled as the pool's, so not listed) is skipped.
+async fn create_member(
+    eips: &Api<ElasticIP>,
+    pool: &ElasticIPPool,
+    namespace: &str,
+    taken: &mut BTreeSet<String>,
+    node: Option<&str>,
+) -> Result<(), Error> {
+    let params = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..Default::default()
+    };
+    let mut last = None;
+    for _ in 0..NAME_ATTEMPTS {
+        let Some(name) = next_names(&pool.name_any(), taken, 1).pop() else {
+            break;
+        };
+        taken.insert(name.clone());
+        match eips.create(&params, &new_member(pool, namespace, name, node)).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 => last = Some(kube::Error::Api(status)),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(last.map_or(Error::MissingField("a free ElasticIP name"), Error::from))
 }
 
 /// Whether the pool with UID `uid` is the ElasticIP's controller.

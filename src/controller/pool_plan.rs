@@ -53,8 +53,8 @@ impl Member {
 }
 
 /// Names for `count` new ElasticIPs of pool `pool`: `<pool>-<n>` with the smallest `n` no
-/// object in `taken` (every ElasticIP of the namespace, the pool's or not) uses. Deterministic, so
-/// two reconciles that both miss a creation collide on the name instead of making two.
+/// object in `taken` uses. Deterministic, so two reconciles that both miss a creation collide on
+/// the name instead of making two.
 pub fn next_names(pool: &str, taken: &BTreeSet<String>, count: usize) -> Vec<String> {
     (0u64..)
         .map(|n| format!("{pool}-{n}"))

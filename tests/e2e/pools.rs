@@ -106,6 +106,10 @@ async fn pool_lifecycle(
     for i in 1..=5 {
         s.cp.apply(&node(&node_name(i), &provider_id(&server(i)), &[(label, &s.ns)]));
     }
+    // An ElasticIP of someone else's holds the pool's first name: the pool skips it. (Adopting
+    // an EIP that does not exist: it stalls, and never allocates.)
+    let foreign = format!("{POOL}-0");
+    s.apply(&s.manifest(&foreign, "allocationId: eip-notthere0000000000\ndeletionPolicy: Retain"));
     // A Node that does not match gets nothing.
     s.cp.apply(&node(&node_name(9), &provider_id(&server(9)), &[(label, "elsewhere")]));
     s.apply(&format!(
@@ -127,6 +131,9 @@ async fn pool_lifecycle(
         "{printed}"
     );
     let all = members(s).await;
+    assert!(!all.contains_key(&foreign), "{:?}", all.keys());
+    let untouched = s.get(&foreign).await.expect("the foreign ElasticIP is left alone");
+    assert!(untouched.owner_references().is_empty() && untouched.spec.binding.is_none());
     let first = assignment(&all);
     let want_nodes: BTreeSet<String> = (1..=5).map(node_name).collect();
     assert_eq!(first.keys().cloned().collect::<BTreeSet<_>>(), want_nodes, "{all:#?}");
@@ -244,6 +251,11 @@ async fn pool_lifecycle(
     } else {
         assert!(in_cloud.is_empty(), "released: {in_cloud:?}");
     }
+    assert!(
+        s.get(&foreign).await.is_some(),
+        "the pool's deletion leaves others' ElasticIPs alone"
+    );
+    s.kubectl_ok(&["delete", "eip", &foreign, "--wait=false"]);
     for i in [1, 2, 3, 4, 5, 6, 9] {
         s.cp.kubectl_ok(&["delete", "node", &node_name(i)]);
     }
