@@ -17,6 +17,8 @@ fn crds_carry_the_documented_names_columns_and_rules() {
     let yaml = eip_api::crds_yaml().expect("render CRDs");
     for needle in [
         "shortNames:\n    - eip",
+        "shortNames:\n    - eippool",
+        "name: Spare",
         "categories:\n    - cloud",
         "scope: Namespaced",
         "scope: Cluster",

@@ -1,4 +1,6 @@
-//! The ElasticIP controller: watches ElasticIPs and reconciles each with [`reconcile::reconcile`].
+//! The ElasticIP controller: watches ElasticIPs and reconciles each with [`reconcile::reconcile`];
+//! beside it, in the same process and under the same leader election, the ElasticIPPool
+//! controller ([`pool`]), which manages ElasticIPs of its own.
 //!
 //! It also watches what the ElasticIPs depend on outside themselves: the ProviderConfigs and the
 //! credentials Secrets they name. A ProviderConfig created, changed, deleted or re-created (a new
@@ -10,7 +12,9 @@ mod cloud_calls;
 pub mod decide;
 pub mod events;
 pub mod leader;
+pub mod pool;
 pub mod pool_plan;
+pub mod pool_status;
 pub mod providers;
 pub mod reconcile;
 pub mod reference_watch;
@@ -29,8 +33,8 @@ use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use futures::StreamExt;
 use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -89,6 +93,8 @@ fn spec_or_deletion(eip: &ElasticIP) -> Option<u64> {
 
 /// Runs the controller until `shutdown` completes, with the providers `registry` serves.
 pub async fn run(client: Client, settings: Settings, registry: Registry, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    // Both controllers stop on the same signal.
+    let shutdown = shutdown.shared();
     let configs_api: Api<ProviderConfig> = Api::all(client.clone());
     let (configs, configs_writer) = reflector::store();
     let config_events = watcher(configs_api, watcher::Config::default())
@@ -127,6 +133,14 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
         requeue_tx,
     );
     let references_client = client.clone();
+    let pool_ctx = Arc::new(pool::PoolContext::new(client.clone(), recorder.clone(), settings.timing.clone()));
+    let pools = pool::run(
+        client.clone(),
+        settings.namespace.clone(),
+        settings.concurrency,
+        pool_ctx,
+        shutdown.clone(),
+    );
     let ctx = Arc::new(
         Context::new(client, providers, recorder, settings.timing.clone(), settings.metrics.clone()).with_concurrency(settings.concurrency),
     );
@@ -164,8 +178,9 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
             })
             .await;
     };
+    let controller = futures::future::join(controller, pools);
     // The watches of ProviderConfigs and Secrets never end on their own: they live (and are
-    // dropped, Secret watches aborted) with the controller.
+    // dropped, Secret watches aborted) with the controllers.
     futures::pin_mut!(controller, dependencies);
     futures::future::select(controller, dependencies).await;
     info!("controller stopped");

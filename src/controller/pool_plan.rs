@@ -1,7 +1,7 @@
 //! The `ElasticIPPool`'s desired state (issue #12, step 5): a pure function of the Nodes that
 //! match the pool's selector, the ElasticIPs the pool owns, its `spare` count and its
-//! `reclaimPolicy`, returning what to create, (re)assign, unassign and delete. Only this decision
-//! exists so far; the pool resource and its controller are not built yet.
+//! `reclaimPolicy`, returning what to create, (re)assign, unassign and delete. Only the decision
+//! is here; the controller (`pool.rs`) only executes it.
 //!
 //! The rules:
 //! - An address stays with its Node while the Node matches (sticky: no churn when nothing moves).
@@ -19,14 +19,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What the pool does with an address whose Node left.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReclaimPolicy {
-    /// Keep it, unbound, for the next Node.
-    Retain,
-    /// Release it (beyond the spares).
-    Delete,
-}
+use eip_api::{BindingSubject, ElasticIP, LAST_NODE_ANNOTATION};
+use kube::ResourceExt;
+
+pub use eip_api::ReclaimPolicy;
 
 /// One ElasticIP the pool owns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +34,33 @@ pub struct Member {
     pub last_node: Option<String>,
     /// Its deletion has started.
     pub deleting: bool,
+}
+
+impl Member {
+    /// What the plan reads of one of the pool's ElasticIPs.
+    pub fn of(eip: &ElasticIP) -> Member {
+        let node = match eip.spec.binding.as_ref().and_then(|b| b.subject()) {
+            Some(BindingSubject::Node(node)) => Some(node.to_string()),
+            _ => None,
+        };
+        Member {
+            name: eip.name_any(),
+            node,
+            last_node: eip.annotations().get(LAST_NODE_ANNOTATION).cloned(),
+            deleting: eip.metadata.deletion_timestamp.is_some(),
+        }
+    }
+}
+
+/// Names for `count` new ElasticIPs of pool `pool`: `<pool>-<n>` with the smallest `n` no
+/// object in `taken` uses. Deterministic, so two reconciles that both miss a creation collide on
+/// the name instead of making two.
+pub fn next_names(pool: &str, taken: &BTreeSet<String>, count: usize) -> Vec<String> {
+    (0u64..)
+        .map(|n| format!("{pool}-{n}"))
+        .filter(|name| !taken.contains(name))
+        .take(count)
+        .collect()
 }
 
 /// One change to the pool's ElasticIPs.
@@ -326,6 +349,54 @@ mod tests {
 
     fn assignment(members: &[Member]) -> BTreeMap<String, String> {
         members.iter().filter_map(|m| Some((m.node.clone()?, m.name.clone()))).collect()
+    }
+
+    #[test]
+    fn new_names_fill_the_gaps_and_skip_foreign_objects() {
+        let taken: BTreeSet<String> = ["web-0", "web-2", "web-3", "other-1"].iter().map(|n| n.to_string()).collect();
+        assert_eq!(next_names("web", &taken, 3), ["web-1", "web-4", "web-5"]);
+        assert_eq!(next_names("web", &taken, 0), Vec::<String>::new());
+        assert_eq!(next_names("other", &taken, 2), ["other-0", "other-2"]);
+    }
+
+    #[test]
+    fn a_member_is_read_from_its_elasticip() {
+        use eip_api::{Binding, ElasticIPSpec, InstanceType};
+        let eip = |binding: Option<Binding>, last: Option<&str>, deleting: bool| {
+            let mut eip = ElasticIP::new(
+                "web-0",
+                ElasticIPSpec {
+                    binding,
+                    ..ElasticIPSpec::default()
+                },
+            );
+            if let Some(last) = last {
+                eip.metadata.annotations = Some([(LAST_NODE_ANNOTATION.to_string(), last.to_string())].into());
+            }
+            if deleting {
+                eip.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+                ));
+            }
+            Member::of(&eip)
+        };
+        let rows = [
+            (eip(Some(Binding::to_node("a")), None, false), Some("a"), None, false),
+            (eip(None, Some("b"), false), None, Some("b"), false),
+            // Bound to something else by hand: not a Node's, so free to be assigned.
+            (
+                eip(Some(Binding::to_instance(InstanceType::EcsInstance, "i-1")), None, true),
+                None,
+                None,
+                true,
+            ),
+        ];
+        for (member, node, last, deleting) in rows {
+            assert_eq!(member.name, "web-0");
+            assert_eq!(member.node.as_deref(), node, "{member:?}");
+            assert_eq!(member.last_node.as_deref(), last, "{member:?}");
+            assert_eq!(member.deleting, deleting, "{member:?}");
+        }
     }
 
     #[test]

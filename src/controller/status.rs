@@ -489,7 +489,7 @@ pub fn detect_drift(prev: Option<&ElasticIPStatus>, cloud: &CloudView, absence_c
     }
 }
 
-fn condition(
+pub(crate) fn condition(
     prev: &[Condition],
     type_: &str,
     status: bool,

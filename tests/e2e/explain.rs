@@ -41,6 +41,7 @@ const ENUM_FIELDS: &[(&str, &[&str])] = &[
     ("elasticip.status.ownership", &["Allocated", "Adopted"]),
     ("elasticip.status.effectiveDeletionPolicy", &["Delete", "Unbind", "Retain"]),
     ("elasticip.status.boundTo.instanceType", &INSTANCE_TYPES),
+    ("elasticippool.spec.reclaimPolicy", &["Retain", "Delete"]),
 ];
 
 /// Other fields whose long descriptions must wrap cleanly.
@@ -56,6 +57,11 @@ const PROSE_FIELDS: &[&str] = &[
     "elasticip.status",
     "elasticip.status.cloudState",
     "elasticip.status.lastOperation",
+    "elasticippool",
+    "elasticippool.spec.nodeSelector",
+    "elasticippool.spec.spare",
+    "elasticippool.spec.template",
+    "elasticippool.status",
     "providerconfig.spec",
     "providerconfig.spec.default",
     "providerconfig.spec.otc.batchOperations",
@@ -67,7 +73,11 @@ pub async fn kubectl_explain_reads_cleanly(cp: &ControlPlane) {
 
     // The schema the API server serves: every description one clean, complete paragraph; every
     // enum a list of strings its description explains.
-    for crd in ["elasticips.eip-operator.dev", "providerconfigs.eip-operator.dev"] {
+    for crd in [
+        "elasticips.eip-operator.dev",
+        "elasticippools.eip-operator.dev",
+        "providerconfigs.eip-operator.dev",
+    ] {
         let served: Value = serde_json::from_str(&cp.kubectl_ok(&["get", "crd", crd, "-o", "json"])).expect("CRD json");
         let versions = served["spec"]["versions"].as_array().expect("versions");
         for version in versions {
@@ -77,7 +87,13 @@ pub async fn kubectl_explain_reads_cleanly(cp: &ControlPlane) {
     }
 
     // What users read: the recursive field list...
-    for resource in ["elasticip.spec", "elasticip.status", "providerconfig.spec"] {
+    for resource in [
+        "elasticip.spec",
+        "elasticip.status",
+        "elasticippool.spec",
+        "elasticippool.status",
+        "providerconfig.spec",
+    ] {
         let out = explain(cp, &[resource, "--recursive"]);
         if out.contains("<no value>") {
             failures.push(format!("kubectl explain {resource} --recursive shows <no value>:\n{out}"));

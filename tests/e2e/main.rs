@@ -12,6 +12,7 @@ mod explain;
 mod lifecycle;
 mod operations;
 mod packaging;
+mod pools;
 mod providers;
 mod rbac;
 mod references;
@@ -56,6 +57,9 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(references::node_and_service_references_on_alibaba),
         scenario!(references::node_and_service_references_on_otc),
         scenario!(references::an_unsupported_provider_id_stalls),
+        scenario!(pools::pool_retains_and_reuses_addresses_on_alibaba),
+        scenario!(pools::pool_releases_beyond_the_spare_on_otc),
+        scenario!(pools::invalid_pools_are_rejected),
         scenario!(stalls::recreated_provider_config_is_a_new_account),
         scenario!(providers::an_unusable_secret_value_stalls_naming_the_key),
         scenario!(validation::invalid_manifests_are_rejected),

@@ -1,5 +1,5 @@
 //! The operator's ClusterRole (`config/rbac/`) is enough to run it (every scenario runs the
-//! operator as that ServiceAccount) and grants nothing it does not need.
+//! operator as that ServiceAccount, the pool scenarios too) and grants nothing it does not need.
 
 use crate::support::{ControlPlane, OPERATOR_USER};
 
@@ -21,6 +21,15 @@ pub async fn operator_identity_is_sufficient_and_minimal(cp: &ControlPlane) {
         ("get", "services", false),
         ("watch", "services", true),
         ("list", "services", true),
+        // ElasticIPPools: their finalizer and status; the ElasticIPs they own.
+        ("watch", "elasticippools.eip-operator.dev", true),
+        ("list", "elasticippools.eip-operator.dev", true),
+        ("patch", "elasticippools.eip-operator.dev", false),
+        ("patch", "elasticippools.eip-operator.dev/status", false),
+        ("update", "elasticippools.eip-operator.dev/finalizers", false),
+        ("create", "elasticips.eip-operator.dev", false),
+        ("delete", "elasticips.eip-operator.dev", false),
+        ("list", "elasticips.eip-operator.dev", false),
     ];
     for (verb, resource, all) in needed {
         assert!(can_i(verb, resource, all), "the operator needs {verb} {resource}");
@@ -28,9 +37,12 @@ pub async fn operator_identity_is_sufficient_and_minimal(cp: &ControlPlane) {
     let not_needed = [
         ("list", "secrets", true),
         ("get", "secrets", false),
-        ("create", "elasticips.eip-operator.dev", false),
-        ("delete", "elasticips.eip-operator.dev", false),
         ("update", "elasticips.eip-operator.dev", false),
+        ("deletecollection", "elasticips.eip-operator.dev", false),
+        // Pools are the user's: the operator never creates, replaces or deletes one.
+        ("create", "elasticippools.eip-operator.dev", false),
+        ("update", "elasticippools.eip-operator.dev", false),
+        ("delete", "elasticippools.eip-operator.dev", false),
         ("patch", "providerconfigs.eip-operator.dev", true),
         ("delete", "providerconfigs.eip-operator.dev", true),
         ("create", "pods", false),

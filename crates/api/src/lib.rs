@@ -1,10 +1,13 @@
-//! The custom resources: `ElasticIP` (namespaced) and `ProviderConfig` (cluster-scoped).
+//! The custom resources: `ElasticIP` and `ElasticIPPool` (namespaced), `ProviderConfig`
+//! (cluster-scoped).
 
 mod elastic_ip;
+mod pool;
 mod provider_config;
 pub mod schema;
 
 pub use elastic_ip::*;
+pub use pool::*;
 pub use provider_config::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -13,7 +16,7 @@ use kube::CustomResourceExt;
 /// Every CRD this operator serves, with the schema descriptions `kubectl explain` shows made
 /// clean prose ([`schema::ProseDescriptions`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    [ElasticIP::crd(), ProviderConfig::crd()]
+    [ElasticIP::crd(), ElasticIPPool::crd(), ProviderConfig::crd()]
         .into_iter()
         .map(|crd| schema::transform_crd(crd, &mut schema::ProseDescriptions))
         .collect()

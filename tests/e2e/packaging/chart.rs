@@ -145,7 +145,11 @@ pub async fn helm_template_is_accepted_by_the_api_server(cp: &ControlPlane) {
     find(&docs, "ServiceMonitor", "all-eip-operator");
     assert_eq!(find(&docs, "PodDisruptionBudget", "all-eip-operator")["spec"]["maxUnavailable"], 1);
     // The templated CRDs: the same as crds/, kept on uninstall.
-    for crd in ["elasticips.eip-operator.dev", "providerconfigs.eip-operator.dev"] {
+    for crd in [
+        "elasticips.eip-operator.dev",
+        "elasticippools.eip-operator.dev",
+        "providerconfigs.eip-operator.dev",
+    ] {
         let templated = find(&docs, "CustomResourceDefinition", crd);
         assert_eq!(templated["metadata"]["annotations"]["helm.sh/resource-policy"], "keep", "{crd}");
         let shipped = documents(&fs::read_to_string(root().join("crds/eip-operator.dev.yaml")).expect("CRDs"));

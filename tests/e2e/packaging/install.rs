@@ -168,6 +168,7 @@ pub async fn helm_crd_upgrade_story(cp: &ControlPlane) {
             "delete",
             "crd",
             &format!("elasticips.{g}"),
+            &format!("elasticippools.{g}"),
             &format!("providerconfigs.{g}"),
             "--wait=false",
         ]);

@@ -18,6 +18,7 @@ pub async fn kustomize_default_install(cp: &ControlPlane) {
     for (kind, name) in [
         ("Namespace", "eip-operator"),
         ("CustomResourceDefinition", "elasticips.eip-operator.dev"),
+        ("CustomResourceDefinition", "elasticippools.eip-operator.dev"),
         ("CustomResourceDefinition", "providerconfigs.eip-operator.dev"),
         ("ServiceAccount", "eip-operator"),
         ("ClusterRole", "eip-operator"),

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use super::*;
 use crate::support::INSTANCE_TYPES;
 
-/// Every sample is accepted by the API server; together they cover every binding type. The
+/// Every sample is accepted by the API server; together they cover every binding type and the
+/// ElasticIPPool. The
 /// Argo CD ConfigMap patch is a valid ConfigMap; the Flux examples have their health checks.
 pub async fn samples_and_gitops_examples_are_valid(cp: &ControlPlane) {
     let samples = root().join("config/samples");
     let mut types = BTreeSet::new();
     let mut providers = BTreeSet::new();
+    let mut pools = 0;
     let mut files: Vec<PathBuf> = fs::read_dir(&samples)
         .expect("config/samples")
         .map(|e| e.expect("entry").path())
@@ -40,6 +42,10 @@ pub async fn samples_and_gitops_examples_are_valid(cp: &ControlPlane) {
                             _ => {}
                         }
                     }
+                }
+                Some("ElasticIPPool") => {
+                    assert!(doc["spec"]["nodeSelector"].is_object(), "{}", file.display());
+                    pools += 1;
                 }
                 Some("ProviderConfig") => {
                     providers.insert(doc["spec"]["provider"].as_str().expect("provider").to_string());
@@ -69,6 +75,7 @@ pub async fn samples_and_gitops_examples_are_valid(cp: &ControlPlane) {
     {
         assert!(types.contains(t), "no sample binds to {t}; have {types:?}");
     }
+    assert!(pools > 0, "no sample ElasticIPPool");
     for p in ["simulator", "alibaba", "otc", "huawei"] {
         assert!(providers.contains(p), "no sample ProviderConfig for {p}");
     }

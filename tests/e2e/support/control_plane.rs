@@ -238,6 +238,7 @@ impl ControlPlane {
             "--for=condition=Established",
             "--timeout=60s",
             "crd/elasticips.eip-operator.dev",
+            "crd/elasticippools.eip-operator.dev",
             "crd/providerconfigs.eip-operator.dev",
         ]);
     }
