@@ -22,6 +22,7 @@ pub mod references;
 pub mod secrets;
 pub mod status;
 pub mod timing;
+mod writes;
 
 #[cfg(test)]
 mod fixtures;
@@ -168,14 +169,7 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
             .reconcile_on(requeue_rx)
             .graceful_shutdown_on(shutdown)
             .run(reconcile, error_policy, ctx)
-            .for_each(|result| async move {
-                if let Err(err) = result {
-                    match err {
-                        controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
-                        other => warn!(err = %other, "controller"),
-                    }
-                }
-            })
+            .for_each(|result| writes::log_failure("controller", result))
             .await;
     };
     let controller = futures::future::join(controller, pools);

@@ -34,7 +34,8 @@ use super::pool_status::{PoolInputs, member_deletion_policy, policy_out_of_sync,
 use super::reconcile::{Error, MANAGER};
 use super::reference_watch::changes;
 use super::timing::Timing;
-use eip_api::{Binding, ElasticIP, ElasticIPPool, ElasticIPPoolStatus, ElasticIPSpec, LAST_NODE_ANNOTATION, POOL_FINALIZER, POOL_LABEL};
+use super::writes::{patch_finalizers, write_status};
+use eip_api::{Binding, ElasticIP, ElasticIPPool, ElasticIPSpec, LAST_NODE_ANNOTATION, POOL_FINALIZER, POOL_LABEL};
 
 /// How soon a pool that changed its ElasticIPs, or waits for them to go, looks again (their
 /// watch usually brings it back sooner).
@@ -100,14 +101,7 @@ pub async fn run(
         })
         .graceful_shutdown_on(shutdown)
         .run(reconcile_pool, pool_error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                match err {
-                    controller::Error::ReconcilerFailed(..) => {} // logged by pool_error_policy
-                    other => warn!(err = %other, "pool controller"),
-                }
-            }
-        })
+        .for_each(|result| super::writes::log_failure("pool controller", result))
         .await;
     info!("pool controller stopped");
 }
@@ -185,7 +179,7 @@ pub async fn reconcile_pool(pool: Arc<ElasticIPPool>, ctx: Arc<PoolContext>) -> 
                 )),
                 now: Timestamp::now(),
             };
-            write_status(&pools, &pool, &pool_status(pool.status.as_ref(), &inputs)).await?;
+            write_status(&pools, &pool, pool.status.as_ref(), &pool_status(pool.status.as_ref(), &inputs)).await?;
             return Ok(Action::requeue(ctx.timing.stalled_resync_max));
         }
     };
@@ -255,7 +249,7 @@ pub async fn reconcile_pool(pool: Arc<ElasticIPPool>, ctx: Arc<PoolContext>) -> 
         blocked: None,
         now: Timestamp::now(),
     };
-    write_status(&pools, &pool, &pool_status(pool.status.as_ref(), &inputs)).await?;
+    write_status(&pools, &pool, pool.status.as_ref(), &pool_status(pool.status.as_ref(), &inputs)).await?;
     ctx.failures().remove(&uid);
     Ok(Action::requeue(if actions.is_empty() { ctx.timing.resync } else { AFTER_CHANGE }))
 }
@@ -306,7 +300,7 @@ async fn delete_pool(
         blocked: None,
         now: Timestamp::now(),
     };
-    write_status(pools, pool, &pool_status(pool.status.as_ref(), &inputs)).await?;
+    write_status(pools, pool, pool.status.as_ref(), &pool_status(pool.status.as_ref(), &inputs)).await?;
     Ok(Action::requeue(AFTER_CHANGE))
 }
 
@@ -395,29 +389,6 @@ async fn delete(eips: &Api<ElasticIP>, name: &str) -> Result<(), Error> {
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(err) => Err(err.into()),
     }
-}
-
-/// Replaces the finalizer list, guarded by the resourceVersion it was computed from.
-async fn patch_finalizers(pools: &Api<ElasticIPPool>, pool: &ElasticIPPool, finalizers: Vec<String>) -> Result<(), Error> {
-    let body = json!({ "metadata": { "resourceVersion": pool.resource_version(), "finalizers": finalizers } });
-    pools.patch(&pool.name_any(), &PatchParams::default(), &Patch::Merge(&body)).await?;
-    Ok(())
-}
-
-/// Server-side apply of the status subresource, skipped when nothing changed.
-async fn write_status(pools: &Api<ElasticIPPool>, pool: &ElasticIPPool, next: &ElasticIPPoolStatus) -> Result<(), Error> {
-    if pool.status.as_ref() == Some(next) {
-        return Ok(());
-    }
-    let body = json!({
-        "apiVersion": ElasticIPPool::api_version(&()),
-        "kind": ElasticIPPool::kind(&()),
-        "status": next,
-    });
-    pools
-        .patch_status(&pool.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&body))
-        .await?;
-    Ok(())
 }
 
 async fn publish(ctx: &PoolContext, pool: &ElasticIPPool, type_: EventType, reason: &str, action: &str, note: String) {

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::json;
 use tracing::{debug, info, warn};
+
+use super::writes::{patch_finalizers, write_status};
 
 pub use super::cloud_calls::client_token;
 use super::cloud_calls::{execute, expected_transition, observe};
@@ -318,7 +318,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
             now,
         },
     );
-    write_status(&api, eip, &next).await?;
+    write_status(&api, eip.as_ref(), eip.status.as_ref(), &next).await?;
     ctx.remember_written(&uid, &next);
     if let Outcome::Accepted {
         allocated: Some(allocated),
@@ -463,7 +463,7 @@ async fn unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &
         &Unobserved::Retrying(err),
         Timestamp::now(),
     );
-    write_status(api, eip, &next).await?;
+    write_status(api, eip, eip.status.as_ref(), &next).await?;
     if let Some(uid) = eip.uid() {
         ctx.remember_written(&uid, &next);
     }
@@ -477,7 +477,7 @@ async fn stall_unobserved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, 
         publish(ctx, eip, EventType::Warning, reason, "Resolve", message.clone()).await;
     }
     let next = status::unobserved_status(eip.status.as_ref(), eip.meta().generation, &eip.spec, &blocked, Timestamp::now());
-    write_status(api, eip, &next).await?;
+    write_status(api, eip, eip.status.as_ref(), &next).await?;
     let stalls = match eip.uid() {
         Some(uid) => {
             ctx.remember_written(&uid, &next);
@@ -604,29 +604,6 @@ async fn add_finalizer(api: &Api<ElasticIP>, eip: &ElasticIP) -> Result<(), Erro
 async fn remove_finalizer(api: &Api<ElasticIP>, eip: &ElasticIP) -> Result<(), Error> {
     let finalizers = eip.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
     patch_finalizers(api, eip, finalizers).await
-}
-
-/// Replaces the finalizer list, guarded by the resourceVersion it was computed from (a
-/// concurrent change makes the patch fail with a conflict and the reconcile retry).
-async fn patch_finalizers(api: &Api<ElasticIP>, eip: &ElasticIP, finalizers: Vec<String>) -> Result<(), Error> {
-    let patch = json!({ "metadata": { "resourceVersion": eip.resource_version(), "finalizers": finalizers } });
-    api.patch(&eip.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    Ok(())
-}
-
-/// Server-side apply of the status subresource, skipped when nothing changed.
-async fn write_status(api: &Api<ElasticIP>, eip: &ElasticIP, next: &ElasticIPStatus) -> Result<(), Error> {
-    if eip.status.as_ref() == Some(next) {
-        return Ok(());
-    }
-    let patch = json!({
-        "apiVersion": ElasticIP::api_version(&()),
-        "kind": ElasticIP::kind(&()),
-        "status": next,
-    });
-    api.patch_status(&eip.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]
