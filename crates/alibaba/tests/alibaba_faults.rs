@@ -18,22 +18,9 @@ use support::{keys, serve};
 const REGION: &str = "cn-hangzhou";
 
 fn only(kind: FaultKind) -> Faults {
-    let mut mix = FaultMix {
-        unavailable: 0,
-        ..FaultMix::default()
-    };
-    match kind {
-        FaultKind::Unavailable => mix.unavailable = 1,
-        FaultKind::Throttled => mix.throttled = 1,
-        FaultKind::Busy => mix.busy = 1,
-        FaultKind::Reset => mix.reset = 1,
-        FaultKind::Slow => mix.slow = 1,
-        FaultKind::Timeout => mix.timeout = 1,
-        FaultKind::Malformed => mix.malformed = 1,
-    }
     Faults {
         error_rate: 1.0,
-        mix,
+        mix: FaultMix::only(kind),
         slow: Duration::from_millis(50),
         hang: Duration::from_millis(50),
         ..Faults::default()

@@ -105,6 +105,20 @@ impl FaultMix {
         }
     }
 
+    /// Every fault of one kind.
+    pub fn only(kind: FaultKind) -> Self {
+        let weight = |k: FaultKind| u32::from(k == kind);
+        FaultMix {
+            unavailable: weight(FaultKind::Unavailable),
+            throttled: weight(FaultKind::Throttled),
+            busy: weight(FaultKind::Busy),
+            reset: weight(FaultKind::Reset),
+            slow: weight(FaultKind::Slow),
+            timeout: weight(FaultKind::Timeout),
+            malformed: weight(FaultKind::Malformed),
+        }
+    }
+
     pub fn weight(&self, kind: FaultKind) -> u32 {
         match kind {
             FaultKind::Unavailable => self.unavailable,
@@ -223,6 +237,9 @@ mod tests {
             assert_eq!(mix.pick(draw), FaultKind::Unavailable);
         }
         assert_eq!(FaultMix::none().pick(0.5), FaultKind::Unavailable);
+        for kind in FaultKind::ALL {
+            assert_eq!(FaultMix::only(kind).single(), Some(kind));
+        }
     }
 
     #[test]

@@ -11,18 +11,9 @@ use eip_simulator::{CallOutcome, FaultKind, FaultMix, Faults, SimulatorConfig};
 use crate::support::{EU_DE, MISSING, otc, owned, start, with_timeout};
 
 fn only(kind: FaultKind) -> Faults {
-    let weight = |k: FaultKind| u32::from(k == kind);
     Faults {
         error_rate: 1.0,
-        mix: FaultMix {
-            unavailable: weight(FaultKind::Unavailable),
-            throttled: weight(FaultKind::Throttled),
-            busy: weight(FaultKind::Busy),
-            reset: weight(FaultKind::Reset),
-            slow: weight(FaultKind::Slow),
-            timeout: weight(FaultKind::Timeout),
-            malformed: weight(FaultKind::Malformed),
-        },
+        mix: FaultMix::only(kind),
         slow: Duration::from_millis(50),
         hang: Duration::from_millis(50),
         ..Faults::default()
