@@ -50,12 +50,7 @@ fn main() -> ExitCode {
     if let Some(r) = number("--restarts") {
         opts.apiserver_restarts = r as u32;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let report = runtime.block_on(chaos::soak::run(opts));
+    let report = chaos::soak::run_blocking(opts);
     let table = report.table();
     println!();
     print!("{table}");

@@ -13,12 +13,7 @@ use std::path::PathBuf;
 fn a_hundred_lifecycles_through_chaos_lose_nothing() {
     let seed = std::env::var("EIP_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let opts = chaos::soak::Options::short(seed, PathBuf::from(env!("CARGO_BIN_EXE_eip-operator")));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let report = runtime.block_on(chaos::soak::run(opts));
+    let report = chaos::soak::run_blocking(opts);
     println!("{}", report.table());
     for event in &report.driver_events {
         println!("chaos event: {event}");

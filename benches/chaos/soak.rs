@@ -34,6 +34,16 @@ use watchdog::{Shared, admin};
 /// The tag the operator claims an EIP with.
 const OWNER_TAG: &str = "eip-operator.dev/owner-uid";
 
+/// [`run`] on a runtime of its own, for a plain `main` or `#[test]`.
+pub fn run_blocking(opts: Options) -> Report {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run(opts))
+}
+
 /// Runs the soak and checks it. Starts (and stops) its own etcd, kube-apiserver, simulator and
 /// two operator replicas; bounded by the convergence bound per step.
 pub async fn run(opts: Options) -> Report {
