@@ -28,6 +28,8 @@ pub const NAMESPACE: &str = "chaos";
 pub const REPLICAS: [&str; 2] = ["chaos-a", "chaos-b"];
 pub const ALIBABA_REGION: &str = "cn-hangzhou";
 pub const OTC_REGION: &str = "eu-de";
+/// Huawei Cloud's ProviderConfig, on a region the simulator serves with the OTC flavour.
+pub const HUAWEI_REGION: &str = "ap-southeast-1";
 
 /// A plain HTTP/1.0 request on loopback: (status, body). Bounded by a 60 s read timeout.
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
@@ -206,19 +208,16 @@ fn start_replica(plan: &DriverPlan, kubeconfig: &Path, identity: &str) -> Child 
 }
 
 fn lease_holder(cluster: &Cluster) -> Option<String> {
-    let out = cluster.kubectl(
-        &[
-            "get",
-            "lease",
-            "-n",
-            LEASE_NAMESPACE,
-            LEASE_NAME,
-            "-o",
-            "jsonpath={.spec.holderIdentity}",
-            "--request-timeout=5s",
-        ],
-        None,
-    );
+    let out = cluster.kubectl(&[
+        "get",
+        "lease",
+        "-n",
+        LEASE_NAMESPACE,
+        LEASE_NAME,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+        "--request-timeout=5s",
+    ]);
     let holder = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !holder.is_empty()).then_some(holder)
 }
@@ -265,10 +264,10 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
     }
     let (key_id, key_secret) = (eip_simulator::SIM_ACCESS_KEY_ID, eip_simulator::SIM_ACCESS_KEY_SECRET);
     cluster.apply(&format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: chaos-alibaba\n  namespace: {LEASE_NAMESPACE}\nstringData:\n  accessKeyId: \"{key_id}\"\n  accessKeySecret: \"{key_secret}\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: chaos-otc\n  namespace: {LEASE_NAMESPACE}\nstringData:\n  accessKey: \"{key_id}\"\n  secretKey: \"{key_secret}\"\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: chaos-alibaba\n  namespace: {LEASE_NAMESPACE}\nstringData:\n  accessKeyId: \"{key_id}\"\n  accessKeySecret: \"{key_secret}\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: chaos-otc\n  namespace: {LEASE_NAMESPACE}\nstringData:\n  accessKey: \"{key_id}\"\n  secretKey: \"{key_secret}\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: chaos-huawei\n  namespace: {LEASE_NAMESPACE}\nstringData:\n  accessKey: \"{key_id}\"\n  secretKey: \"{key_secret}\"\n"
     ));
     cluster.apply(&format!(
-        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: chaos-alibaba\nspec:\n  provider: alibaba\n  region: {ALIBABA_REGION}\n  endpoint: http://{sim}\n  credentialsSecretRef:\n    name: chaos-alibaba\n    namespace: {LEASE_NAMESPACE}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n---\napiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: chaos-otc\nspec:\n  provider: otc\n  region: {OTC_REGION}\n  endpoint: http://{sim}\n  credentialsSecretRef:\n    name: chaos-otc\n    namespace: {LEASE_NAMESPACE}\n  otc:\n    projectName: {OTC_REGION}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n"
+        "apiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: chaos-alibaba\nspec:\n  provider: alibaba\n  region: {ALIBABA_REGION}\n  endpoint: http://{sim}\n  credentialsSecretRef:\n    name: chaos-alibaba\n    namespace: {LEASE_NAMESPACE}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n---\napiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: chaos-otc\nspec:\n  provider: otc\n  region: {OTC_REGION}\n  endpoint: http://{sim}\n  credentialsSecretRef:\n    name: chaos-otc\n    namespace: {LEASE_NAMESPACE}\n  otc:\n    projectName: {OTC_REGION}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n---\napiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: chaos-huawei\nspec:\n  provider: huawei\n  region: {HUAWEI_REGION}\n  endpoint: http://{sim}\n  credentialsSecretRef:\n    name: chaos-huawei\n    namespace: {LEASE_NAMESPACE}\n  otc:\n    projectName: {HUAWEI_REGION}\n  rateLimits:\n    mutatingPerSecond: 20\n    describePerSecond: 40\n"
     ));
     http_ok(sim, "PUT", "/admin/faults", &faults_body(plan.fault_rate, 0));
     for identity in REPLICAS {

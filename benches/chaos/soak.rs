@@ -1,6 +1,7 @@
 //! The soak: N ElasticIP lifecycles arriving over time (create with a binding → Ready → rebind
-//! some → out-of-band changes on some → delete), half on an `alibaba` ProviderConfig and half on
-//! `otc`, both pointed at the simulator process; while the [driver](super::driver) injects
+//! some → out-of-band changes on some, once settled or mid-transition → delete), half on an
+//! `alibaba` ProviderConfig, a quarter each on `otc` and `huawei`, all pointed at the simulator
+//! process; while the [driver](super::driver) injects
 //! faults, kills replicas, fails the leader over and restarts the kube-apiserver. Then the
 //! checker: see [`Report`].
 //!
@@ -27,7 +28,7 @@ use serde_json::Value;
 use super::driver::{self, DriverPlan, NAMESPACE};
 use lifecycle::lifecycle;
 pub use plan::Options;
-use plan::{Pools, draw_plans, pool_specs};
+use plan::{OobAt, Pools, draw_plans, pool_specs};
 pub use report::Report;
 use watchdog::{Shared, admin};
 
@@ -153,7 +154,14 @@ pub async fn run(opts: Options) -> Report {
         .lock()
         .expect("oob")
         .iter()
-        .map(|(k, v)| (format!("{k:?}"), *v))
+        .map(|((kind, at), v)| {
+            let at = match at {
+                OobAt::Settled => "",
+                OobAt::MidRebind => " mid-rebind",
+                OobAt::MidDelete => " mid-delete",
+            };
+            (format!("{kind:?}{at}"), *v)
+        })
         .collect();
 
     checker::count_calls(&mut report, &counters, opts.n);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use super::plan::{Oob, Plan, Target, manifest};
+use super::plan::{Oob, OobAt, Plan, Target, manifest};
 use super::watchdog::{Shared, Snapshot, admin, cond, is_true, status_line};
 
 /// What one lifecycle saw.
@@ -136,68 +136,41 @@ pub(super) async fn lifecycle(shared: Arc<Shared>, index: usize, plan: Plan, bou
     out.uid = Some(uid);
     let ready = record(&mut out, "ready", shared.converge(bound, &name, &plan.target).await);
     let mut target = plan.target.clone();
+    out.allocation_id = shared.allocation_id(&name);
+    let mut nat_gateway = None;
 
-    // Rebind through the spec.
+    // Rebind through the spec; an out-of-band change may strike while the operator moves it.
     if ready && let Some(next) = &plan.rebind {
         shared.allowed.lock().expect("allowed")[index].insert(next.clone());
         let patch = json!({ "spec": { "binding": next.json() } });
         let patched = retry!(bound, shared.api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await);
         if patched.is_ok() {
             target = next.clone();
-            record(&mut out, "rebind", shared.converge(bound, &name, &target).await);
+            if plan.oob_at == OobAt::MidRebind {
+                tokio::time::sleep(Duration::from_millis(shared_rand(index, 0, 2_000))).await;
+                let struck = shared.strike(&plan, index, &mut out, &target).await;
+                shared.settle(&mut out, &plan, index, struck, &target, bound, true).await;
+            } else {
+                record(&mut out, "rebind", shared.converge(bound, &name, &target).await);
+            }
         } else {
             out.not_converged.push(("rebind".into(), "patch refused".into()));
         }
+        out.allocation_id = shared.allocation_id(&name).or(out.allocation_id.take());
     }
-    out.allocation_id = shared
-        .snap()
-        .objects
-        .get(&name)
-        .and_then(|o| o["status"]["allocationId"].as_str().map(str::to_string));
 
-    // Out-of-band change on the cloud side.
-    let mut nat_gateway = None;
-    if let (Some((kind, to)), Some(id)) = (&plan.oob, out.allocation_id.clone()) {
-        let base = format!("/admin/regions/{region}/eips/{id}");
-        let done = match kind {
-            Oob::Unbind => admin(shared.sim, "POST", format!("{base}/unbind"), String::new()).await,
-            Oob::Rebind => {
-                shared.allowed.lock().expect("allowed")[index].insert(to.clone());
-                shared.oob_bound_ids.lock().expect("oob").insert(id.clone());
-                admin(shared.sim, "POST", format!("{base}/bind"), to.json().to_string()).await
-            }
-            Oob::Release => admin(shared.sim, "POST", format!("{base}/release"), String::new()).await,
-            Oob::LockUnlock => admin(shared.sim, "POST", format!("{base}/lock"), String::new()).await,
-            Oob::NatEntries => {
-                let path = format!("/admin/regions/{region}/instances/{}/nat-entries", target.id);
-                nat_gateway = Some(target.id.clone());
-                admin(shared.sim, "PUT", path, r#"{"count":3}"#.into()).await
-            }
-        };
-        let applied = matches!(done, Ok((200..=299, _)));
-        out.released_by_soak = applied && *kind == Oob::Release;
-        if applied {
-            *shared.oob_done.lock().expect("oob").entry(*kind).or_default() += 1;
+    // Out-of-band change on the cloud side, once settled.
+    if plan.oob_at == OobAt::Settled {
+        let struck = shared.strike(&plan, index, &mut out, &target).await;
+        if struck == Some(Oob::NatEntries) {
+            nat_gateway = Some(target.id.clone());
         }
-        match kind {
-            Oob::Release if applied => {
-                let result = shared.wait(bound, |s| stalled_with(s, &name, "ReleasedOutOfBand")).await;
-                out.released_out_of_band = record(&mut out, "released-out-of-band", result);
-            }
-            Oob::LockUnlock if applied => {
-                tokio::time::sleep(Duration::from_secs(shared_rand(index, 3, 10))).await;
-                shared.admin_until_ok("POST", format!("{base}/unlock"), "").await;
-                record(&mut out, "after-unlock", shared.converge(bound, &name, &target).await);
-            }
-            Oob::Unbind | Oob::Rebind if applied => {
-                record(&mut out, "drift-repaired", shared.converge(bound, &name, &target).await);
-            }
-            _ => {}
-        }
+        shared.settle(&mut out, &plan, index, struck, &target, bound, false).await;
     }
     tokio::time::sleep(plan.hold).await;
 
-    // Delete; NAT entries (if any) go away a few seconds later.
+    // Delete (an out-of-band change may strike while the operator unbinds and releases); NAT
+    // entries (if any) go away a few seconds later.
     let deleted = retry!(
         bound,
         match shared.api.delete(&name, &DeleteParams::default()).await {
@@ -209,6 +182,13 @@ pub(super) async fn lifecycle(shared: Arc<Shared>, index: usize, plan: Plan, bou
     if deleted.is_err() {
         out.not_converged.push(("delete".into(), "delete refused".into()));
     }
+    if plan.oob_at == OobAt::MidDelete {
+        tokio::time::sleep(Duration::from_millis(shared_rand(index, 0, 2_000))).await;
+        let struck = shared.strike(&plan, index, &mut out, &target).await;
+        if struck == Some(Oob::LockUnlock) {
+            shared.unlock_later(&plan, index, &out).await;
+        }
+    }
     if let Some(gateway) = nat_gateway {
         tokio::time::sleep(Duration::from_secs(8)).await;
         let path = format!("/admin/regions/{region}/instances/{gateway}/nat-entries");
@@ -216,6 +196,101 @@ pub(super) async fn lifecycle(shared: Arc<Shared>, index: usize, plan: Plan, bou
     }
     out.gone = record(&mut out, "gone", shared.wait(bound, |s| !s.objects.contains_key(&name)).await);
     out
+}
+
+impl Shared {
+    /// The EIP the object reports, from the last snapshot.
+    fn allocation_id(&self, name: &str) -> Option<String> {
+        self.snap()
+            .objects
+            .get(name)
+            .and_then(|o| o["status"]["allocationId"].as_str().map(str::to_string))
+    }
+
+    /// Makes the plan's out-of-band change on the object's EIP (bound to `target` by now, or
+    /// on its way there); the change made, if the admin API took it.
+    async fn strike(&self, plan: &Plan, index: usize, out: &mut Outcome, target: &Target) -> Option<Oob> {
+        let (Some((kind, to)), Some(id)) = (&plan.oob, out.allocation_id.clone()) else {
+            return None;
+        };
+        let region = plan.region();
+        let base = format!("/admin/regions/{region}/eips/{id}");
+        let done = match kind {
+            Oob::Unbind => admin(self.sim, "POST", format!("{base}/unbind"), String::new()).await,
+            Oob::Rebind => {
+                self.allowed.lock().expect("allowed")[index].insert(to.clone());
+                self.oob_bound_ids.lock().expect("oob").insert(id.clone());
+                admin(self.sim, "POST", format!("{base}/bind"), to.json().to_string()).await
+            }
+            Oob::Release => admin(self.sim, "POST", format!("{base}/release"), String::new()).await,
+            Oob::LockUnlock => admin(self.sim, "POST", format!("{base}/lock"), String::new()).await,
+            Oob::NatEntries => {
+                let path = format!("/admin/regions/{region}/instances/{}/nat-entries", target.id);
+                admin(self.sim, "PUT", path, r#"{"count":3}"#.into()).await
+            }
+        };
+        let applied = matches!(done, Ok((200..=299, _)));
+        out.released_by_soak = applied && *kind == Oob::Release;
+        if !applied {
+            return None;
+        }
+        *self.oob_done.lock().expect("oob").entry((*kind, plan.oob_at)).or_default() += 1;
+        Some(*kind)
+    }
+
+    /// Lifts a lock the soak set, 3 to 10 s later.
+    async fn unlock_later(&self, plan: &Plan, index: usize, out: &Outcome) {
+        let Some(id) = &out.allocation_id else { return };
+        tokio::time::sleep(Duration::from_secs(shared_rand(index, 3, 10))).await;
+        let path = format!("/admin/regions/{}/eips/{id}/unlock", plan.region());
+        self.admin_until_ok("POST", path, "").await;
+    }
+
+    /// Waits for what a struck change must end in: `Stalled ReleasedOutOfBand` after a release,
+    /// the object converged on `target` again after an unbind, a rebind or a lifted lock. In the
+    /// middle of a spec rebind (`mid_rebind`), that rebind must converge whatever was struck.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        out: &mut Outcome,
+        plan: &Plan,
+        index: usize,
+        struck: Option<Oob>,
+        target: &Target,
+        bound: Duration,
+        mid_rebind: bool,
+    ) {
+        let name = plan.name.as_str();
+        let repaired = if mid_rebind { "rebind+oob" } else { "drift-repaired" };
+        let (label, result) = match struck {
+            Some(Oob::Release) => {
+                let result = self.wait(bound, |s| stalled_with(s, name, "ReleasedOutOfBand")).await;
+                out.released_out_of_band = result.is_ok();
+                ("released-out-of-band", result)
+            }
+            Some(Oob::LockUnlock) => {
+                self.unlock_later(plan, index, out).await;
+                (
+                    if mid_rebind { repaired } else { "after-unlock" },
+                    self.converge(bound, name, target).await,
+                )
+            }
+            Some(Oob::Unbind | Oob::Rebind) => (repaired, self.converge(bound, name, target).await),
+            None if mid_rebind => ("rebind", self.converge(bound, name, target).await),
+            Some(Oob::NatEntries) | None => return,
+        };
+        let label = label.to_string();
+        match result {
+            Ok(took) => out.step_times.push((label, took)),
+            Err(snap) => {
+                let object = snap.objects.get(name);
+                let eip = object
+                    .and_then(|o| o["status"]["allocationId"].as_str())
+                    .and_then(|id| snap.eips.get(id));
+                out.not_converged.push((label, status_line(object, eip)));
+            }
+        }
+    }
 }
 
 /// A deterministic small number per object (seconds in `lo..hi`).

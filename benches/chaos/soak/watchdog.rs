@@ -13,9 +13,9 @@ use kube::Api;
 use kube::api::ListParams;
 use serde_json::Value;
 
-use super::super::driver::{ALIBABA_REGION, OTC_REGION, http};
+use super::super::driver::{ALIBABA_REGION, HUAWEI_REGION, OTC_REGION, http};
 use super::OWNER_TAG;
-use super::plan::{Oob, Target};
+use super::plan::{Oob, OobAt, Target};
 
 /// The latest joint view of the API server and the cloud, refreshed about once a second.
 #[derive(Clone, Debug, Default)]
@@ -49,7 +49,8 @@ pub(super) struct Shared {
     pub(super) allowed: Mutex<Vec<BTreeSet<Target>>>,
     pub(super) watchdog: Mutex<Watchdog>,
     pub(super) calls: Mutex<Vec<Value>>,
-    pub(super) oob_done: Mutex<BTreeMap<Oob, u32>>,
+    /// Out-of-band changes made, by kind and by when they struck.
+    pub(super) oob_done: Mutex<BTreeMap<(Oob, OobAt), u32>>,
     /// EIPs an out-of-band bind touched (a refused release right after one is a race, not a bug).
     pub(super) oob_bound_ids: Mutex<BTreeSet<String>>,
 }
@@ -138,7 +139,7 @@ impl Shared {
         let objects = self.api.list(&ListParams::default()).await;
         let mut eips = HashMap::new();
         let mut sim_ok = true;
-        for region in [ALIBABA_REGION, OTC_REGION] {
+        for region in [ALIBABA_REGION, OTC_REGION, HUAWEI_REGION] {
             match admin(self.sim, "GET", format!("/admin/regions/{region}/eips"), String::new()).await {
                 Ok((200, body)) => {
                     for eip in serde_json::from_str::<Vec<Value>>(&body).unwrap_or_default() {

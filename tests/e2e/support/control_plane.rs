@@ -1,7 +1,9 @@
 //! A real etcd + kube-apiserver on loopback, built from pinned Go modules by `tools/build.sh`.
 //!
 //! Started once per test binary; stopped on drop (and, should the test process die, by the
-//! kernel: children get SIGKILL when their parent thread exits).
+//! kernel: children get SIGKILL when their parent thread exits). The chaos soak uses this file
+//! too (`benches/chaos/cluster.rs` includes it with `#[path]`), so it depends on nothing else of
+//! the e2e support, and it can restart the API server in place.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -18,8 +20,10 @@ pub struct ControlPlane {
     pub server: String,
     pub token: String,
     pub kubeconfig: PathBuf,
+    port: u16,
+    etcd_url: String,
     etcd: Child,
-    apiserver: Child,
+    apiserver: Option<Child>,
     dir: tempfile::TempDir,
 }
 
@@ -44,14 +48,15 @@ pub fn tools_bin() -> PathBuf {
     PathBuf::from(stdout.lines().last().expect("tools/build.sh prints the bin dir").trim())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free loopback port")
 }
 
-/// Spawns a child that the kernel kills if this thread (the test's main thread) dies.
+/// Spawns a child that the kernel kills when the spawning thread dies (never call this from a
+/// `spawn_blocking` thread: those exit when idle).
 pub fn spawn(command: &mut Command) -> Child {
     // SAFETY: prctl is async-signal-safe and touches only the child's own state.
     unsafe {
@@ -116,13 +121,35 @@ impl ControlPlane {
         fs::write(path.join("tokens.csv"), format!("{token},admin,admin,\"system:masters\"\n")).expect("token file");
 
         let port = free_port();
-        let server = format!("https://127.0.0.1:{port}");
-        let apiserver_log = fs::File::create(path.join("kube-apiserver.log")).expect("apiserver log");
-        let apiserver = spawn(
-            Command::new(bin.join("kube-apiserver"))
-                .arg(format!("--etcd-servers={etcd_url}"))
+        let mut plane = ControlPlane {
+            bin,
+            server: format!("https://127.0.0.1:{port}"),
+            token,
+            kubeconfig: path.join("kubeconfig"),
+            port,
+            etcd_url,
+            etcd,
+            apiserver: None,
+            dir,
+        };
+        plane.start_apiserver();
+        plane.write_kubeconfig();
+        plane
+    }
+
+    fn start_apiserver(&mut self) {
+        let path = self.dir.path().to_path_buf();
+        let key = path.join("sa.key");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path.join("kube-apiserver.log"))
+            .expect("apiserver log");
+        let child = spawn(
+            Command::new(self.bin.join("kube-apiserver"))
+                .arg(format!("--etcd-servers={}", self.etcd_url))
                 .arg(format!("--cert-dir={}", path.join("pki").display()))
-                .arg(format!("--secure-port={port}"))
+                .arg(format!("--secure-port={}", self.port))
                 .args([
                     "--bind-address=127.0.0.1",
                     "--advertise-address=127.0.0.1",
@@ -132,32 +159,23 @@ impl ControlPlane {
                 ])
                 .args(["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"])
                 .arg(format!("--token-auth-file={}", path.join("tokens.csv").display()))
-                .arg(format!("--service-account-issuer={server}/"))
+                .arg(format!("--service-account-issuer={}/", self.server))
                 .arg(format!("--service-account-key-file={}", key.display()))
                 .arg(format!("--service-account-signing-key-file={}", key.display()))
                 .arg("--v=0")
-                .stdout(apiserver_log.try_clone().expect("log"))
-                .stderr(apiserver_log),
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log),
         );
-        let mut plane = ControlPlane {
-            bin,
-            server,
-            token,
-            kubeconfig: path.join("kubeconfig"),
-            etcd,
-            apiserver,
-            dir,
-        };
-        plane.wait_ready(&path);
-        plane.write_kubeconfig();
-        plane
+        self.apiserver = Some(child);
+        self.wait_ready();
     }
 
-    fn wait_ready(&mut self, path: &Path) {
+    fn wait_ready(&mut self) {
+        let path = self.dir.path().to_path_buf();
         let deadline = Instant::now() + Duration::from_secs(120);
         let ca = path.join("pki/apiserver.crt");
         loop {
-            if let Ok(Some(status)) = self.apiserver.try_wait() {
+            if let Some(Ok(Some(status))) = self.apiserver.as_mut().map(Child::try_wait) {
                 panic!("kube-apiserver exited ({status}):\n{}", tail(&path.join("kube-apiserver.log")));
             }
             if ca.is_file() {
@@ -180,6 +198,26 @@ impl ControlPlane {
         }
     }
 
+    /// Stops the API server (SIGTERM, or SIGKILL when `hard`), leaves it down for `down`, starts
+    /// it again on the same port with the same certificates and etcd, and waits until it is
+    /// ready: clients and watches have to come back by themselves. Returns how long it was
+    /// unavailable.
+    #[allow(dead_code)]
+    pub fn restart_apiserver(&mut self, hard: bool, down: Duration) -> Duration {
+        let started = Instant::now();
+        if let Some(mut child) = self.apiserver.take() {
+            if hard {
+                let _ = child.kill();
+                let _ = child.wait();
+            } else {
+                terminate_within(&mut child, Duration::from_secs(20));
+            }
+        }
+        std::thread::sleep(down);
+        self.start_apiserver();
+        started.elapsed()
+    }
+
     fn write_kubeconfig(&self) {
         let ca = self.dir.path().join("pki/apiserver.crt");
         let kubeconfig = serde_json::json!({
@@ -194,6 +232,7 @@ impl ControlPlane {
     }
 
     /// A client config for the admin, or (with `impersonate`) for another identity.
+    #[allow(dead_code)]
     pub async fn config(&self, impersonate: Option<&str>) -> kube::Config {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
@@ -215,6 +254,27 @@ impl ControlPlane {
         let mut command = Command::new(self.bin.join("kubectl"));
         command.env("KUBECONFIG", &self.kubeconfig).args(args);
         command
+    }
+
+    /// `kubectl apply -f -` of `yaml` (cluster-scoped or default namespace), failing on a
+    /// non-zero exit.
+    #[allow(dead_code)]
+    pub fn apply(&self, yaml: &str) {
+        use std::io::Write;
+        let mut child = self
+            .kubectl_command(&["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl");
+        child.stdin.take().expect("stdin").write_all(yaml.as_bytes()).expect("write stdin");
+        let out = child.wait_with_output().expect("kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}\n{yaml}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Runs kubectl and returns its stdout, failing the test on a non-zero exit.
@@ -249,12 +309,18 @@ impl ControlPlane {
 }
 
 /// Stops a child as a kubelet does: SIGTERM, so it exits cleanly, then (after 10 s) SIGKILL.
+#[allow(dead_code)]
 pub fn terminate(child: &mut Child) {
+    terminate_within(child, Duration::from_secs(10));
+}
+
+/// SIGTERM, then SIGKILL after `grace`; always reaps.
+pub fn terminate_within(child: &mut Child, grace: Duration) {
     // SAFETY: kill(2) on the id of a child this process has not reaped yet.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + grace;
     while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -264,8 +330,9 @@ pub fn terminate(child: &mut Child) {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        for child in [&mut self.apiserver, &mut self.etcd] {
-            terminate(child);
+        if let Some(mut child) = self.apiserver.take() {
+            terminate(&mut child);
         }
+        terminate(&mut self.etcd);
     }
 }

@@ -285,16 +285,6 @@ struct Operator {
 }
 
 impl ControlPlane {
-    /// `kubectl apply -f -` (cluster-scoped or default namespace).
-    pub fn apply(&self, yaml: &str) {
-        let out = pipe(self.kubectl_command(&["apply", "-f", "-"]), yaml);
-        assert!(
-            out.status.success(),
-            "kubectl apply failed: {}\n{yaml}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     pub fn apply_in(&self, ns: &str, yaml: &str) {
         let out = pipe(self.kubectl_command(&["-n", ns, "apply", "-f", "-"]), yaml);
         assert!(
