@@ -8,10 +8,11 @@ use eip_cloud::Registry;
 use crate::cloud_metrics::CloudMetrics;
 use crate::telemetry::metrics::Metrics;
 
-/// Every real cloud, counted in `metrics`, Describes coalesced within `describe_window`.
+/// Every real cloud, counted in `metrics` (with the client-side limiters' current rates),
+/// Describes coalesced within `describe_window`.
 pub fn providers(metrics: Arc<Metrics>, describe_window: Duration) -> Registry {
-    let counting = Arc::new(CloudMetrics(metrics));
-    Registry::default()
+    let counting = Arc::new(CloudMetrics(metrics.clone()));
+    let registry = Registry::default()
         .register(Arc::new(eip_alibaba::AlibabaFactory))
         .register(Arc::new(eip_otc::OtcFactory))
         .decline(
@@ -20,5 +21,8 @@ pub fn providers(metrics: Arc<Metrics>, describe_window: Duration) -> Registry {
         )
         .hook(counting.clone())
         .observe_wire(counting)
-        .describe_window(describe_window)
+        .describe_window(describe_window);
+    let rates = registry.rates();
+    metrics.report_client_rates_with(move || rates.rates());
+    registry
 }

@@ -65,6 +65,7 @@ pub struct Metrics {
     pub cloud_requests: Family<WireLabels, Counter>,
     pub kube_requests: Family<KubeRequestLabels, Counter>,
     elastic_ips: Arc<ElasticIpCollector>,
+    client_rates: Arc<RateCollector>,
 }
 
 impl Default for Metrics {
@@ -116,8 +117,11 @@ impl Metrics {
         registry.register("kube_requests", "Requests to the Kubernetes API by method", kube_requests.clone());
         let elastic_ips = Arc::new(ElasticIpCollector::default());
         registry.register_collector(Box::new(elastic_ips.clone()));
+        let client_rates = Arc::new(RateCollector::default());
+        registry.register_collector(Box::new(client_rates.clone()));
         Metrics {
             elastic_ips,
+            client_rates,
             registry,
             reconciles,
             reconcile_duration,
@@ -134,6 +138,12 @@ impl Metrics {
     /// asked at scrape time.
     pub fn count_elastic_ips_with(&self, counts: impl Fn() -> BTreeMap<(String, String), i64> + Send + Sync + 'static) {
         *self.elastic_ips.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(counts));
+    }
+
+    /// Feeds the `client_rate_limit` gauge: `rates` gives the client-side limiter's current
+    /// calls per second by (ProviderConfig, API), asked at scrape time.
+    pub fn report_client_rates_with(&self, rates: impl Fn() -> BTreeMap<(String, &'static str), f64> + Send + Sync + 'static) {
+        *self.client_rates.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(rates));
     }
 
     /// One logical cloud call: `outcome` is ok, retryable, terminal or gone; `code` the cloud's
@@ -216,6 +226,43 @@ impl Collector for ElasticIpCollector {
         let mut family = encoder.encode_descriptor("elasticips", "ElasticIPs by phase and cloud state", None, gauge_type)?;
         for (labels, count) in &counts {
             ConstGauge::new(*count).encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rates by (ProviderConfig, API), computed at scrape time.
+pub type ClientRates = Box<dyn Fn() -> BTreeMap<(String, &'static str), f64> + Send + Sync>;
+
+#[derive(Default)]
+struct RateCollector(std::sync::Mutex<Option<ClientRates>>);
+
+impl std::fmt::Debug for RateCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RateCollector")
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Ord, PartialOrd, EncodeLabelSet)]
+struct RateLabels {
+    provider_config: String,
+    api: String,
+}
+
+impl Collector for RateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let rates: BTreeMap<RateLabels, f64> = match &*self.0.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(source) => source()
+                .into_iter()
+                .map(|((provider_config, api), rate)| (RateLabels { provider_config, api: api.to_string() }, rate))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let gauge_type = ConstGauge::new(0f64).metric_type();
+        let help = "Calls per second the client-side limiter allows now, by ProviderConfig and API (halved after a throttling answer, 0 during its retry-after)";
+        let mut family = encoder.encode_descriptor("client_rate_limit", help, None, gauge_type)?;
+        for (labels, rate) in &rates {
+            ConstGauge::new(*rate).encode(family.encode_family(labels)?)?;
         }
         Ok(())
     }

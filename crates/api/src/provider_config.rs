@@ -104,6 +104,12 @@ pub struct RateLimits {
     /// Calls per second for the describe API.
     #[schemars(range(min = 1, max = 10000))]
     pub describe_per_second: u32,
+    /// The share of these rates the operator uses, in percent (default 95): a client paced at
+    /// exactly the cloud's quota crosses it on jitter alone. A throttling answer halves an API's
+    /// rate for a while, whatever this says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 100))]
+    pub headroom_percent: Option<u32>,
 }
 
 /// Alibaba Cloud settings.

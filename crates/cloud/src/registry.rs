@@ -11,7 +11,7 @@ use eip_api::{ProviderConfigSpec, ProviderType};
 
 use crate::http::WireObserver;
 use crate::provider::CloudProvider;
-use crate::rate_limit::RateLimit;
+use crate::rate_limit::{DEFAULT_HEADROOM, RateLimit, RateTable};
 use crate::secrets::SecretSource;
 use crate::stack::{CallHook, Stack};
 
@@ -71,6 +71,7 @@ pub struct Registry {
     wire_observer: Option<Arc<dyn WireObserver>>,
     describe_window: Duration,
     implicit_default: Option<ProviderConfigSpec>,
+    rates: Arc<RateTable>,
 }
 
 impl Default for Registry {
@@ -82,6 +83,7 @@ impl Default for Registry {
             wire_observer: None,
             describe_window: DEFAULT_DESCRIBE_WINDOW,
             implicit_default: None,
+            rates: Arc::default(),
         }
     }
 }
@@ -130,6 +132,11 @@ impl Registry {
         self
     }
 
+    /// The client-side rate limiters of the providers built so far, for the current-rate metric.
+    pub fn rates(&self) -> Arc<RateTable> {
+        self.rates.clone()
+    }
+
     pub fn implicit_default_spec(&self) -> Option<&ProviderConfigSpec> {
         self.implicit_default.as_ref()
     }
@@ -161,7 +168,10 @@ impl Registry {
         };
         let mut stack = Stack::new(factory.build(&context)?);
         if let Some(limits) = spec.rate_limits {
-            stack = stack.hook(Arc::new(RateLimit::new(limits.mutating_per_second, limits.describe_per_second)));
+            let headroom = limits.headroom_percent.map_or(DEFAULT_HEADROOM, |p| f64::from(p) / 100.0);
+            let limit = Arc::new(RateLimit::with_headroom(limits.mutating_per_second, limits.describe_per_second, headroom));
+            self.rates.insert(config_name, &limit);
+            stack = stack.hook(limit);
         }
         for hook in &self.hooks {
             stack = stack.hook(hook.clone());
