@@ -58,6 +58,9 @@ enum Profile {
     Dev,
     /// The benchmark profile: 1-2 s transitions, 20 calls/s per mutating API, 40/s describe.
     Standard,
+    /// The standard latencies with Alibaba Cloud's published quotas: 2 calls/s for allocate,
+    /// associate and unassociate, 10/s for describe and release.
+    Published,
 }
 
 #[cfg(feature = "simulator")]
@@ -145,6 +148,10 @@ struct SimulatorArgs {
     profile: Profile,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// A JSON SimulatorConfig (regions with their own quotas, latencies, ...) instead of the
+    /// profile; what it leaves out takes the simulator's defaults.
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
 }
 
 #[cfg(feature = "simulator")]
@@ -153,6 +160,7 @@ fn simulator_config(profile: Profile, seed: u64) -> SimulatorConfig {
         Profile::Instant => SimulatorConfig::instant(),
         Profile::Dev => SimulatorConfig::dev(),
         Profile::Standard => SimulatorConfig::standard(),
+        Profile::Published => SimulatorConfig::published(),
     };
     config.with_seed(seed)
 }
@@ -186,7 +194,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         #[cfg(feature = "simulator")]
         Command::Simulator(args) => {
-            let simulator = Simulator::new(simulator_config(args.profile, args.seed));
+            let mut config = simulator_config(args.profile, args.seed);
+            if let Some(path) = &args.config {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                config = serde_json::from_str(&text).with_context(|| format!("{} is no simulator config", path.display()))?;
+                config.seed = args.seed;
+            }
+            let simulator = Simulator::new(config);
             let listener = bind_loopback(args.listen).await?;
             serve_admin(simulator, listener).await
         }

@@ -300,8 +300,14 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
         schedule.push((t, Event::SpikeOn));
         schedule.push((t + Duration::from_secs(10), Event::SpikeOff));
     }
-    schedule.sort_by_key(|(t, _)| *t);
-    let mut schedule = schedule.into_iter().peekable();
+    // Latest first: the next event is the last, and a deferred one is pushed back in order.
+    schedule.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    let defer = |schedule: &mut Vec<(Duration, Event)>, at: Duration, event: Event| {
+        let index = schedule.partition_point(|(t, _)| *t > at);
+        schedule.insert(index, (at, event));
+    };
+    // A kill or failover that finds no process to kill waits for one (bounded).
+    let mut deferrals_left = 100u32;
 
     let started = Instant::now();
     let _ = ready.send(Ready {
@@ -342,13 +348,21 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
             }
         }
         // Chaos.
-        while let Some((t, event)) = schedule.peek().copied()
+        while let Some((t, event)) = schedule.last().copied()
             && started.elapsed() >= t
         {
-            schedule.next();
+            schedule.pop();
             match event {
                 Event::Kill => {
-                    let identity = REPLICAS[rng.random_range(0..REPLICAS.len())];
+                    let running: Vec<&str> = REPLICAS.into_iter().filter(|r| procs.replicas.contains_key(*r)).collect();
+                    if running.is_empty() {
+                        if deferrals_left > 0 {
+                            deferrals_left -= 1;
+                            defer(&mut schedule, started.elapsed() + Duration::from_secs(2), event);
+                        }
+                        continue;
+                    }
+                    let identity = running[rng.random_range(0..running.len())];
                     if let Some(mut child) = procs.replicas.remove(identity) {
                         let _ = child.kill();
                         let _ = child.wait();
@@ -366,9 +380,16 @@ fn drive(plan: DriverPlan, ready: std::sync::mpsc::Sender<Ready>, stop: Arc<Atom
                         note(&stats, format!("failover: SIGKILL lease holder {holder}"));
                         restart_at.insert(holder, Instant::now() + Duration::from_secs(3));
                     }
+                    // No live holder yet (the lease of a killed one has not expired): wait for
+                    // the next leader, then kill it.
                     other => {
-                        stats.lock().expect("stats").failovers_skipped += 1;
-                        note(&stats, format!("failover skipped (holder {other:?} not running)"));
+                        if deferrals_left > 0 {
+                            deferrals_left -= 1;
+                            defer(&mut schedule, started.elapsed() + Duration::from_secs(3), event);
+                        } else {
+                            stats.lock().expect("stats").failovers_skipped += 1;
+                            note(&stats, format!("failover skipped (holder {other:?} not running)"));
+                        }
                     }
                 },
                 Event::ApiRestart => {

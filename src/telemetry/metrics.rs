@@ -254,7 +254,15 @@ impl Collector for RateCollector {
         let rates: BTreeMap<RateLabels, f64> = match &*self.0.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(source) => source()
                 .into_iter()
-                .map(|((provider_config, api), rate)| (RateLabels { provider_config, api: api.to_string() }, rate))
+                .map(|((provider_config, api), rate)| {
+                    (
+                        RateLabels {
+                            provider_config,
+                            api: api.to_string(),
+                        },
+                        rate,
+                    )
+                })
                 .collect(),
             None => BTreeMap::new(),
         };

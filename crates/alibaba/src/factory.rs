@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use eip_api::ProviderType;
+use eip_api::{ProviderType, RateLimits};
 use eip_cloud::{BuildContext, BuildError, CloudProvider, ProviderFactory};
 
 use crate::AlibabaProvider;
@@ -25,5 +25,17 @@ impl ProviderFactory for AlibabaFactory {
             context.wire_observer.clone(),
         )?;
         Ok(Arc::new(provider))
+    }
+
+    /// Alibaba Cloud's published quotas per region and main account: 120 calls a minute for
+    /// AllocateEipAddress, AssociateEipAddress and UnassociateEipAddress, 600 for
+    /// DescribeEipAddresses and ReleaseEipAddress.
+    fn default_rate_limits(&self) -> Option<RateLimits> {
+        Some(RateLimits {
+            mutating_per_second: 2,
+            describe_per_second: 10,
+            release_per_second: Some(10),
+            headroom_percent: None,
+        })
     }
 }

@@ -349,6 +349,7 @@ async fn errors_are_classified() {
         sim.set_rate_limits(RateLimits {
             mutating_per_second: Some(0),
             describe_per_second: None,
+            ..RateLimits::default()
         });
         let err = provider.allocate(&AllocateRequest::default()).await.expect_err("throttled");
         assert_eq!(

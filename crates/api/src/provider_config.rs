@@ -94,7 +94,8 @@ pub struct SecretRef {
 }
 
 /// Client-side call rates. The operator stays under these on its own, so the account's quota is
-/// never exhausted by it.
+/// never exhausted by it. Unset, a provider's published quotas apply where it has them (Alibaba
+/// Cloud: 2 calls a second to allocate, associate and unassociate, 10 to describe and release).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RateLimits {
@@ -104,6 +105,11 @@ pub struct RateLimits {
     /// Calls per second for the describe API.
     #[schemars(range(min = 1, max = 10000))]
     pub describe_per_second: u32,
+    /// Calls per second for the release API, when it differs from the other mutating APIs
+    /// (Alibaba Cloud allows five times more releases than allocations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub release_per_second: Option<u32>,
     /// The share of these rates the operator uses, in percent (default 95): a client paced at
     /// exactly the cloud's quota crosses it on jitter alone. A throttling answer halves an API's
     /// rate for a while, whatever this says.

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use eip_api::RateLimits;
 use tokio::time::Instant;
 
 use crate::stack::{CallHook, CallReport};
@@ -154,15 +155,35 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Quotas in calls per second (zero is treated as one), each paced at `headroom` of it.
+    /// Quotas in calls per second (zero is treated as one), each paced at 95 % of it.
     pub fn new(mutating_per_second: u32, describe_per_second: u32) -> Self {
         Self::with_headroom(mutating_per_second, describe_per_second, DEFAULT_HEADROOM)
     }
 
     pub fn with_headroom(mutating_per_second: u32, describe_per_second: u32, headroom: f64) -> Self {
+        let limits = RateLimits {
+            mutating_per_second,
+            describe_per_second,
+            release_per_second: None,
+            headroom_percent: None,
+        };
+        Self::paced(&limits, headroom)
+    }
+
+    /// A ProviderConfig's `rateLimits`, at its headroom (95 % unless it says).
+    pub fn from_limits(limits: &RateLimits) -> Self {
+        let headroom = limits.headroom_percent.map_or(DEFAULT_HEADROOM, |p| f64::from(p) / 100.0);
+        Self::paced(limits, headroom)
+    }
+
+    fn paced(limits: &RateLimits, headroom: f64) -> Self {
         let headroom = headroom.clamp(0.1, 1.0);
         let bucket = |api: Api| {
-            let quota = if api == Api::Reads { describe_per_second } else { mutating_per_second };
+            let quota = match api {
+                Api::Reads => limits.describe_per_second,
+                Api::Release => limits.release_per_second.unwrap_or(limits.mutating_per_second),
+                _ => limits.mutating_per_second,
+            };
             Bucket::new(quota, headroom)
         };
         RateLimit {
@@ -318,13 +339,26 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1_100)).await;
         throttle(&limit, Operation::Release, None);
         let rate = limit.rates()[&Api::Release];
-        assert!(rate < 6.0 && rate >= 19.0 / 32.0, "{rate}");
+        assert!((19.0 / 32.0..6.0).contains(&rate), "{rate}");
         // Additive increase: a twentieth of the ceiling per second, back at the ceiling in 20 s.
         tokio::time::advance(Duration::from_secs(5)).await;
         let climbed = limit.rates()[&Api::Release];
         assert!((climbed - (rate + 5.0 * 19.0 / 20.0)).abs() < 0.1, "{rate} → {climbed}");
         tokio::time::advance(Duration::from_secs(30)).await;
         assert_eq!(limit.rates()[&Api::Release], 19.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_provider_config_sets_the_quotas_and_the_headroom() {
+        let limits = RateLimits {
+            mutating_per_second: 2,
+            describe_per_second: 10,
+            release_per_second: Some(10),
+            headroom_percent: Some(90),
+        };
+        let rates = RateLimit::from_limits(&limits).rates();
+        assert_eq!((rates[&Api::Allocate], rates[&Api::Tags]), (1.8, 1.8));
+        assert_eq!((rates[&Api::Release], rates[&Api::Reads]), (9.0, 9.0));
     }
 
     #[tokio::test(start_paused = true)]

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eip_api::{ProviderConfigSpec, ProviderType};
+use eip_api::{ProviderConfigSpec, ProviderType, RateLimits};
 
 use crate::http::WireObserver;
 use crate::provider::CloudProvider;
-use crate::rate_limit::{DEFAULT_HEADROOM, RateLimit, RateTable};
+use crate::rate_limit::{RateLimit, RateTable};
 use crate::secrets::SecretSource;
 use crate::stack::{CallHook, Stack};
 
@@ -59,6 +59,12 @@ pub trait ProviderFactory: Send + Sync + 'static {
     fn provider_types(&self) -> &'static [ProviderType];
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Arc<dyn CloudProvider>, BuildError>;
+
+    /// The client-side limits for a ProviderConfig that sets no `rateLimits`: the cloud's
+    /// published quotas, where it publishes them.
+    fn default_rate_limits(&self) -> Option<RateLimits> {
+        None
+    }
 }
 
 /// The providers this operator serves, and what every provider is wrapped in.
@@ -167,9 +173,8 @@ impl Registry {
             wire_observer: self.wire_observer.clone(),
         };
         let mut stack = Stack::new(factory.build(&context)?);
-        if let Some(limits) = spec.rate_limits {
-            let headroom = limits.headroom_percent.map_or(DEFAULT_HEADROOM, |p| f64::from(p) / 100.0);
-            let limit = Arc::new(RateLimit::with_headroom(limits.mutating_per_second, limits.describe_per_second, headroom));
+        if let Some(limits) = spec.rate_limits.or_else(|| factory.default_rate_limits()) {
+            let limit = Arc::new(RateLimit::from_limits(&limits));
             self.rates.insert(config_name, &limit);
             stack = stack.hook(limit);
         }

@@ -48,6 +48,7 @@ async fn a_rate_limit_hook_stays_under_the_cloud_quota() {
         rate_limits: RateLimits {
             mutating_per_second: Some(5),
             describe_per_second: Some(5),
+            ..RateLimits::default()
         },
         ..SimulatorConfig::instant()
     };

@@ -40,11 +40,23 @@ impl Flavor {
 pub struct RegionConfig {
     pub name: String,
     pub flavor: Flavor,
+    /// This region's (account's) own quotas, instead of the simulator-wide ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl RegionConfig {
     pub fn new(name: impl Into<String>, flavor: Flavor) -> Self {
-        RegionConfig { name: name.into(), flavor }
+        RegionConfig {
+            name: name.into(),
+            flavor,
+            rate_limits: None,
+        }
+    }
+
+    pub fn with_rate_limits(mut self, rate_limits: RateLimits) -> Self {
+        self.rate_limits = Some(rate_limits);
+        self
     }
 }
 
@@ -107,14 +119,18 @@ pub struct RateLimits {
     pub mutating_per_second: Option<u32>,
     /// `Describe` and `FindByOwner` (one bucket each).
     pub describe_per_second: Option<u32>,
+    /// Release's own quota, when it differs from the other mutating APIs' (Alibaba publishes
+    /// 600 calls a minute for ReleaseEipAddress, 120 for the others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_per_second: Option<u32>,
 }
 
 impl RateLimits {
     pub fn for_operation(&self, operation: eip_cloud::Operation) -> Option<u32> {
-        if operation.is_mutating() {
-            self.mutating_per_second
-        } else {
-            self.describe_per_second
+        match operation {
+            eip_cloud::Operation::Release => self.release_per_second.or(self.mutating_per_second),
+            op if op.is_mutating() => self.mutating_per_second,
+            _ => self.describe_per_second,
         }
     }
 }
@@ -341,8 +357,19 @@ impl SimulatorConfig {
             rate_limits: RateLimits {
                 mutating_per_second: Some(20),
                 describe_per_second: Some(40),
+                release_per_second: None,
             },
             ..SimulatorConfig::default()
+        }
+    }
+
+    /// The standard latencies with the quotas Alibaba Cloud publishes per region and main
+    /// account: 120 calls a minute for AllocateEipAddress, AssociateEipAddress and
+    /// UnassociateEipAddress, 600 for DescribeEipAddresses and ReleaseEipAddress.
+    pub fn published() -> Self {
+        SimulatorConfig {
+            rate_limits: PUBLISHED_RATE_LIMITS,
+            ..SimulatorConfig::standard()
         }
     }
 
@@ -381,6 +408,13 @@ impl SimulatorConfig {
         self
     }
 }
+
+/// Alibaba Cloud's published quotas, per second (see [`SimulatorConfig::published`]).
+pub const PUBLISHED_RATE_LIMITS: RateLimits = RateLimits {
+    mutating_per_second: Some(2),
+    describe_per_second: Some(10),
+    release_per_second: Some(10),
+};
 
 /// cn-hangzhou and cn-shanghai (Alibaba); eu-de, eu-nl and ap-southeast-1 (OTC / Huawei).
 pub fn default_regions() -> Vec<RegionConfig> {

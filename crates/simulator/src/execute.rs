@@ -127,7 +127,14 @@ impl Inner {
         let faulted = self.fault_rng.random::<f64>() < self.config.faults.effective_error_rate();
         let mix = self.config.faults.mix;
         let mut fault = faulted.then(|| mix.single().unwrap_or_else(|| mix.pick(self.fault_rng.random())));
-        let throttle = match self.config.rate_limits.for_operation(operation) {
+        let limits = self
+            .config
+            .regions
+            .iter()
+            .find(|r| r.name == region_name)
+            .and_then(|r| r.rate_limits.as_ref())
+            .unwrap_or(&self.config.rate_limits);
+        let throttle = match limits.for_operation(operation) {
             Some(rate) => self
                 .buckets
                 .entry((region_name.to_owned(), operation))

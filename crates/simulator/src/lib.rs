@@ -55,8 +55,8 @@ use eip_cloud::{BindTarget, CloudEip, InstanceType, Operation};
 
 pub use calls::{CALL_LOG_CAPACITY, CallOutcome, CallRecord, CounterRow};
 pub use config::{
-    AccessKey, Faults, Flavor, IamUser, Latencies, Project, REDACTED, RateLimits, RegionConfig, SIM_ACCESS_KEY_ID, SIM_ACCESS_KEY_SECRET,
-    SimAuth, SimulatorConfig, default_regions,
+    AccessKey, Faults, Flavor, IamUser, Latencies, PUBLISHED_RATE_LIMITS, Project, REDACTED, RateLimits, RegionConfig, SIM_ACCESS_KEY_ID,
+    SIM_ACCESS_KEY_SECRET, SimAuth, SimulatorConfig, default_regions,
 };
 pub use error::{AdminError, UnknownRegion};
 pub use factory::SimulatorFactory;

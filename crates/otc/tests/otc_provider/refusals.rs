@@ -163,6 +163,7 @@ async fn errors_are_classified() {
         cloud.sim.set_rate_limits(RateLimits {
             mutating_per_second: None,
             describe_per_second: Some(1),
+            ..RateLimits::default()
         });
         let ids = vec![a.clone()];
         let _ = provider.describe(&ids).await;

@@ -60,6 +60,7 @@ async fn rate_limits_throttle_and_recover() {
         rate_limits: RateLimits {
             mutating_per_second: Some(5),
             describe_per_second: Some(2),
+            ..RateLimits::default()
         },
         ..SimulatorConfig::instant()
     });
@@ -102,6 +103,52 @@ async fn rate_limits_throttle_and_recover() {
     assert_eq!(otc.describe(&ids).await.expect_err("throttled").code, "APIGW.0308");
     sim.set_rate_limits(RateLimits::default());
     otc.describe(&ids).await.expect("unlimited");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_region_can_have_quotas_of_its_own_and_release_its_own_bucket() {
+    let own = RateLimits {
+        mutating_per_second: Some(1),
+        release_per_second: Some(3),
+        ..RateLimits::default()
+    };
+    let mut config = SimulatorConfig {
+        rate_limits: crate::PUBLISHED_RATE_LIMITS,
+        ..SimulatorConfig::instant()
+    };
+    for region in config.regions.iter_mut().filter(|r| r.name == ALI) {
+        region.rate_limits = Some(own);
+    }
+    let sim = Simulator::new(config);
+    let provider = sim.provider(ALI).expect("region");
+    let first = allocate(&provider).await.allocation_id;
+    assert!(
+        provider
+            .allocate(&AllocateRequest::default())
+            .await
+            .expect_err("1/s here")
+            .is_throttled()
+    );
+    // The other Alibaba region keeps the simulator-wide (published) quotas: 2 allocations a second.
+    let shanghai = sim.provider("cn-shanghai").expect("region");
+    allocate(&shanghai).await;
+    allocate(&shanghai).await;
+    assert!(
+        shanghai
+            .allocate(&AllocateRequest::default())
+            .await
+            .expect_err("2/s there")
+            .is_throttled()
+    );
+    // Release has a quota of its own: three at once, where the other mutating APIs allow one.
+    let mut ids = vec![first];
+    for _ in 0..2 {
+        advance(Duration::from_secs(1)).await;
+        ids.push(allocate(&provider).await.allocation_id);
+    }
+    for id in &ids {
+        provider.release(id, "").await.expect("release quota of 3");
+    }
 }
 
 #[tokio::test(start_paused = true)]
