@@ -23,7 +23,6 @@ pub(super) struct Outcome {
     /// Steps that did not finish within the bound: (step, last status seen).
     pub(super) not_converged: Vec<(String, String)>,
     pub(super) released_out_of_band: bool,
-    pub(super) gone: bool,
     pub(super) step_times: Vec<(String, Duration)>,
 }
 
@@ -194,7 +193,7 @@ pub(super) async fn lifecycle(shared: Arc<Shared>, index: usize, plan: Plan, bou
         let path = format!("/admin/regions/{region}/instances/{gateway}/nat-entries");
         shared.admin_until_ok("PUT", path, r#"{"count":0}"#).await;
     }
-    out.gone = record(&mut out, "gone", shared.wait(bound, |s| !s.objects.contains_key(&name)).await);
+    record(&mut out, "gone", shared.wait(bound, |s| !s.objects.contains_key(&name)).await);
     out
 }
 
