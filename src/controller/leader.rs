@@ -1,10 +1,16 @@
 //! Leader election with a Lease (kube-lease-manager): only the holder reconciles; a standby
 //! takes over within a lease duration when the leader dies, at once when it steps down.
+//!
+//! A leader that cannot renew steps down at once, abandoning its reconciles in flight: the
+//! lease manager alone would keep reporting "leader" through an API server outage, while the
+//! lease it can no longer renew expires and a standby takes it, so both would reconcile (and, on
+//! a cloud without idempotent allocation, both allocate for one object). Renewal starts a third
+//! of the lease before it expires, so the old leader stops well before another can start.
 
 use std::time::Duration;
 
 use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -40,7 +46,45 @@ pub enum LeaderError {
     Lost,
 }
 
-type LeaseTask = tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>;
+type LeaseTask = tokio::task::JoinHandle<()>;
+
+/// Watches the lease like `LeaseManager::watch`, but reports "not leader" as soon as a renewal
+/// (or any look at the lease) fails: what the lease manager cannot confirm, this replica must
+/// not assume.
+fn watch_lease(manager: LeaseManager) -> (watch::Receiver<bool>, LeaseTask) {
+    let (sender, receiver) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            tokio::select! {
+                biased;
+                _ = sender.closed() => break,
+                result = manager.changed() => match result {
+                    Ok(leader) => {
+                        backoff = Duration::from_millis(500);
+                        if sender.send(leader).is_err() {
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        if *sender.borrow() {
+                            error!(%err, "cannot renew the leader lease; stepping down");
+                            let _ = sender.send(false);
+                        } else {
+                            warn!(%err, "cannot read the leader lease; retrying");
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                },
+            }
+        }
+        if let Err(err) = manager.release().await {
+            warn!(%err, "could not release the leader lease (it expires by itself)");
+        }
+    });
+    (receiver, task)
+}
 
 /// Waits for the Lease, then runs the controller while holding it. Returns `Ok` when `stop` is
 /// set, and an error when the lease was lost (the process should exit and campaign again).
@@ -74,7 +118,7 @@ pub async fn run_elected(
             Err(err) => return Err(LeaderError::Setup(err)),
         }
     };
-    let (mut leader, lease_task) = manager.watch().await;
+    let (mut leader, lease_task) = watch_lease(manager);
     // A standby is healthy and ready: it serves its purpose by waiting.
     health.set_ready(true);
     info!(
@@ -97,14 +141,14 @@ pub async fn run_elected(
     health.set_leader(true);
     health.set_ready(false);
     let mut lost = leader.clone();
-    let stop_for_controller = stop.clone();
-    let lost_or_stopped = async move {
-        tokio::select! {
-            _ = async { while lost.changed().await.is_ok() && *lost.borrow() {} } => {}
-            _ = stopped(stop_for_controller) => {}
+    // A stop (SIGTERM) lets reconciles in flight finish; a lost lease abandons them at once,
+    // like a SIGKILL would: another replica may be reconciling the same objects already.
+    tokio::select! {
+        _ = super::run(client, settings, registry, stopped(stop.clone())) => {}
+        _ = async { while lost.changed().await.is_ok() && *lost.borrow() {} } => {
+            warn!("lost the leader lease: abandoning the reconciles in flight");
         }
-    };
-    super::run(client, settings, registry, lost_or_stopped).await;
+    }
     let still_leader = *leader.borrow();
     health.set_leader(false);
     release(leader, lease_task).await;

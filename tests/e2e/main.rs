@@ -9,6 +9,7 @@
 mod adoption;
 mod consistency;
 mod explain;
+mod leader;
 mod lifecycle;
 mod operations;
 mod packaging;
@@ -50,6 +51,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(consistency::one_answer_without_the_eip_drops_nothing),
         scenario!(operations::metrics_agree_with_the_cloud),
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
+        scenario!(leader::a_leader_that_cannot_renew_steps_down),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
         scenario!(providers::otc_nat_rules_block_the_unbind),

@@ -121,19 +121,39 @@ pub(super) fn check_cloud(report: &mut Report, plans: &[Plan], outcomes: &[Outco
             }
         }
     }
+    let seeds = shared.seeds.lock().expect("seeds").clone();
+    let calls = shared.calls.lock().expect("calls");
     for (id, eip) in &final_snap.eips {
         if !expected_kept.contains_key(id) {
             let owner = eip["tags"][OWNER_TAG].as_str().unwrap_or("-");
             let object = uids
                 .get(owner)
-                .map(|i| plans[*i].name.clone())
+                .or_else(|| seeds.get(id))
+                .map(|i| format!("{}{}", plans[*i].name, if seeds.contains_key(id) { " (seeded for it)" } else { "" }))
                 .unwrap_or_else(|| "no object".into());
+            // What the call log says was done to it, to tell a lost answer from a late one.
+            let history: Vec<String> = calls
+                .iter()
+                .filter(|c| strings(&c["allocationIds"]).iter().any(|i| i == id))
+                .map(|c| {
+                    format!(
+                        "{} {} {} at {} ms",
+                        c["operation"],
+                        c["outcome"],
+                        c["code"].as_str().unwrap_or(""),
+                        c["atMs"]
+                    )
+                })
+                .collect();
             report.leaked.push(format!(
-                "{id} (owner-uid {owner} = {object}, {}, bound {})",
-                eip["rawState"], eip["boundTo"]
+                "{id} (owner-uid {owner} = {object}, {}, bound {}; calls: {})",
+                eip["rawState"],
+                eip["boundTo"],
+                history.join(", ")
             ));
         }
     }
+    drop(calls);
     // Double allocations: two EIPs tagged with one UID (over the whole run), or two EIPs created
     // with one client token.
     for (uid, ids) in &watchdog.ids_by_uid {
