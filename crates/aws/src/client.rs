@@ -76,7 +76,11 @@ impl Endpoint {
 }
 
 fn dns_suffix(region: &str) -> &'static str {
-    if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" }
+    if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    }
 }
 
 /// A success answer: its XML body (which carries its own request ID).
@@ -170,9 +174,8 @@ impl QueryClient {
                 service: self.service,
                 time: SystemTime::now(),
             };
-            let signed = signing::sign_headers(&unsigned, credentials).map_err(|e| {
-                CloudError::terminal(operation, Blocker::InvalidCredentials, "InvalidCredentials", e.to_string())
-            })?;
+            let signed = signing::sign_headers(&unsigned, credentials)
+                .map_err(|e| CloudError::terminal(operation, Blocker::InvalidCredentials, "InvalidCredentials", e.to_string()))?;
             for (name, value) in signed {
                 if let Some(signature) = signing::signature_of(&value) {
                     // A server echoing the request must not show the signature either.
@@ -243,7 +246,10 @@ mod tests {
             "https://sts.cn-north-1.amazonaws.com.cn/"
         );
         assert_eq!(Endpoint::parse("ftp://x"), Err(EndpointError::Scheme("ftp://x".into())));
-        assert_eq!(Endpoint::parse("https://x/?a=b"), Err(EndpointError::Extra("https://x/?a=b".into())));
+        assert_eq!(
+            Endpoint::parse("https://x/?a=b"),
+            Err(EndpointError::Extra("https://x/?a=b".into()))
+        );
         assert!(matches!(Endpoint::parse("nope"), Err(EndpointError::NotAUrl { .. })));
     }
 
@@ -252,6 +258,9 @@ mod tests {
         let wire = Wire::new("aws").expect("client");
         let client = QueryClient::new(wire, Endpoint::parse("http://h").expect("url"), "us-east-1", "ec2", EC2_VERSION);
         let form = client.form("CreateTags", &[("Tag.1.Key".into(), "eip-operator.dev/owner uid".into())]);
-        assert_eq!(form, "Action=CreateTags&Version=2016-11-15&Tag.1.Key=eip-operator.dev%2Fowner%20uid");
+        assert_eq!(
+            form,
+            "Action=CreateTags&Version=2016-11-15&Tag.1.Key=eip-operator.dev%2Fowner%20uid"
+        );
     }
 }

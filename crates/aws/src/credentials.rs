@@ -202,7 +202,10 @@ impl CredentialSource {
             ("SessionToken", credentials.session_token.as_deref()),
         ] {
             if let Some(why) = value.and_then(|v| unsendable(v, MAX_STS_VALUE)) {
-                return Err(eip_cloud::http::invalid_response(operation, format!("STS Credentials.{key}: {why}")));
+                return Err(eip_cloud::http::invalid_response(
+                    operation,
+                    format!("STS Credentials.{key}: {why}"),
+                ));
             }
         }
         let session = Session::new(credentials.clone(), &[&token]);
@@ -221,7 +224,10 @@ async fn read_token(operation: Operation, path: &str) -> Result<String, CloudErr
     let fail = |why: String| secrets::invalid(operation, format!("webIdentityTokenFile {path:?}: {why}"));
     let bytes = tokio::fs::read(path).await.map_err(|e| fail(format!("cannot read it: {e}")))?;
     if bytes.len() > MAX_TOKEN_FILE {
-        return Err(fail(format!("it is {} bytes, more than the {MAX_TOKEN_FILE} accepted", bytes.len())));
+        return Err(fail(format!(
+            "it is {} bytes, more than the {MAX_TOKEN_FILE} accepted",
+            bytes.len()
+        )));
     }
     let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".to_owned()))?;
     let token = text.trim();
@@ -243,7 +249,12 @@ mod tests {
     #[test]
     fn the_secret_decides_and_the_environment_is_the_fallback() {
         let none = |_: &str| None;
-        let keys = resolve(&data(&[("accessKeyId", "AKIA1"), ("secretAccessKey", "s")]), none, Operation::Describe).expect("static");
+        let keys = resolve(
+            &data(&[("accessKeyId", "AKIA1"), ("secretAccessKey", "s")]),
+            none,
+            Operation::Describe,
+        )
+        .expect("static");
         assert!(matches!(keys, CredentialKind::Static(Credentials { session_token: None, .. })));
         let with_token = resolve(
             &data(&[("accessKeyId", "ASIA1"), ("secretAccessKey", "s"), ("sessionToken", "t")]),
@@ -251,9 +262,19 @@ mod tests {
             Operation::Describe,
         )
         .expect("static");
-        assert!(matches!(with_token, CredentialKind::Static(Credentials { session_token: Some(_), .. })));
+        assert!(matches!(
+            with_token,
+            CredentialKind::Static(Credentials {
+                session_token: Some(_),
+                ..
+            })
+        ));
         let web = resolve(
-            &data(&[("roleArn", "arn:aws:iam::1:role/r"), ("webIdentityTokenFile", "/t"), ("accessKeyId", "ignored")]),
+            &data(&[
+                ("roleArn", "arn:aws:iam::1:role/r"),
+                ("webIdentityTokenFile", "/t"),
+                ("accessKeyId", "ignored"),
+            ]),
             none,
             Operation::Describe,
         )
@@ -271,7 +292,10 @@ mod tests {
             "AWS_WEB_IDENTITY_TOKEN_FILE" => Some("/var/run/secrets/eks.amazonaws.com/serviceaccount/token".to_owned()),
             _ => None,
         };
-        assert!(matches!(resolve(&data(&[]), env, Operation::Describe), Ok(CredentialKind::WebIdentity(_))));
+        assert!(matches!(
+            resolve(&data(&[]), env, Operation::Describe),
+            Ok(CredentialKind::WebIdentity(_))
+        ));
     }
 
     #[test]
@@ -285,7 +309,11 @@ mod tests {
         ];
         for (pairs, named) in cases {
             let err = resolve(&data(pairs), none, Operation::Allocate).expect_err(named);
-            assert_eq!((err.class(), err.blocker()), (ErrorClass::Terminal, Some(Blocker::InvalidCredentials)), "{named}");
+            assert_eq!(
+                (err.class(), err.blocker()),
+                (ErrorClass::Terminal, Some(Blocker::InvalidCredentials)),
+                "{named}"
+            );
             assert!(err.message.contains(named), "{}", err.message);
         }
     }

@@ -30,8 +30,15 @@ pub fn classify(code: &str, http_status: u16) -> (ErrorClass, Option<Blocker>) {
     let terminal = |blocker| (ErrorClass::Terminal, Some(blocker));
     match code {
         _ if is_throttling(code) || http_status == 429 => (Retryable, None),
-        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" | "IncorrectState" | "InvalidAssociationID.NotFound"
-        | "IDPCommunicationError" | "RequestTimeout" | "ConnectionError" => (Retryable, None),
+        "InternalError"
+        | "InternalFailure"
+        | "ServiceUnavailable"
+        | "Unavailable"
+        | "IncorrectState"
+        | "InvalidAssociationID.NotFound"
+        | "IDPCommunicationError"
+        | "RequestTimeout"
+        | "ConnectionError" => (Retryable, None),
         "InvalidAllocationID.NotFound" | "InvalidAddress.NotFound" => (Gone, None),
         "InvalidAddress.Locked" => terminal(Locked),
         "InvalidIPAddress.InUse" => terminal(Other),
@@ -169,10 +176,30 @@ mod tests {
     #[test]
     fn throttling_is_counted_apart_and_keeps_its_wait() {
         let wait = Some(Duration::from_secs(2));
-        let err = cloud_error(Operation::Allocate, 503, "RequestLimitExceeded", "Request limit exceeded.", None, wait);
-        assert_eq!((err.class(), err.is_throttled(), err.retry_after()), (ErrorClass::Retryable, true, wait));
-        let err = cloud_error(Operation::Release, 400, "InvalidIPAddress.InUse", "in use", Some("RID".into()), wait);
-        assert_eq!((err.blocker(), err.retry_after(), err.request_id.as_deref()), (Some(Blocker::Other), None, Some("RID")));
+        let err = cloud_error(
+            Operation::Allocate,
+            503,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+            None,
+            wait,
+        );
+        assert_eq!(
+            (err.class(), err.is_throttled(), err.retry_after()),
+            (ErrorClass::Retryable, true, wait)
+        );
+        let err = cloud_error(
+            Operation::Release,
+            400,
+            "InvalidIPAddress.InUse",
+            "in use",
+            Some("RID".into()),
+            wait,
+        );
+        assert_eq!(
+            (err.blocker(), err.retry_after(), err.request_id.as_deref()),
+            (Some(Blocker::Other), None, Some("RID"))
+        );
         // A 5xx is retryable whatever the code says.
         let err = cloud_error(Operation::Release, 500, "InvalidAllocationID.NotFound", "gone?", None, None);
         assert_eq!(err.class(), ErrorClass::Retryable);
@@ -180,8 +207,19 @@ mod tests {
 
     #[test]
     fn authentication_errors_say_what_to_check() {
-        let err = cloud_error(Operation::Describe, 401, "AuthFailure", "AWS was not able to validate the provided access credentials", None, None);
-        assert!(err.message.ends_with("in the credentials Secret of the ProviderConfig"), "{}", err.message);
+        let err = cloud_error(
+            Operation::Describe,
+            401,
+            "AuthFailure",
+            "AWS was not able to validate the provided access credentials",
+            None,
+            None,
+        );
+        assert!(
+            err.message.ends_with("in the credentials Secret of the ProviderConfig"),
+            "{}",
+            err.message
+        );
         let err = cloud_error(Operation::Describe, 400, "RequestExpired", "Request has expired.", None, None);
         assert!(err.message.contains("clock"), "{}", err.message);
     }

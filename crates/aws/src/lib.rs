@@ -154,13 +154,24 @@ impl AwsProvider {
 
     async fn describe_batch(&self, session: &Session, batch: Vec<String>) -> Result<Vec<CloudEip>, CloudError> {
         let mut filter = vec![("Filter.1.Name".to_owned(), "allocation-id".to_owned())];
-        filter.extend(batch.iter().enumerate().map(|(n, id)| (format!("Filter.1.Value.{}", n + 1), id.clone())));
+        filter.extend(
+            batch
+                .iter()
+                .enumerate()
+                .map(|(n, id)| (format!("Filter.1.Value.{}", n + 1), id.clone())),
+        );
         let wanted: HashSet<&str> = batch.iter().map(String::as_str).collect();
         self.list(session, Operation::Describe, &filter, |a| wanted.contains(a.allocation_id.as_str()))
             .await
     }
 
-    async fn mutate(&self, session: &Session, operation: Operation, action: &str, params: &[(String, String)]) -> Result<Receipt, CloudError> {
+    async fn mutate(
+        &self,
+        session: &Session,
+        operation: Operation,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<Receipt, CloudError> {
         let body = self.call(session, operation, action, params).await?;
         Ok(Receipt {
             request_id: records::returned_true(operation, action, &body)?,
@@ -266,7 +277,9 @@ impl CloudProvider for AwsProvider {
             ("Filter.1.Value.1".to_owned(), owner_uid.to_owned()),
         ];
         let result = self
-            .list(&session, Operation::FindByOwner, &filter, |a| a.tags.get(OWNER_TAG).map(String::as_str) == Some(owner_uid))
+            .list(&session, Operation::FindByOwner, &filter, |a| {
+                a.tags.get(OWNER_TAG).map(String::as_str) == Some(owner_uid)
+            })
             .await;
         session.redact(result)
     }
@@ -367,7 +380,12 @@ mod tests {
                 ("PrivateIpAddress".to_owned(), "10.0.0.5".to_owned())
             ]
         );
-        for kind in [InstanceType::Nat, InstanceType::SlbInstance, InstanceType::Port, InstanceType::HaVip] {
+        for kind in [
+            InstanceType::Nat,
+            InstanceType::SlbInstance,
+            InstanceType::Port,
+            InstanceType::HaVip,
+        ] {
             let err = target_params(Operation::Associate, &target(kind, None)).expect_err("not EC2");
             assert_eq!(err.blocker(), Some(Blocker::InvalidBindingTarget));
         }

@@ -93,13 +93,20 @@ fn items<'a, 'input>(node: Node<'a, 'input>) -> impl Iterator<Item = Node<'a, 'i
 }
 
 /// The root of a success answer to `action`, with its request ID.
-fn success_root<'a, 'input>(operation: Operation, action: &str, doc: &'a Document<'input>) -> Result<(Node<'a, 'input>, String), CloudError> {
+fn success_root<'a, 'input>(
+    operation: Operation,
+    action: &str,
+    doc: &'a Document<'input>,
+) -> Result<(Node<'a, 'input>, String), CloudError> {
     let root = doc.root_element();
     let expected = format!("{action}Response");
     if root.tag_name().name() != expected {
         return Err(invalid_response(
             operation,
-            format!("the root element is <{}>, not <{expected}>", http::clean_request_id(root.tag_name().name()).unwrap_or_default()),
+            format!(
+                "the root element is <{}>, not <{expected}>",
+                http::clean_request_id(root.tag_name().name()).unwrap_or_default()
+            ),
         ));
     }
     let request_id = text(root, "requestId")
@@ -122,7 +129,10 @@ pub fn error_answer(body: &str) -> Option<ErrorAnswer> {
     let doc = Document::parse(body).ok()?;
     let root = doc.root_element();
     let (error, request_id) = match root.tag_name().name() {
-        "Response" => (child(child(root, "Errors")?, "Error")?, text(root, "RequestID").or_else(|| text(root, "RequestId"))),
+        "Response" => (
+            child(child(root, "Errors")?, "Error")?,
+            text(root, "RequestID").or_else(|| text(root, "RequestId")),
+        ),
         "ErrorResponse" => (child(root, "Error")?, text(root, "RequestId")),
         _ => return None,
     };
@@ -140,7 +150,10 @@ pub fn returned_true(operation: Operation, action: &str, body: &str) -> Result<S
     let (root, request_id) = success_root(operation, action, &doc)?;
     match text(root, "return").as_deref() {
         Some("true") => Ok(request_id),
-        other => Err(invalid_response(operation, format!("{action} returned {:?}, not true", other.unwrap_or("nothing")))),
+        other => Err(invalid_response(
+            operation,
+            format!("{action} returned {:?}, not true", other.unwrap_or("nothing")),
+        )),
     }
 }
 
@@ -172,7 +185,10 @@ pub fn addresses(operation: Operation, body: &str) -> Result<(Vec<Address>, Stri
     let doc = parse(operation, body)?;
     let (root, request_id) = success_root(operation, "DescribeAddresses", &doc)?;
     if text(root, "nextToken").is_some() {
-        return Err(invalid_response(operation, "DescribeAddresses answered with a nextToken: the listing is not complete"));
+        return Err(invalid_response(
+            operation,
+            "DescribeAddresses answered with a nextToken: the listing is not complete",
+        ));
     }
     let set = child(root, "addressesSet").ok_or_else(|| invalid_response(operation, "no addressesSet"))?;
     let mut found = Vec::new();
@@ -207,7 +223,10 @@ fn address(operation: Operation, item: Node<'_, '_>) -> Result<Address, CloudErr
     if bound != found.association_id.is_some() {
         return Err(invalid_response(
             operation,
-            format!("address {} names a binding without an association, or the reverse", found.allocation_id),
+            format!(
+                "address {} names a binding without an association, or the reverse",
+                found.allocation_id
+            ),
         ));
     }
     Ok(found)
@@ -272,7 +291,11 @@ mod tests {
         assert_eq!(bound.binding_handle, Some(BindingHandle::new("eipassoc-f0229899")));
         let target = bound.bound_to.expect("bound");
         assert_eq!(
-            (target.instance_type, target.instance_id.as_str(), target.private_ip_address.as_deref()),
+            (
+                target.instance_type,
+                target.instance_id.as_str(),
+                target.private_ip_address.as_deref()
+            ),
             (InstanceType::EcsInstance, "i-0598c7d356eba48d7", Some("10.0.0.228"))
         );
         assert_eq!(bound.tags.get("eip-operator.dev/owner-uid").map(String::as_str), Some("u-1"));
@@ -294,10 +317,18 @@ mod tests {
         ];
         for body in cases {
             let err = addresses(Operation::Describe, body).expect_err(body);
-            assert_eq!((err.class(), err.code.as_str()), (ErrorClass::Retryable, http::INVALID_RESPONSE), "{body}");
+            assert_eq!(
+                (err.class(), err.code.as_str()),
+                (ErrorClass::Retryable, http::INVALID_RESPONSE),
+                "{body}"
+            );
         }
-        let err = returned_true(Operation::Release, "ReleaseAddress", "<ReleaseAddressResponse><requestId>r</requestId><return>false</return></ReleaseAddressResponse>")
-            .expect_err("false");
+        let err = returned_true(
+            Operation::Release,
+            "ReleaseAddress",
+            "<ReleaseAddressResponse><requestId>r</requestId><return>false</return></ReleaseAddressResponse>",
+        )
+        .expect_err("false");
         assert_eq!(err.class(), ErrorClass::Retryable);
         assert!(allocated("<AllocateAddressResponse><requestId>r</requestId><publicIp>1.2.3.4</publicIp><allocationId>x</allocationId></AllocateAddressResponse>").is_err());
     }
@@ -315,7 +346,10 @@ mod tests {
             })
         );
         let sts = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad</Message></Error><RequestId>r-2</RequestId></ErrorResponse>";
-        assert_eq!(error_answer(sts).map(|e| (e.code, e.request_id)), Some(("InvalidIdentityToken".into(), Some("r-2".into()))));
+        assert_eq!(
+            error_answer(sts).map(|e| (e.code, e.request_id)),
+            Some(("InvalidIdentityToken".into(), Some("r-2".into())))
+        );
         assert_eq!(error_answer("<html>502</html>"), None);
     }
 
