@@ -61,6 +61,10 @@ fn every_fixture_is_signed_as_botocore_signs_it() {
         let expected = &fixture["botocore"];
         assert_eq!(get("authorization").as_deref(), expected["authorization"].as_str(), "{name}");
         assert_eq!(get("x-amz-date").as_deref(), expected["xAmzDate"].as_str(), "{name}");
-        assert_eq!(get("x-amz-security-token").as_deref(), expected["xAmzSecurityToken"].as_str(), "{name}");
+        assert_eq!(
+            get("x-amz-security-token").as_deref(),
+            expected["xAmzSecurityToken"].as_str(),
+            "{name}"
+        );
     }
 }
