@@ -243,3 +243,60 @@ pub async fn aws_lifecycle_on_moto(cp: &ControlPlane) {
     s.finish().await;
     drop(moto);
 }
+
+/// AWS allocates without an idempotency token: killed again and again while it allocates (a
+/// third of the answers held back half a second after the address exists), the operator still
+/// makes exactly one address per object, because it looks for the owner tag before allocating.
+pub async fn aws_restarts_mid_allocation_make_one_address_each(cp: &ControlPlane) {
+    use eip_simulator::{FaultKind, FaultMix, Faults};
+    use kube::ResourceExt;
+    use rand::Rng;
+
+    const COUNT: usize = 6;
+    let mut s = Scenario::new(cp, "aws-restart").await;
+    let endpoint = serve_simulator(s.sim.clone()).await;
+    cp.secret(
+        "aws-restart-e2e",
+        &[("accessKeyId", SIM_ACCESS_KEY_ID), ("secretAccessKey", SIM_ACCESS_KEY_SECRET)],
+    );
+    cp.apply(&aws_config("aws-restart", &format!("{endpoint}/aws"), "aws-restart-e2e"));
+    s.sim.set_faults(Faults {
+        error_rate: 0.35,
+        mix: FaultMix::only(FaultKind::Slow),
+        slow: Duration::from_millis(500),
+        ..Faults::default()
+    });
+    for i in 1..=COUNT {
+        s.apply(&eip(
+            &format!("eip-{i}"),
+            "aws-restart",
+            &bound_to_instance(&format!("i-sim-{:04}", i + 10)),
+        ));
+    }
+    for _ in 0..8 {
+        let pause = Duration::from_millis(rand::rng().random_range(100..600));
+        tokio::time::sleep(pause).await;
+        s.kill_operator().await;
+        s.start_operator().await;
+    }
+    s.sim.set_faults(Faults::default());
+    let mut uids = std::collections::BTreeSet::new();
+    for i in 1..=COUNT {
+        let object = s.wait_ready(&format!("eip-{i}"), TIMEOUT).await;
+        uids.insert(object.uid().expect("uid"));
+    }
+    let eips = s.sim.eips("us-east-1");
+    assert_eq!(eips.len(), COUNT, "exactly one address per object: {eips:#?}");
+    let owners: std::collections::BTreeSet<String> = eips.iter().filter_map(|e| e.owner_uid().map(str::to_owned)).collect();
+    assert_eq!(owners, uids, "every address carries its object's UID");
+    let allocations = s
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.operation.as_str() == "Allocate" && c.outcome.as_str() == "Ok")
+        .count();
+    assert_eq!(allocations, COUNT, "no second allocation after a crash");
+    s.kubectl_ok(&["delete", "eip", "--all", "--timeout=90s"]);
+    assert!(s.sim.eips("us-east-1").is_empty(), "no address leaked");
+    s.finish().await;
+}

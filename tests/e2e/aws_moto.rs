@@ -112,7 +112,8 @@ pub async fn counting_proxy(upstream: &str) -> (String, Arc<Mutex<Vec<Seen>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let proxy = Proxy {
         upstream: upstream.to_owned(),
-        client: reqwest::Client::builder().build().expect("client"),
+        // The shared policy (it also installs the TLS crypto provider reqwest needs).
+        client: eip_cloud::http::client().expect("client"),
         seen: seen.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");

@@ -57,6 +57,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(providers::otc_nat_rules_block_the_unbind),
         scenario!(aws::aws_lifecycle_through_the_simulator_wire),
         scenario!(aws::aws_lifecycle_on_moto),
+        scenario!(aws::aws_restarts_mid_allocation_make_one_address_each),
         scenario!(stalls::fixing_the_secret_makes_it_ready_within_seconds),
         scenario!(references::node_and_service_references_on_alibaba),
         scenario!(references::node_and_service_references_on_otc),
