@@ -303,3 +303,29 @@ async fn a_web_identity_is_exchanged_at_sts_and_its_keys_sign_the_calls() {
     );
     assert!(!err.to_string().contains("not-a-jwt-secret-token"), "{err}");
 }
+
+/// A Secret the test rotates while the provider runs.
+struct RotatingSecret(std::sync::Mutex<SecretData>);
+
+#[async_trait::async_trait]
+impl eip_cloud::SecretSource for RotatingSecret {
+    async fn read(&self) -> Result<SecretData, eip_cloud::CloudError> {
+        Ok(self.0.lock().expect("lock").clone())
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_secret_takes_effect_at_the_next_call() {
+    let sim = Simulator::new(SimulatorConfig::instant());
+    let base = serve(&sim).await;
+    let wrong = SecretData::from(BTreeMap::from([
+        ("accessKeyId".to_owned(), eip_simulator::SIM_ACCESS_KEY_ID.to_owned()),
+        ("secretAccessKey".to_owned(), "an-old-secret-0123456789".to_owned()),
+    ]));
+    let secret = Arc::new(RotatingSecret(std::sync::Mutex::new(wrong)));
+    let aws = AwsProvider::new(REGION, Some(&format!("{base}/aws")), None, secret.clone(), None).expect("builds");
+    let err = aws.find_by_owner("uid").await.expect_err("old secret");
+    assert_eq!(err.blocker(), Some(Blocker::Authentication));
+    *secret.0.lock().expect("lock") = keys();
+    assert!(aws.find_by_owner("uid").await.expect("the rotated secret works").is_empty());
+}
