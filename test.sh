@@ -18,6 +18,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The binary without the simulator feature (the feature is on by default).
 cargo clippy -p eip-operator --no-default-features -- -D warnings
 
+echo "== SDK venv (official SDKs, moto for the end-to-end AWS scenario)" >&2
+EIP_SDK_VENV="${EIP_SDK_VENV:-$PWD/target/sdk-venv}"
+export EIP_SDK_VENV
+bash tests/sdk/run.sh --install-only
+
 echo "== cargo test (unit, integration, end-to-end)" >&2
 # Not --all-targets: that would run the benchmark too (it takes minutes; `cargo bench` runs it).
 cargo test --workspace --lib --bins --tests --examples

@@ -15,6 +15,7 @@ pub fn providers(metrics: Arc<Metrics>, describe_window: Duration) -> Registry {
     let registry = Registry::default()
         .register(Arc::new(eip_alibaba::AlibabaFactory))
         .register(Arc::new(eip_otc::OtcFactory))
+        .register(Arc::new(eip_aws::AwsFactory))
         .decline(
             eip_api::ProviderType::Simulator,
             "needs the operator started with the built-in simulator (run --provider simulator)",

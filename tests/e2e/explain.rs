@@ -23,7 +23,7 @@ const ENUM_FIELDS: &[(&str, &[&str])] = &[
     ("elasticip.spec.deletionPolicy", &["Delete", "Unbind", "Retain"]),
     ("elasticip.spec.allocation.chargeType", &["PostPaid", "PrePaid"]),
     ("elasticip.spec.allocation.internetChargeType", &["PayByBandwidth", "PayByTraffic"]),
-    ("providerconfig.spec.provider", &["simulator", "alibaba", "otc", "huawei"]),
+    ("providerconfig.spec.provider", &["simulator", "alibaba", "otc", "huawei", "aws"]),
     ("providerconfig.spec.alibaba.signatureVersion", &["V3", "V1"]),
     (
         "elasticip.status.phase",

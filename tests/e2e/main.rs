@@ -7,6 +7,8 @@
 //! The control plane is torn down when the run ends, whether scenarios passed, failed or panicked.
 
 mod adoption;
+mod aws;
+mod aws_moto;
 mod consistency;
 mod explain;
 mod leader;
@@ -55,6 +57,9 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
         scenario!(providers::otc_nat_rules_block_the_unbind),
+        scenario!(aws::aws_lifecycle_through_the_simulator_wire),
+        scenario!(aws::aws_lifecycle_on_moto),
+        scenario!(aws::aws_restarts_mid_allocation_make_one_address_each),
         scenario!(stalls::fixing_the_secret_makes_it_ready_within_seconds),
         scenario!(references::node_and_service_references_on_alibaba),
         scenario!(references::node_and_service_references_on_otc),

@@ -164,8 +164,8 @@ pub async fn invalid_manifests_are_rejected(cp: &ControlPlane) {
         ),
         (
             "unknown provider",
-            "provider: aws\n  region: us-east-1",
-            "Unsupported value: \"aws\"",
+            "provider: gcp\n  region: us-east-1",
+            "Unsupported value: \"gcp\"",
         ),
         (
             "endpoint that is not a URL",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-checks against the clouds' official Python SDKs: installs them from PyPI into a venv
 # (pinned in requirements-*.txt) and runs pytest against `eip-operator simulator`.
+# `run.sh --install-only` only creates the venv (EIP_SDK_VENV, default target/sdk-venv).
 set -euo pipefail
 cd "$(dirname "$0")"
 root="$(cd ../.. && pwd)"
@@ -16,6 +17,8 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
   "$venv/bin/pip" install --quiet --disable-pip-version-check $(printf -- '-r %s ' requirements-*.txt) || die "pip install failed"
   echo "$want" >"$stamp"
 fi
+# test.sh creates the venv before the end-to-end suite (its moto scenario needs moto_server).
+[[ "${1:-}" == "--install-only" ]] && exit 0
 
 export EIP_OPERATOR_BIN="${EIP_OPERATOR_BIN:-$root/target/debug/eip-operator}"
 [[ -x "$EIP_OPERATOR_BIN" ]] || (cd "$root" && cargo build --quiet --bin eip-operator) || die "cannot build eip-operator"

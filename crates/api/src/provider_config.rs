@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
     /// The cloud: `simulator` (the operator's built-in simulated cloud, needs no credentials),
-    /// `alibaba` (Alibaba Cloud), `otc` (Open Telekom Cloud) or `huawei` (Huawei Cloud).
+    /// `alibaba` (Alibaba Cloud), `otc` (Open Telekom Cloud), `huawei` (Huawei Cloud) or `aws`
+    /// (Amazon EC2 Elastic IP addresses).
     pub provider: ProviderType,
 
     /// Region ID (`cn-hangzhou`, `eu-de`, ...).
@@ -42,7 +43,9 @@ pub struct ProviderConfigSpec {
     /// Secret holding the cloud credentials (required for every provider but `simulator`). For
     /// `alibaba`: the keys accessKeyId and accessKeySecret (optionally securityToken), or roleArn,
     /// oidcProviderArn and oidcTokenFile for RRSA. For `otc` and `huawei`: accessKey and secretKey
-    /// (optionally securityToken), or username, password and domainName.
+    /// (optionally securityToken), or username, password and domainName. For `aws`:
+    /// accessKeyId and secretAccessKey (optionally sessionToken), or roleArn and
+    /// webIdentityTokenFile for a web identity (IRSA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
 
@@ -58,6 +61,10 @@ pub struct ProviderConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otc: Option<OtcOptions>,
 
+    /// Amazon EC2 settings (provider `aws`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsOptions>,
+
     /// Use this ProviderConfig for ElasticIPs that name none. At most one should be default;
     /// with several, the operator reports the ambiguity instead of picking one.
     #[serde(default)]
@@ -72,6 +79,7 @@ pub enum ProviderType {
     Alibaba,
     Otc,
     Huawei,
+    Aws,
 }
 
 impl ProviderType {
@@ -163,4 +171,20 @@ pub struct OtcOptions {
     /// Default: on, except in OTC region `eu-nl`, which lacks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v3_bindings: Option<bool>,
+}
+
+/// Amazon EC2 settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsOptions {
+    /// STS endpoint for a web identity (AssumeRoleWithWebIdentity);
+    /// `https://sts.<region>.amazonaws.com` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("isURL(self)").message("stsEndpoint must be a URL"))]
+    pub sts_endpoint: Option<String>,
+    /// The public IPv4 pool new addresses come from (`PublicIpv4Pool`: a BYOIP pool such as
+    /// `ipv4pool-ec2-…`); Amazon's own pool when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub public_ipv4_pool: Option<String>,
 }

@@ -89,19 +89,22 @@ impl From<LimitError> for Refusal {
 
 /// The classified error for `refusal` in a region of `flavor`.
 pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal) -> CloudError {
-    use Flavor::{Alibaba, Otc};
+    use Flavor::{Alibaba, Aws, Otc};
+    if flavor == Aws {
+        return aws_error(operation, refusal);
+    }
     let op = operation;
     match refusal {
         Refusal::Throttled { retry_after } => {
             let (code, message) = match flavor {
-                Alibaba => ("Throttling.User", "Request was denied due to user flow control."),
+                Alibaba | Aws => ("Throttling.User", "Request was denied due to user flow control."),
                 Otc => ("APIGW.0308", "The throttling threshold has been reached."),
             };
             CloudError::throttled(op, code, message, Some(retry_after))
         }
         Refusal::Unavailable => {
             let (code, message) = match flavor {
-                Alibaba => (
+                Alibaba | Aws => (
                     "ServiceUnavailable",
                     "The request has failed due to a temporary failure of the server.",
                 ),
@@ -126,7 +129,7 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             CloudError::retryable(op, code, format!("The EIP is busy ({}), try again later.", transition.as_str()))
         }
         Refusal::Locked => match flavor {
-            Alibaba => CloudError::terminal(
+            Alibaba | Aws => CloudError::terminal(
                 op,
                 Blocker::Locked,
                 "Forbidden.FinancialLocked",
@@ -150,7 +153,7 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             format!("The EIP quota of {quota} in this region is exhausted."),
         ),
         Refusal::AlreadyBound { bound_to } => match flavor {
-            Alibaba => incorrect_status(op, &bound_to),
+            Alibaba | Aws => incorrect_status(op, &bound_to),
             Otc => CloudError::terminal(
                 op,
                 Blocker::Other,
@@ -187,7 +190,7 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             format!("NAT gateway {nat_gateway} still has {entries} SNAT/DNAT entries using the EIP; unbind with force or remove them."),
         ),
         Refusal::ReleaseWhileBound { bound_to } => match flavor {
-            Alibaba => incorrect_status(op, &bound_to),
+            Alibaba | Aws => incorrect_status(op, &bound_to),
             Otc if bound_to.instance_type == InstanceType::SlbInstance => CloudError::terminal(
                 op,
                 Blocker::Other,
@@ -214,7 +217,7 @@ pub(crate) fn cloud_error(flavor: Flavor, operation: Operation, refusal: Refusal
             "The EIP has deletion protection enabled.",
         ),
         Refusal::TooManyTags { max } => match flavor {
-            Alibaba => CloudError::terminal(
+            Alibaba | Aws => CloudError::terminal(
                 op,
                 Blocker::QuotaExceeded,
                 "QuotaExceeded.TagNum",
@@ -234,10 +237,90 @@ fn incorrect_status(op: Operation, bound_to: &BindTarget) -> CloudError {
     )
 }
 
+/// Alibaba's or OTC's code (AWS words every refusal in [`aws_error`]).
 fn pick(flavor: Flavor, alibaba: &'static str, otc: &'static str) -> &'static str {
     match flavor {
-        Flavor::Alibaba => alibaba,
+        Flavor::Alibaba | Flavor::Aws => alibaba,
         Flavor::Otc => otc,
+    }
+}
+
+/// `refusal` as EC2 words it, classified as `eip_aws::errors` classifies the code.
+fn aws_error(op: Operation, refusal: Refusal) -> CloudError {
+    let terminal = |blocker, code: &str, message: String| CloudError::terminal(op, blocker, code, message);
+    match refusal {
+        Refusal::Throttled { retry_after } => {
+            CloudError::throttled(op, "RequestLimitExceeded", "Request limit exceeded.", Some(retry_after))
+        }
+        Refusal::Unavailable => CloudError::retryable(op, "Unavailable", "The service is unavailable. Please try again shortly."),
+        Refusal::NotFound { allocation_id } => CloudError::gone(
+            op,
+            "InvalidAllocationID.NotFound",
+            format!("The allocation ID '{allocation_id}' does not exist"),
+        ),
+        Refusal::Busy { transition } => CloudError::retryable(
+            op,
+            "IncorrectState",
+            format!("The address is busy ({}), try again later.", transition.as_str()),
+        ),
+        Refusal::Locked => terminal(Blocker::Locked, "InvalidAddress.Locked", "The address is locked.".into()),
+        Refusal::TokenMismatch { client_token } => terminal(
+            Blocker::InvalidRequest,
+            "IdempotentParameterMismatch",
+            format!("The client token {client_token:?} was used before with different parameters."),
+        ),
+        Refusal::InvalidParameter(message) => terminal(Blocker::InvalidRequest, "InvalidParameterValue", message),
+        Refusal::QuotaExceeded { .. } => terminal(
+            Blocker::QuotaExceeded,
+            "AddressLimitExceeded",
+            "The maximum number of addresses has been reached.".into(),
+        ),
+        Refusal::AlreadyBound { bound_to } => terminal(
+            Blocker::InvalidBindingTarget,
+            "Resource.AlreadyAssociated",
+            format!("The address is already associated with {bound_to}."),
+        ),
+        Refusal::UnknownInstance { target } => {
+            let code = match target.instance_type {
+                InstanceType::NetworkInterface => "InvalidNetworkInterfaceID.NotFound",
+                _ => "InvalidInstanceID.NotFound",
+            };
+            terminal(
+                Blocker::InvalidBindingTarget,
+                code,
+                format!("The ID '{}' does not exist", target.instance_id),
+            )
+        }
+        Refusal::InstanceHasEip { target, holder } => terminal(
+            Blocker::InvalidBindingTarget,
+            "Resource.AlreadyAssociated",
+            format!("{target} is already associated with address {holder}."),
+        ),
+        Refusal::NotBound | Refusal::BindingMismatch { .. } => CloudError::retryable(
+            op,
+            "InvalidAssociationID.NotFound",
+            "The association ID does not exist (the address is not associated that way).",
+        ),
+        Refusal::NatEntries { nat_gateway, .. } => terminal(
+            Blocker::NatEntriesBlockUnbind,
+            "DependencyViolation",
+            format!("NAT gateway {nat_gateway} uses the address."),
+        ),
+        Refusal::ReleaseWhileBound { bound_to } => terminal(
+            Blocker::Other,
+            "InvalidIPAddress.InUse",
+            format!("The address is in use (associated with {bound_to})."),
+        ),
+        Refusal::Prepaid | Refusal::DeletionProtection => terminal(
+            Blocker::Forbidden,
+            "OperationNotPermitted",
+            "The address cannot be released.".into(),
+        ),
+        Refusal::TooManyTags { max } => terminal(
+            Blocker::QuotaExceeded,
+            "TagLimitExceeded",
+            format!("At most {max} tags per address."),
+        ),
     }
 }
 

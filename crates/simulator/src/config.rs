@@ -24,6 +24,9 @@ pub enum Flavor {
     Alibaba,
     /// Open Telekom Cloud / Huawei Cloud v1 API (`DOWN`, `ACTIVE`, `VPC.05xx`, UUID IDs).
     Otc,
+    /// Amazon EC2 Query API (`associated`/`unassociated`, `InvalidAllocationID.NotFound`,
+    /// `eipalloc-…` IDs); every call completes within it, as on EC2.
+    Aws,
 }
 
 impl Flavor {
@@ -31,6 +34,7 @@ impl Flavor {
         match self {
             Flavor::Alibaba => "Alibaba",
             Flavor::Otc => "Otc",
+            Flavor::Aws => "Aws",
         }
     }
 }
@@ -416,7 +420,8 @@ pub const PUBLISHED_RATE_LIMITS: RateLimits = RateLimits {
     release_per_second: Some(10),
 };
 
-/// cn-hangzhou and cn-shanghai (Alibaba); eu-de, eu-nl and ap-southeast-1 (OTC / Huawei).
+/// cn-hangzhou and cn-shanghai (Alibaba); eu-de, eu-nl and ap-southeast-1 (OTC / Huawei);
+/// us-east-1 (AWS).
 pub fn default_regions() -> Vec<RegionConfig> {
     vec![
         RegionConfig::new("cn-hangzhou", Flavor::Alibaba),
@@ -424,6 +429,7 @@ pub fn default_regions() -> Vec<RegionConfig> {
         RegionConfig::new("eu-de", Flavor::Otc),
         RegionConfig::new("eu-nl", Flavor::Otc),
         RegionConfig::new("ap-southeast-1", Flavor::Otc),
+        RegionConfig::new("us-east-1", Flavor::Aws),
     ]
 }
 
@@ -462,7 +468,7 @@ mod tests {
         assert_eq!(config.seed, 7);
         assert_eq!(config.latencies.release, Duration::from_millis(500));
         assert_eq!(config.latencies.associate, Duration::ZERO);
-        assert_eq!(config.regions.len(), 5);
+        assert_eq!(config.regions.len(), 6);
         assert_eq!(config.eip_quota_per_region, 100_000);
     }
 

@@ -9,8 +9,8 @@
 //!
 //! Layout: `execute.rs` runs one counted call (latency, rate limit, fault, model, log);
 //! `provider.rs` is the in-process [`SimulatorProvider`]; `model/` holds a region's state machines
-//! (`lifecycle.rs`) apart from its admin operations (`admin.rs`); `wire_alibaba/` and `wire_otc/`
-//! are the wire front ends (router in `mod.rs`, `auth.rs`, the actions); [`server`] serves them
+//! (`lifecycle.rs`) apart from its admin operations (`admin.rs`); `wire_alibaba/`, `wire_otc/` and
+//! `wire_aws/` (EC2, at `/aws/`) are the wire front ends (router in `mod.rs`, `auth.rs`, the actions); [`server`] serves them
 //! beside the admin API.
 //!
 //! The simulator is bounded: counts, sizes, latencies and connection times all have hard
@@ -41,6 +41,7 @@ mod model;
 mod provider;
 pub mod server;
 mod wire_alibaba;
+mod wire_aws;
 mod wire_otc;
 
 use std::collections::{BTreeMap, HashMap};

@@ -88,7 +88,8 @@ pub fn router(sim: Simulator) -> Router {
         // The clouds' own wire protocols, on the same listener, with the faults below the API.
         .merge(
             super::wire_alibaba::routes(sim.clone())
-                .merge(super::wire_otc::routes(sim))
+                .merge(super::wire_otc::routes(sim.clone()))
+                .merge(super::wire_aws::routes(sim))
                 .layer(axum::middleware::from_fn(super::faults::wire_faults)),
         )
         .layer(axum::middleware::from_fn(guard_body))

@@ -165,6 +165,7 @@ impl Region {
                     format!("eip-{suffix}")
                 }
                 Flavor::Otc => format_uuid(self.rng.random(), false),
+                Flavor::Aws => format!("eipalloc-{:017x}", self.rng.random::<u64>()),
             };
             if !self.eips.contains_key(&id) {
                 return id;

@@ -88,8 +88,9 @@ impl Region {
     }
 
     /// Puts `id` into `transition` for `latency`, or completes it at once for zero latency.
+    /// AWS completes every call within it (EC2 has no transitional address states).
     pub(super) fn start(&mut self, id: &str, transition: Transition, latency: Duration, now: Instant) {
-        if latency.is_zero() {
+        if latency.is_zero() || self.flavor == Flavor::Aws {
             self.complete(id, transition);
             return;
         }
@@ -270,7 +271,7 @@ impl Region {
         };
         let Some(actual) = bound_to else {
             return match self.flavor {
-                Flavor::Alibaba => Err(Refusal::NotBound),
+                Flavor::Alibaba | Flavor::Aws => Err(Refusal::NotBound),
                 // OTC: a blank port on an unbound EIP is accepted and changes nothing.
                 Flavor::Otc => {
                     self.remember(call, epoch, &ctx.request_id);
@@ -279,7 +280,7 @@ impl Region {
             };
         };
         // Alibaba's call names the instance; OTC's v1 unbind just blanks whatever port is set.
-        if self.flavor == Flavor::Alibaba && !actual.satisfies(current) {
+        if self.flavor != Flavor::Otc && !actual.satisfies(current) {
             return Err(Refusal::BindingMismatch {
                 current: current.clone(),
                 actual,

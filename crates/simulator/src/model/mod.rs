@@ -95,6 +95,10 @@ pub fn raw_state(flavor: Flavor, pending: Option<Transition>, bound_to: Option<I
         (Flavor::Otc, Some(Transition::Allocating)) => "PENDING_CREATE",
         (Flavor::Otc, Some(Transition::Associating | Transition::Unassociating | Transition::Updating)) => "PENDING_UPDATE",
         (Flavor::Otc, Some(Transition::Releasing)) => "PENDING_DELETE",
+        // EC2 reports no state; the simulator never leaves an AWS address transitional.
+        (Flavor::Aws, Some(_)) => "pending",
+        (Flavor::Aws, None) if bound_to.is_some() => "associated",
+        (Flavor::Aws, None) => "unassociated",
         (Flavor::Otc, None) => match bound_to {
             None => "DOWN",
             Some(InstanceType::SlbInstance) => "ELB",
@@ -232,6 +236,7 @@ impl Region {
         let ip_base = match flavor {
             Flavor::Alibaba => (47, 96 + BLOCKS_PER_REGION * flavor_index),
             Flavor::Otc => (80, 158 + BLOCKS_PER_REGION * flavor_index),
+            Flavor::Aws => (54, 144 + BLOCKS_PER_REGION * flavor_index),
         };
         let mut region = Region {
             name: name.to_owned(),

@@ -239,7 +239,7 @@ fn an_unknown_region_is_refused_naming_the_known_ones() {
     let err = Simulator::default().provider("mars-1").expect_err("unknown");
     assert_eq!(
         err.to_string(),
-        "unknown simulator region \"mars-1\" (known: ap-southeast-1, cn-hangzhou, cn-shanghai, eu-de, eu-nl)"
+        "unknown simulator region \"mars-1\" (known: ap-southeast-1, cn-hangzhou, cn-shanghai, eu-de, eu-nl, us-east-1)"
     );
-    assert_eq!((err.region.as_str(), err.known.len()), ("mars-1", 5));
+    assert_eq!((err.region.as_str(), err.known.len()), ("mars-1", 6));
 }
