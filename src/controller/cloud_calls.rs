@@ -108,6 +108,7 @@ pub(super) async fn execute(
         Step::Wait { .. }
         | Step::ConfirmAbsence { .. }
         | Step::Converged
+        | Step::Observe { .. }
         | Step::AwaitReference { .. }
         | Step::RemoveFinalizer
         | Step::Stalled(_) => {

@@ -89,6 +89,8 @@ fn spec_or_deletion(eip: &ElasticIP) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     eip.meta().generation.hash(&mut hasher);
     eip.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    // Pausing and resuming change only an annotation.
+    reconcile::is_paused(eip).hash(&mut hasher);
     Some(hasher.finish())
 }
 

@@ -22,7 +22,7 @@ use super::references::resolve_binding;
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::telemetry::metrics::Metrics;
-use eip_api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
+use eip_api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER, PAUSED_ANNOTATION};
 use eip_cloud::{CloudEip, CloudError, ErrorClass};
 
 /// How long an allocation's answer stands in for a Describe.
@@ -228,6 +228,11 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     let api: Api<ElasticIP> = Api::namespaced(ctx.client.clone(), &namespace);
     let deleting = eip.meta().deletion_timestamp.is_some();
     let has_finalizer = eip.finalizers().iter().any(|f| f == FINALIZER);
+    if is_paused(eip) {
+        // Nothing at all is done for a paused object: no cloud call, no finalizer change.
+        *result = "paused";
+        return paused(&api, eip, ctx, &uid).await;
+    }
 
     if deleting && !has_finalizer {
         *result = "ignored";
@@ -369,6 +374,7 @@ fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
         (Step::Wait { .. }, _) => "wait",
         (Step::ConfirmAbsence { .. }, _) => "confirm_absence",
         (Step::Converged, _) => "converged",
+        (Step::Observe { .. }, _) => "observed",
         (Step::AwaitReference { .. }, _) => "awaiting_reference",
         (Step::RemoveFinalizer, _) => "finalized",
     }
@@ -405,7 +411,9 @@ async fn unresolved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, err: R
     let never_touched_cloud =
         eip.spec.allocation_id.is_none() && status.is_none_or(|s| s.allocation_id.is_none() && s.last_operation.is_none());
     if eip.meta().deletion_timestamp.is_some()
-        && (never_touched_cloud || crate::controller::decide::effective_deletion_policy(&eip.spec) == DeletionPolicy::Retain)
+        && (never_touched_cloud
+            || eip.spec.observe_only()
+            || crate::controller::decide::effective_deletion_policy(&eip.spec) == DeletionPolicy::Retain)
     {
         // Nothing was ever asked of any cloud for this object (or nothing is to be touched).
         remove_finalizer(api, eip).await?;
@@ -553,7 +561,43 @@ async fn announce(ctx: &Context, eip: &ElasticIP, step: &Step, outcome: &Outcome
     }
 }
 
+/// Whether the object carries `eip-operator.dev/paused: "true"`.
+pub fn is_paused(eip: &ElasticIP) -> bool {
+    eip.annotations().get(PAUSED_ANNOTATION).is_some_and(|v| v == "true")
+}
+
+/// A paused object: say so in `Reconciling` (once), keep everything else the status says.
+async fn paused(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &str) -> Result<Action, Error> {
+    if !already_paused(eip) {
+        let next = status::paused_status(eip.status.as_ref(), Timestamp::now());
+        write_status(api, eip, eip.status.as_ref(), &next).await?;
+        publish(
+            ctx,
+            eip,
+            EventType::Normal,
+            "Paused",
+            "Pause",
+            format!("reconciling is paused by the annotation {PAUSED_ANNOTATION}=true; remove it to resume"),
+        )
+        .await;
+    }
+    // Resuming is an annotation change, which the watch delivers.
+    ctx.forget(uid);
+    Ok(Action::await_change())
+}
+
+fn already_paused(eip: &ElasticIP) -> bool {
+    eip.condition(status::RECONCILING)
+        .is_some_and(|c| c.status == "False" && c.reason == "Paused")
+}
+
 fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String) {
+    if eip.spec.observe_only() {
+        return (
+            "Finalized",
+            "managementPolicy Observe: the EIP is left as it is; only the finalizer is removed".to_string(),
+        );
+    }
     let policy = crate::controller::decide::effective_deletion_policy(&eip.spec);
     match (policy, cloud) {
         (DeletionPolicy::Retain, CloudView::Present(e)) => (

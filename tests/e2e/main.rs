@@ -8,6 +8,7 @@
 
 mod adoption;
 mod consistency;
+mod day2;
 mod explain;
 mod lifecycle;
 mod operations;
@@ -39,6 +40,9 @@ macro_rules! scenario {
 fn scenarios() -> Vec<(&'static str, Scenario)> {
     vec![
         scenario!(lifecycle::create_bind_ready_and_printer_columns),
+        scenario!(day2::observe_never_mutates_through_create_rebind_and_delete),
+        scenario!(day2::observe_then_manage_starts_from_the_observed_state),
+        scenario!(day2::paused_objects_make_no_call_until_resumed),
         scenario!(lifecycle::delete_blocks_until_unbound_then_released),
         scenario!(lifecycle::rebind_and_unbind_follow_the_spec),
         scenario!(lifecycle::unbind_and_retain_policies_keep_the_eip),
