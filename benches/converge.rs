@@ -287,7 +287,9 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, n: usize) -> Vec<Strin
     let _ = simulator.wait();
 
     let total = calls2.minus(&calls0);
-    let describes = total.0.get("Describe").copied().unwrap_or(0.0) + total.0.get("FindByOwner").copied().unwrap_or(0.0);
+    let describes = total.0.get("Describe").copied().unwrap_or(0.0)
+        + total.0.get("FindByOwner").copied().unwrap_or(0.0)
+        + total.0.get("List").copied().unwrap_or(0.0);
     let mut rows = Vec::new();
     for p in &phases {
         rows.push(format!(

@@ -11,7 +11,7 @@ use crate::stack::CallHook;
 use crate::types::Operation;
 
 /// One token bucket per mutating API (tag and untag share one) and one for reads (describe and
-/// find-by-owner).
+/// find-by-owner, target lookups and list pages).
 pub struct RateLimit {
     reads: DefaultDirectRateLimiter,
     allocate: DefaultDirectRateLimiter,
@@ -38,7 +38,7 @@ impl RateLimit {
 
     fn bucket(&self, operation: Operation) -> &DefaultDirectRateLimiter {
         match operation {
-            Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget => &self.reads,
+            Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget | Operation::List => &self.reads,
             Operation::Allocate => &self.allocate,
             Operation::Associate => &self.associate,
             Operation::Unassociate => &self.unassociate,
