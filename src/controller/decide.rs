@@ -4,7 +4,7 @@
 //! and comes back later to look again.
 
 use eip_api::{BindingSubject, BoundReference, DeletionPolicy, ElasticIPSpec, Ownership};
-use eip_cloud::{BindTarget, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
+use eip_cloud::{BindTarget, CLUSTER_TAG, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
 
 /// What the cloud holds for this object.
 #[derive(Clone, Debug, PartialEq)]
@@ -511,7 +511,7 @@ fn unclaim(inputs: &Inputs<'_>, eip: &CloudEip) -> Option<Step> {
     if inputs.ownership() != Ownership::Adopted || owner_of(eip) != Some(inputs.uid) {
         return None;
     }
-    let keys = [OWNER_TAG, OWNER_NAME_TAG]
+    let keys = [OWNER_TAG, OWNER_NAME_TAG, CLUSTER_TAG]
         .into_iter()
         .filter(|key| eip.tags.contains_key(*key))
         .map(str::to_string)

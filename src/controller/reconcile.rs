@@ -53,6 +53,8 @@ pub struct Context {
     pub recorder: EventPublisher,
     pub timing: Timing,
     pub metrics: Arc<Metrics>,
+    /// This cluster's ID, written with the owner tags ([`eip_cloud::CLUSTER_TAG`]) when known.
+    pub cluster_id: Option<String>,
     /// Consecutive retryable failures per object UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Reconciles that may run at once, granted first come, first served (tokio's semaphore is
@@ -83,6 +85,7 @@ impl Context {
             recorder,
             timing,
             metrics,
+            cluster_id: None,
             failures: Mutex::default(),
             slots: tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY),
             kube_failures: Mutex::default(),
@@ -91,6 +94,12 @@ impl Context {
             written: Mutex::default(),
             absences: Mutex::default(),
         }
+    }
+
+    /// Tags what this operator allocates or claims with `cluster_id` too.
+    pub fn with_cluster_id(mut self, cluster_id: Option<String>) -> Self {
+        self.cluster_id = cluster_id;
+        self
     }
 
     /// At most `concurrency` reconciles at once (0: no limit).
@@ -294,7 +303,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     });
     debug!(name = %eip.name_any(), namespace, ?step, "decided");
     let now = Timestamp::now();
-    let outcome = execute(resolved.provider.as_ref(), eip, &uid, &step, &cloud, now).await;
+    let outcome = execute(resolved.provider.as_ref(), eip, &uid, ctx.cluster_id.as_deref(), &step, &cloud, now).await;
     *result = result_label(&step, &outcome);
 
     if step == Step::RemoveFinalizer {
