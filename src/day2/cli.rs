@@ -95,7 +95,12 @@ pub async fn client() -> anyhow::Result<Client> {
     Ok(Client::try_default().await?)
 }
 
-pub async fn run_audit(client: &Client, registry: eip_cloud::Registry, args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn run_audit(
+    client: &Client,
+    registry: eip_cloud::Registry,
+    args: &AuditArgs,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
     let options = AuditOptions {
         provider_config: args.provider_config.clone(),
         cluster_name: args.cluster_name.clone(),
@@ -144,7 +149,12 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
-pub async fn run_import(client: &Client, registry: eip_cloud::Registry, args: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn run_import(
+    client: &Client,
+    registry: eip_cloud::Registry,
+    args: &ImportArgs,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
     let options = ImportOptions {
         provider_config: args.provider_config.clone(),
         tags: args.tags.iter().cloned().collect::<BTreeMap<_, _>>(),
@@ -159,7 +169,7 @@ pub async fn run_import(client: &Client, registry: eip_cloud::Registry, args: &I
     Ok(())
 }
 
-pub async fn run_status(client: &Client, args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn run_status(client: &Client, args: &StatusArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     let api: Api<ElasticIP> = match &args.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
@@ -184,7 +194,7 @@ impl Day2 {
     /// Runs the command against the kubeconfig's cluster, printing to stdout.
     pub async fn run(&self) -> anyhow::Result<()> {
         let client = client().await?;
-        let mut out = std::io::stdout().lock();
+        let mut out = std::io::stdout();
         match self {
             Day2::Audit(args) => run_audit(&client, registry(), args, &mut out).await,
             Day2::Import(args) => run_import(&client, registry(), args, &mut out).await,

@@ -37,7 +37,7 @@ pub struct ImportOptions {
 /// ID, in allocation-ID order.
 pub fn manifests(eips: &[CloudEip], objects: &[ObjectView], options: &ImportOptions) -> Vec<ElasticIP> {
     let uids: HashSet<&str> = objects.iter().map(|o| o.uid.as_str()).collect();
-    let named: HashSet<&str> = objects.iter().filter_map(|o| o.allocation_id.as_deref()).collect();
+    let named = super::ledger::named_in(objects, &options.provider_config);
     let mut chosen: Vec<&CloudEip> = eips
         .iter()
         .filter(|eip| !named.contains(eip.allocation_id.as_str()))

@@ -137,7 +137,7 @@ pub struct Account<'a> {
 pub fn classify(eips: &[CloudEip], objects: &[ObjectView], account: Account<'_>, now: Timestamp) -> Ledger {
     let Account { cluster, scope, .. } = account;
     let uids: HashSet<&str> = objects.iter().map(|o| o.uid.as_str()).collect();
-    let named: HashSet<&str> = objects.iter().filter_map(|o| o.allocation_id.as_deref()).collect();
+    let named = named_in(objects, account.provider_config);
     let mut ledger = Ledger::default();
     for eip in eips {
         let owner = eip.owner_uid().filter(|uid| !uid.is_empty());
@@ -171,6 +171,16 @@ pub fn classify(eips: &[CloudEip], objects: &[ObjectView], account: Account<'_>,
         })
         .collect();
     ledger
+}
+
+/// The allocation IDs ElasticIPs of `provider_config` name (an ID in another account is another
+/// EIP); one whose account is not known yet (the default, before its first reconcile) counts.
+pub fn named_in<'a>(objects: &'a [ObjectView], provider_config: &str) -> HashSet<&'a str> {
+    objects
+        .iter()
+        .filter(|o| o.provider_config.as_deref().is_none_or(|c| c == provider_config))
+        .filter_map(|o| o.allocation_id.as_deref())
+        .collect()
 }
 
 /// Whether the EIP's owner lives in `scope` (every namespace when `None`).
