@@ -16,7 +16,11 @@ pub fn blocker(eip: &ElasticIP) -> Option<(String, String)> {
     if eip.annotations().get(PAUSED_ANNOTATION).is_some_and(|v| v == "true") {
         return Some((
             "Paused".into(),
-            format!("kubectl annotate eip {} {PAUSED_ANNOTATION}- (resumes reconciling)", eip.name_any()),
+            format!(
+                "kubectl annotate eip {} -n {} {PAUSED_ANNOTATION}- (resumes reconciling)",
+                eip.name_any(),
+                eip.namespace().unwrap_or_default()
+            ),
         ));
     }
     if let Some(drift) = eip.status.as_ref().and_then(|s| s.drift.as_ref()) {

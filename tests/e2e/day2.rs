@@ -151,3 +151,71 @@ pub async fn paused_objects_make_no_call_until_resumed(cp: &ControlPlane) {
     assert!(s.sim.eip(REGION, &id).is_none(), "released after resuming");
     s.finish().await;
 }
+
+/// Where the day-2 scenarios leave their commands' output (the README shows it).
+pub fn save_output(name: &str, text: &str) {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-day2");
+    std::fs::create_dir_all(&dir).expect("output dir");
+    std::fs::write(dir.join(name), text).expect("write output");
+}
+
+pub async fn kubectl_eip_status_names_each_blocker_and_the_way_out(cp: &ControlPlane) {
+    let s = Scenario::new(cp, "plugin").await;
+    s.apply(&s.manifest("web", "binding:\n  instanceType: EcsInstance\n  instanceId: i-sim-0009"));
+    s.apply(&s.manifest("typo", "allocationId: eip-doesnotexist"));
+    s.apply(&s.manifest("held", ""));
+    s.wait_ready("web", TIMEOUT).await;
+    s.wait_for("typo", "Stalled", TIMEOUT, |o| {
+        condition(o, "Stalled").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    s.wait_ready("held", TIMEOUT).await;
+    annotate(&s, "held", Some("true")).await;
+    s.wait_for("held", "Paused", TIMEOUT, |o| {
+        condition(o, "Reconciling") == Some(("False".into(), "Paused".into()))
+    })
+    .await;
+
+    // The binary installed under the plugin's name, found by the real kubectl on the PATH.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = dir.path().join("kubectl-eip");
+    std::fs::copy(env!("CARGO_BIN_EXE_eip-operator"), &plugin).expect("install the plugin");
+    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let run = |args: &[&str]| {
+        let out = cp.kubectl_command(args).env("PATH", &path).output().expect("kubectl");
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    assert!(run(&["plugin", "list"]).contains("kubectl-eip"));
+    let table = run(&["eip", "status", "-n", &s.ns]);
+    save_output("status.txt", &table);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{table}"))
+            .to_string()
+    };
+    assert!(
+        table.starts_with("NAMESPACE") && table.lines().next().is_some_and(|h| h.ends_with("BLOCKER              WAY OUT")),
+        "{table}"
+    );
+    assert!(
+        row("web").contains("True") && row("web").trim_end().ends_with('-'),
+        "{}",
+        row("web")
+    );
+    assert!(
+        row("typo").contains("AdoptTargetNotFound") && row("typo").contains("Fix the ID"),
+        "{}",
+        row("typo")
+    );
+    assert!(
+        row("held").contains("Paused") && row("held").contains("eip-operator.dev/paused-"),
+        "{}",
+        row("held")
+    );
+    assert!(run(&["eip", "--help"]).contains("Usage: kubectl eip"));
+    annotate(&s, "held", None).await;
+    s.finish().await;
+}

@@ -172,6 +172,8 @@ pub async fn an_orphan_is_found_by_the_scan_and_audit_and_another_clusters_are_n
         .await
         .expect("audit");
     let table = String::from_utf8(table).expect("utf-8");
+    crate::day2::save_output("audit.txt", &table);
+    crate::day2::save_output("audit.json", &String::from_utf8_lossy(&out));
     assert!(
         table.contains("ORPHANED") && table.contains(&leaky) && !table.contains(&theirs),
         "{table}"
@@ -186,6 +188,7 @@ pub async fn an_orphan_is_found_by_the_scan_and_audit_and_another_clusters_are_n
     let since = s.sim.last_seq();
     let mut out = Vec::new();
     run_audit(&s.admin, registry(&s), &release, &mut out).await.expect("releases");
+    crate::day2::save_output("audit-release.txt", &String::from_utf8_lossy(&out));
     let mutating: Vec<String> = s
         .sim
         .calls_since(since)
@@ -256,6 +259,7 @@ pub async fn import_of_fifty_eips_adopts_them_without_a_mutating_call(cp: &Contr
     let mut out = Vec::new();
     run_import(&s.admin, registry(&s), &args, &mut out).await.expect("import");
     let yaml = String::from_utf8(out).expect("utf-8");
+    crate::day2::save_output("import.yaml", &yaml);
     assert_eq!(yaml.matches("kind: ElasticIP").count(), 50);
     s.apply(&yaml);
 

@@ -44,6 +44,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(day2::observe_never_mutates_through_create_rebind_and_delete),
         scenario!(day2::observe_then_manage_starts_from_the_observed_state),
         scenario!(day2::paused_objects_make_no_call_until_resumed),
+        scenario!(day2::kubectl_eip_status_names_each_blocker_and_the_way_out),
         scenario!(day2_ledger::an_orphan_is_found_by_the_scan_and_audit_and_another_clusters_are_not),
         scenario!(day2_ledger::import_of_fifty_eips_adopts_them_without_a_mutating_call),
         scenario!(lifecycle::delete_blocks_until_unbound_then_released),
