@@ -7,6 +7,8 @@ use eip_api::{BindingSubject, BoundReference, DeletionPolicy, ElasticIPSpec, Own
 use eip_cloud::{BindTarget, CLUSTER_TAG, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
 
 /// What the cloud holds for this object.
+// One value per reconcile, never held in bulk: boxing the EIP would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum CloudView {
     /// Nothing was ever allocated for this object: no recorded allocation and no EIP tagged with

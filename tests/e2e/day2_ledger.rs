@@ -161,7 +161,7 @@ pub async fn an_orphan_is_found_by_the_scan_and_audit_and_another_clusters_are_n
             .map(|e| e["allocationId"].as_str().unwrap_or_default().to_string())
             .collect()
     };
-    assert_eq!(ids("orphans"), [leaky.clone()]);
+    assert_eq!(ids("orphans"), std::slice::from_ref(&leaky));
     let bound = report["orphans"][0]["boundTo"].as_str().unwrap_or_default();
     assert!(bound.starts_with("EcsInstance/i-sim-0007"), "{bound}");
     assert_eq!(report["otherClusters"], 1);
