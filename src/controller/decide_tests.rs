@@ -400,6 +400,17 @@ fn a_claim_removes_only_the_owner_tags_and_a_loser_is_told_who_won() {
             keys: vec![OWNER_TAG.to_string()]
         }
     );
+    // The cluster tag belongs to the claim and goes with it.
+    if let CloudView::Present(e) = &mut cloud {
+        e.tags.insert(CLUSTER_TAG.into(), "cluster-a".into());
+    }
+    let step = decide_on(&adopted, true, &cloud, false);
+    assert_eq!(
+        step,
+        Step::Unclaim {
+            keys: vec![OWNER_TAG.to_string(), CLUSTER_TAG.to_string()]
+        }
+    );
 
     let step = run(&spec(Some("i-1"), Some("eip-1"), None), false, other(C::Unbound));
     let Step::Stalled(stall) = step else { panic!("stalls: {step:?}") };
