@@ -12,6 +12,7 @@ mod cloud_calls;
 pub mod decide;
 pub mod events;
 pub mod leader;
+mod paused;
 pub mod pool;
 pub mod pool_plan;
 pub mod pool_status;

@@ -17,12 +17,13 @@ pub use super::cloud_calls::client_token;
 use super::cloud_calls::{execute, expected_transition, observe};
 use super::decide::{CloudView, Inputs, Step, decide};
 use super::events::{EventPublisher, EventType};
+pub use super::paused::is_paused;
 use super::providers::{Providers, ResolveError};
 use super::references::resolve_binding;
 use super::status::{self, Outcome, StatusInputs, Unobserved};
 use super::timing::Timing;
 use crate::telemetry::metrics::Metrics;
-use eip_api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER, PAUSED_ANNOTATION};
+use eip_api::{DeletionPolicy, ElasticIP, ElasticIPStatus, FINALIZER};
 use eip_cloud::{CloudEip, CloudError, ErrorClass};
 
 /// How long an allocation's answer stands in for a Describe.
@@ -185,7 +186,7 @@ impl Context {
         self.stalls.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
     }
 
-    fn forget(&self, uid: &str) {
+    pub(super) fn forget(&self, uid: &str) {
         self.stalls.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.kube_failures.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.written.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
@@ -240,7 +241,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     if is_paused(eip) {
         // Nothing at all is done for a paused object: no cloud call, no finalizer change.
         *result = "paused";
-        return paused(&api, eip, ctx, &uid).await;
+        return super::paused::paused(&api, eip, ctx, &uid).await;
     }
 
     if deleting && !has_finalizer {
@@ -570,36 +571,6 @@ async fn announce(ctx: &Context, eip: &ElasticIP, step: &Step, outcome: &Outcome
     }
 }
 
-/// Whether the object carries `eip-operator.dev/paused: "true"`.
-pub fn is_paused(eip: &ElasticIP) -> bool {
-    eip.annotations().get(PAUSED_ANNOTATION).is_some_and(|v| v == "true")
-}
-
-/// A paused object: say so in `Reconciling` (once), keep everything else the status says.
-async fn paused(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, uid: &str) -> Result<Action, Error> {
-    if !already_paused(eip) {
-        let next = status::paused_status(eip.status.as_ref(), Timestamp::now());
-        write_status(api, eip, eip.status.as_ref(), &next).await?;
-        publish(
-            ctx,
-            eip,
-            EventType::Normal,
-            "Paused",
-            "Pause",
-            format!("reconciling is paused by the annotation {PAUSED_ANNOTATION}=true; remove it to resume"),
-        )
-        .await;
-    }
-    // Resuming is an annotation change, which the watch delivers.
-    ctx.forget(uid);
-    Ok(Action::await_change())
-}
-
-fn already_paused(eip: &ElasticIP) -> bool {
-    eip.condition(status::RECONCILING)
-        .is_some_and(|c| c.status == "False" && c.reason == "Paused")
-}
-
 fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String) {
     if eip.spec.observe_only() {
         return (
@@ -628,7 +599,7 @@ fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String)
     }
 }
 
-async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
+pub(super) async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
     let note = truncate(note, 1000);
     // Events are best effort: losing one must not stop the lifecycle. A failure is logged in one
     // line, at debug level while the namespace is being deleted (see `events`).

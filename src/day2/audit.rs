@@ -225,11 +225,12 @@ async fn release_one(provider: &dyn CloudProvider, id: &str, cluster: &str) -> R
             _ => return Err(format!("not unbound (state {}); not released", eip.raw_state)),
         }
     }
-    provider
-        .release(id, &client_token(&["audit", "release", id]))
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("release: {e}"))
+    match provider.release(id, &client_token(&["audit", "release", id])).await {
+        Ok(_) => Ok(()),
+        // Released meanwhile: the goal is reached.
+        Err(err) if err.class() == eip_cloud::ErrorClass::Gone => Ok(()),
+        Err(err) => Err(format!("release: {err}")),
+    }
 }
 
 /// The manifests `import` prints: every EIP of the ProviderConfig that `options` selects.
@@ -247,4 +248,68 @@ pub async fn import(client: &Client, registry: Registry, options: &super::import
         .filter_map(ObjectView::of)
         .collect();
     Ok(super::import::manifests(&eips, &objects, options))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::day2::ledger::{Ledger, LedgerEip};
+    use eip_cloud::{BindTarget, CLUSTER_TAG, InstanceType, OWNER_TAG};
+    use eip_simulator::{SeedEip, Simulator, SimulatorConfig};
+
+    fn entry(id: &str) -> LedgerEip {
+        LedgerEip {
+            allocation_id: id.into(),
+            address: String::new(),
+            state: String::new(),
+            bound_to: None,
+            created_at: None,
+            age: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_this_clusters_orphans_are_released_and_bound_ones_are_unbound_first() {
+        let sim = Simulator::new(SimulatorConfig::instant());
+        let provider = sim.provider("cn-hangzhou").expect("region");
+        let tagged = |cluster: &str, bound: bool| SeedEip {
+            tags: BTreeMap::from([
+                (OWNER_TAG.to_string(), "gone".to_string()),
+                (CLUSTER_TAG.to_string(), cluster.to_string()),
+            ]),
+            bound_to: bound.then(|| BindTarget {
+                instance_type: InstanceType::EcsInstance,
+                instance_id: "i-sim-0001".into(),
+                private_ip_address: None,
+            }),
+            ..SeedEip::default()
+        };
+        let ours = sim.seed_eip("cn-hangzhou", tagged("here", true)).expect("seed").allocation_id;
+        // Listed as an orphan, but its tags changed since: left alone.
+        let retagged = sim.seed_eip("cn-hangzhou", tagged("there", false)).expect("seed").allocation_id;
+        let report = Report {
+            provider_config: "prod".into(),
+            provider: "simulator".into(),
+            region: "cn-hangzhou".into(),
+            ledger: Ledger {
+                orphans: vec![entry(&ours), entry(&retagged)],
+                ..Ledger::default()
+            },
+        };
+        let results = release_orphans(&provider, &report, "here").await;
+        assert_eq!(results[0], (ours.clone(), Ok(())));
+        assert!(results[1].1.as_ref().is_err_and(|why| why.contains("left alone")), "{results:?}");
+        assert!(sim.eip("cn-hangzhou", &ours).is_none());
+        assert!(sim.eip("cn-hangzhou", &retagged).is_some());
+        let calls: Vec<String> = sim
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation.is_mutating())
+            .map(|c| c.operation.to_string())
+            .collect();
+        assert_eq!(calls, ["Unassociate", "Release"]);
+    }
 }
