@@ -481,7 +481,9 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, workload: &Workload) -
     let _ = std::fs::remove_file(&config_path);
 
     let total = calls2.minus(&calls0);
-    let describes = total.0.get("Describe").copied().unwrap_or(0.0) + total.0.get("FindByOwner").copied().unwrap_or(0.0);
+    let describes = total.0.get("Describe").copied().unwrap_or(0.0)
+        + total.0.get("FindByOwner").copied().unwrap_or(0.0)
+        + total.0.get("List").copied().unwrap_or(0.0);
     let label = &workload.label;
     let mut rows = Vec::new();
     for p in &phases {

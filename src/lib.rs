@@ -7,5 +7,6 @@
 
 pub mod cloud_metrics;
 pub mod controller;
+pub mod day2;
 pub mod registry;
 pub mod telemetry;

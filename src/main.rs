@@ -1,5 +1,6 @@
 //! The `eip-operator` binary: `run` (the controller), `crd` (prints the CRDs), `simulator`
-//! (serves the simulated cloud's admin API).
+//! (serves the simulated cloud's admin API), and the day-2 commands `audit`, `import` and
+//! `status`. Installed (or linked) as `kubectl-eip`, it is the kubectl plugin `kubectl eip`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use eip_operator::controller::leader::LeaderElection;
 use eip_operator::controller::{self, Settings, Timing};
 use eip_operator::telemetry::metrics::{self, Metrics};
@@ -41,6 +42,8 @@ enum Command {
     /// Serve the simulated cloud's admin API on a loopback address.
     #[cfg(feature = "simulator")]
     Simulator(SimulatorArgs),
+    #[command(flatten)]
+    Day2(eip_operator::day2::cli::Day2),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,6 +139,13 @@ struct RunArgs {
     /// Seconds a leader holds the Lease without renewing it; a standby takes over after this.
     #[arg(long, default_value_t = 15)]
     lease_duration_seconds: u64,
+    /// This cluster's ID in the owner tags and the leak ledger (default: the UID of the
+    /// kube-system namespace). Give `audit` the same.
+    #[arg(long, env = "EIP_OPERATOR_CLUSTER_NAME")]
+    cluster_name: Option<String>,
+    /// Seconds between two leak-ledger scans of every ProviderConfig (0: never).
+    #[arg(long, default_value_t = 3600)]
+    audit_interval_seconds: u64,
 }
 
 #[cfg(feature = "simulator")]
@@ -165,8 +175,24 @@ fn simulator_config(profile: Profile, seed: u64) -> SimulatorConfig {
     config.with_seed(seed)
 }
 
+/// The name kubectl runs a plugin by: `kubectl eip …` finds `kubectl-eip` on the PATH.
+const PLUGIN_BINARY: &str = "kubectl-eip";
+
+/// The command line, named `kubectl eip` when the binary is the plugin.
+fn parse() -> Cli {
+    let invoked_as = std::env::args_os()
+        .next()
+        .and_then(|arg0| std::path::Path::new(&arg0).file_stem().map(|s| s.to_string_lossy().into_owned()));
+    let mut command = Cli::command();
+    if invoked_as.as_deref() == Some(PLUGIN_BINARY) {
+        command = command.name("kubectl eip").bin_name("kubectl eip");
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -205,6 +231,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             serve_admin(simulator, listener).await
         }
         Command::Run(args) => run(args).await,
+        Command::Day2(command) => command.run().await,
     }
 }
 
@@ -272,6 +299,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         namespace: args.namespace,
         metrics,
         health: health.clone(),
+        cluster_id: args.cluster_name.clone(),
+        audit_interval: Some(Duration::from_secs(args.audit_interval_seconds)).filter(|d| !d.is_zero()),
         ..Settings::default()
     };
     if !args.leader_election {

@@ -14,7 +14,8 @@ use super::decide::{CloudView, Step};
 use super::status::{self, Outcome};
 use eip_api::ElasticIP;
 use eip_cloud::{
-    AllocateRequest, CloudError, CloudProvider, ErrorClass, Failure, OWNER_NAME_TAG, OWNER_TAG, Operation, Receipt, UnbindRequest,
+    AllocateRequest, CLUSTER_TAG, CloudError, CloudProvider, ErrorClass, Failure, OWNER_NAME_TAG, OWNER_TAG, Operation, Receipt,
+    UnbindRequest,
 };
 
 /// How long after claiming an adopted EIP the operator reads its tags back. Tag writes are not
@@ -57,10 +58,12 @@ pub(super) async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: 
 }
 
 /// Makes the step's cloud call, if it has one.
+/// `cluster` is this cluster's ID, written with the owner tags ([`CLUSTER_TAG`]) when known.
 pub(super) async fn execute(
     provider: &dyn CloudProvider,
     eip: &ElasticIP,
     uid: &str,
+    cluster: Option<&str>,
     step: &Step,
     cloud: &CloudView,
     now: Timestamp,
@@ -74,7 +77,7 @@ pub(super) async fn execute(
         .unwrap_or_else(|| now.to_string());
     let result = match step {
         Step::Allocate => {
-            return match provider.allocate(&allocate_request(eip, uid)).await {
+            return match provider.allocate(&allocate_request(eip, uid, cluster)).await {
                 Ok(allocated) => Outcome::Accepted {
                     receipt: allocated.receipt,
                     allocated: Some(allocated.eip),
@@ -103,11 +106,12 @@ pub(super) async fn execute(
             let token = client_token(&[uid, "release", allocation_id, &started]);
             provider.release(allocation_id, &token).await
         }
-        Step::Claim => provider.tag(allocation_id, &owner_tags(eip, uid)).await,
+        Step::Claim => provider.tag(allocation_id, &owner_tags(eip, uid, cluster)).await,
         Step::Unclaim { keys } => provider.untag(allocation_id, keys).await,
         Step::Wait { .. }
         | Step::ConfirmAbsence { .. }
         | Step::Converged
+        | Step::Observe { .. }
         | Step::AwaitReference { .. }
         | Step::RemoveFinalizer
         | Step::Stalled(_) => {
@@ -131,21 +135,26 @@ pub(super) async fn execute(
     }
 }
 
-/// The tags that say this object owns an EIP: its UID and its `namespace/name`.
-fn owner_tags(eip: &ElasticIP, uid: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
+/// The tags that say this object owns an EIP: its UID, its `namespace/name` and the cluster it
+/// lives in (so that the leak ledger of another cluster sharing the account ignores it).
+fn owner_tags(eip: &ElasticIP, uid: &str, cluster: Option<&str>) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::from([
         (OWNER_TAG.to_string(), uid.to_string()),
         (
             OWNER_NAME_TAG.to_string(),
             format!("{}/{}", eip.namespace().unwrap_or_default(), eip.name_any()),
         ),
-    ])
+    ]);
+    if let Some(cluster) = cluster {
+        tags.insert(CLUSTER_TAG.to_string(), cluster.to_string());
+    }
+    tags
 }
 
-fn allocate_request(eip: &ElasticIP, uid: &str) -> AllocateRequest {
+fn allocate_request(eip: &ElasticIP, uid: &str, cluster: Option<&str>) -> AllocateRequest {
     let allocation = eip.spec.allocation.clone().unwrap_or_default();
     let mut tags: BTreeMap<String, String> = allocation.tags.clone();
-    tags.extend(owner_tags(eip, uid));
+    tags.extend(owner_tags(eip, uid, cluster));
     AllocateRequest {
         // One allocation per object, ever: a retry or a restart gets the same EIP back.
         client_token: client_token(&[uid, "allocate"]),

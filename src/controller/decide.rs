@@ -4,9 +4,11 @@
 //! and comes back later to look again.
 
 use eip_api::{BindingSubject, BoundReference, DeletionPolicy, ElasticIPSpec, Ownership};
-use eip_cloud::{BindTarget, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
+use eip_cloud::{BindTarget, CLUSTER_TAG, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
 
 /// What the cloud holds for this object.
+// One value per reconcile, never held in bulk: boxing the EIP would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum CloudView {
     /// Nothing was ever allocated for this object: no recorded allocation and no EIP tagged with
@@ -148,6 +150,9 @@ pub enum Stall {
         region: String,
         account_region: String,
     },
+    /// managementPolicy Observe with no EIP to observe: no allocationId, nothing recorded, nothing
+    /// tagged with the object's UID (observing never allocates).
+    NothingToObserve,
 }
 
 impl Stall {
@@ -166,6 +171,7 @@ impl Stall {
             Stall::UnsupportedProviderId { .. } => "UnsupportedProviderId",
             Stall::NodeWithoutProviderId { .. } => "NodeWithoutProviderId",
             Stall::NodeInAnotherRegion { .. } => "NodeInAnotherRegion",
+            Stall::NothingToObserve => "NothingToObserve",
         }
     }
 
@@ -225,6 +231,7 @@ impl Stall {
             } => format!(
                 "Node {node} runs in region {region}, the ProviderConfig's account in {account_region}: an EIP binds only in its own region; the binding is left as it is."
             ),
+            Stall::NothingToObserve => "managementPolicy Observe names no EIP to observe (no spec.allocationId, none recorded in status, none tagged with this object's UID), and observing never allocates. Recreate the ElasticIP with spec.allocationId, or set managementPolicy to Manage to allocate one.".to_string(),
         }
     }
 }
@@ -256,6 +263,9 @@ pub enum Step {
     ConfirmAbsence { allocation_id: Option<String> },
     /// Converged: the EIP is as the spec says.
     Converged,
+    /// managementPolicy Observe: the EIP is reported as the cloud has it, with how its binding
+    /// differs from spec.binding (`drift`), and nothing is changed. No call.
+    Observe { drift: Option<String> },
     /// Deletion is complete (or nothing to do): remove the finalizer.
     RemoveFinalizer,
     /// Unbound, waiting for the Node or Service spec.binding names to offer a target. No call.
@@ -276,7 +286,9 @@ impl Step {
 
 /// Decides the next step. See `../shared/reference/lifecycle.md` and the table in the README.
 pub fn decide(inputs: &Inputs<'_>) -> Step {
-    if inputs.deleting {
+    if inputs.spec.observe_only() {
+        decide_observing(inputs)
+    } else if inputs.deleting {
         decide_deleting(inputs)
     } else {
         decide_living(inputs)
@@ -359,6 +371,69 @@ fn decide_living(inputs: &Inputs<'_>) -> Step {
     }
 }
 
+/// managementPolicy Observe: never a mutating step. Deletion only lets the object go; a living
+/// object waits out transitions, stalls on what a human must know, and otherwise reports.
+fn decide_observing(inputs: &Inputs<'_>) -> Step {
+    if inputs.deleting {
+        return Step::RemoveFinalizer;
+    }
+    let eip = match inputs.cloud {
+        CloudView::NeverAllocated => {
+            return Step::Stalled(match &inputs.spec.allocation_id {
+                Some(id) => Stall::AdoptTargetNotFound { allocation_id: id.clone() },
+                None => Stall::NothingToObserve,
+            });
+        }
+        CloudView::Missing { allocation_id } if !inputs.absence_confirmed => {
+            return Step::ConfirmAbsence {
+                allocation_id: Some(allocation_id.clone()),
+            };
+        }
+        CloudView::Missing { allocation_id } => {
+            let allocation_id = allocation_id.clone();
+            return Step::Stalled(match inputs.ownership() {
+                Ownership::Adopted => Stall::AdoptTargetNotFound { allocation_id },
+                Ownership::Allocated => Stall::ReleasedOutOfBand { allocation_id },
+            });
+        }
+        CloudView::Present(eip) => eip,
+    };
+    match eip.phase {
+        EipPhase::Transitional(transition) => Step::Wait {
+            transition,
+            state: eip.raw_state.clone(),
+        },
+        EipPhase::Failed => Step::Stalled(Stall::CloudStateFailed {
+            state: eip.raw_state.clone(),
+        }),
+        EipPhase::Locked => Step::Stalled(locked(eip)),
+        EipPhase::Bound | EipPhase::Unbound => match inputs.wanted {
+            Wanted::Unresolvable(stall) => Step::Stalled(stall.clone()),
+            wanted => Step::Observe {
+                drift: binding_drift(wanted, eip),
+            },
+        },
+    }
+}
+
+/// How the cloud's binding differs from what spec.binding asks for, if it does.
+fn binding_drift(wanted: &Wanted, eip: &CloudEip) -> Option<String> {
+    let now = match (&eip.bound_to, eip.phase) {
+        (Some(current), _) => format!("bound to {current}"),
+        (None, EipPhase::Bound) => format!("bound (state {}) to a target it does not name", eip.raw_state),
+        (None, _) => "unbound".to_string(),
+    };
+    match (wanted, &eip.bound_to) {
+        (Wanted::Target { target, .. }, Some(current)) if current.satisfies(target) => None,
+        (Wanted::Target { target, .. }, _) => Some(format!("the cloud reports the EIP {now}; spec.binding asks for {target}")),
+        (Wanted::Unbound, _) if eip.phase == EipPhase::Bound => Some(format!("the cloud reports the EIP {now}; spec.binding is absent")),
+        (Wanted::Awaiting { message, .. }, _) if eip.phase == EipPhase::Bound => {
+            Some(format!("the cloud reports the EIP {now}; {message}"))
+        }
+        _ => None,
+    }
+}
+
 fn decide_deleting(inputs: &Inputs<'_>) -> Step {
     let policy = inputs.deletion_policy();
     let adopted = inputs.ownership() == Ownership::Adopted;
@@ -438,7 +513,7 @@ fn unclaim(inputs: &Inputs<'_>, eip: &CloudEip) -> Option<Step> {
     if inputs.ownership() != Ownership::Adopted || owner_of(eip) != Some(inputs.uid) {
         return None;
     }
-    let keys = [OWNER_TAG, OWNER_NAME_TAG]
+    let keys = [OWNER_TAG, OWNER_NAME_TAG, CLUSTER_TAG]
         .into_iter()
         .filter(|key| eip.tags.contains_key(*key))
         .map(str::to_string)
@@ -474,3 +549,7 @@ fn locked(eip: &CloudEip) -> Stall {
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "decide_observe_tests.rs"]
+mod observe_tests;

@@ -2,11 +2,11 @@
 use super::*;
 use crate::controller::fixtures::{CloudEipFixture, cloud_eip, ecs, owner_tags, spec};
 
-const UID: &str = "uid-1";
+pub(super) const UID: &str = "uid-1";
 const OTHER: &str = "uid-2";
 
 #[derive(Clone, Copy)]
-enum C {
+pub(super) enum C {
     Never,
     Missing,
     Unbound,
@@ -18,7 +18,7 @@ enum C {
 }
 
 #[derive(Clone, Copy)]
-struct Eip {
+pub(super) struct Eip {
     cloud: C,
     owner: Option<&'static str>,
     prepaid: bool,
@@ -26,7 +26,7 @@ struct Eip {
     confirmed: bool,
 }
 
-fn eip(cloud: C) -> Eip {
+pub(super) fn eip(cloud: C) -> Eip {
     Eip {
         cloud,
         owner: Some(UID),
@@ -36,12 +36,12 @@ fn eip(cloud: C) -> Eip {
 }
 
 /// An EIP without owner tags (made outside the operator).
-fn untagged(cloud: C) -> Eip {
+pub(super) fn untagged(cloud: C) -> Eip {
     Eip { owner: None, ..eip(cloud) }
 }
 
 /// An EIP claimed (or allocated) by another object.
-fn other(cloud: C) -> Eip {
+pub(super) fn other(cloud: C) -> Eip {
     Eip {
         owner: Some(OTHER),
         ..eip(cloud)
@@ -49,14 +49,14 @@ fn other(cloud: C) -> Eip {
 }
 
 /// The first look that finds nothing: not yet proof.
-fn first_look(cloud: C) -> Eip {
+pub(super) fn first_look(cloud: C) -> Eip {
     Eip {
         confirmed: false,
         ..eip(cloud)
     }
 }
 
-fn view(e: Eip) -> CloudView {
+pub(super) fn view(e: Eip) -> CloudView {
     let (phase, bound_to, state) = match e.cloud {
         C::Never => return CloudView::NeverAllocated,
         C::Missing => {
@@ -82,7 +82,7 @@ fn view(e: Eip) -> CloudView {
     CloudView::Present(eip)
 }
 
-fn run(spec: &ElasticIPSpec, deleting: bool, e: Eip) -> Step {
+pub(super) fn run(spec: &ElasticIPSpec, deleting: bool, e: Eip) -> Step {
     decide_on(spec, deleting, &view(e), e.confirmed)
 }
 
@@ -97,7 +97,7 @@ fn decide_on(spec: &ElasticIPSpec, deleting: bool, cloud: &CloudView, absence_co
     })
 }
 
-fn reason(step: &Step) -> &'static str {
+pub(super) fn reason(step: &Step) -> &'static str {
     match step {
         Step::Allocate => "Allocate",
         Step::Claim => "Claim",
@@ -108,6 +108,8 @@ fn reason(step: &Step) -> &'static str {
         Step::Wait { .. } => "Wait",
         Step::ConfirmAbsence { .. } => "ConfirmAbsence",
         Step::Converged => "Converged",
+        Step::Observe { drift: None } => "Observe",
+        Step::Observe { drift: Some(_) } => "ObserveDrift",
         Step::AwaitReference { reason, .. } => reason,
         Step::RemoveFinalizer => "RemoveFinalizer",
         Step::Stalled(stall) => stall.reason(),
@@ -396,6 +398,17 @@ fn a_claim_removes_only_the_owner_tags_and_a_loser_is_told_who_won() {
         step,
         Step::Unclaim {
             keys: vec![OWNER_TAG.to_string()]
+        }
+    );
+    // The cluster tag belongs to the claim and goes with it.
+    if let CloudView::Present(e) = &mut cloud {
+        e.tags.insert(CLUSTER_TAG.into(), "cluster-a".into());
+    }
+    let step = decide_on(&adopted, true, &cloud, false);
+    assert_eq!(
+        step,
+        Step::Unclaim {
+            keys: vec![OWNER_TAG.to_string(), CLUSTER_TAG.to_string()]
         }
     );
 

@@ -153,6 +153,7 @@ pub fn cloud_eip(phase: EipPhase, state: &str) -> CloudEip {
         tags: BTreeMap::new(),
         bandwidth_mbps: None,
         binding_handle: None,
+        created_at: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod cloud_calls;
 pub mod decide;
 pub mod events;
 pub mod leader;
+mod paused;
 pub mod pool;
 pub mod pool_plan;
 pub mod pool_status;
@@ -25,7 +26,7 @@ pub mod timing;
 mod writes;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +68,11 @@ pub struct Settings {
     pub metrics: Arc<Metrics>,
     /// Set ready once the caches are filled.
     pub health: Arc<Health>,
+    /// This cluster's ID for the owner tags and the leak ledger (`--cluster-name`); the UID of
+    /// the `kube-system` namespace when unset.
+    pub cluster_id: Option<String>,
+    /// How often the leak ledger is scanned (`None`: never).
+    pub audit_interval: Option<std::time::Duration>,
 }
 
 impl Default for Settings {
@@ -79,6 +85,8 @@ impl Default for Settings {
             namespace: None,
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::default()),
+            cluster_id: None,
+            audit_interval: Some(crate::day2::scan::DEFAULT_AUDIT_INTERVAL),
         }
     }
 }
@@ -89,6 +97,8 @@ fn spec_or_deletion(eip: &ElasticIP) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     eip.meta().generation.hash(&mut hasher);
     eip.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    // Pausing and resuming change only an annotation.
+    reconcile::is_paused(eip).hash(&mut hasher);
     Some(hasher.finish())
 }
 
@@ -142,8 +152,39 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
         pool_ctx,
         shutdown.clone(),
     );
+    let cluster_id = match crate::day2::scan::cluster_id(&client, settings.cluster_id.as_deref()).await {
+        Ok(id) if !id.is_empty() => Some(id),
+        Ok(_) => None,
+        Err(err) => {
+            warn!(%err, "cannot read the kube-system namespace for the cluster ID (give --cluster-name): EIPs are tagged without it and the leak ledger is not scanned");
+            None
+        }
+    };
+    let scanner = match (&cluster_id, settings.audit_interval) {
+        (Some(cluster), Some(interval)) if !interval.is_zero() => Some(crate::day2::scan::Scanner {
+            providers: providers.clone(),
+            configs: configs.clone(),
+            eips: reader.clone(),
+            recorder: recorder.clone(),
+            metrics: settings.metrics.clone(),
+            cluster: cluster.clone(),
+            scope: settings.namespace.clone(),
+            interval,
+        }),
+        _ => None,
+    };
+    let scans = {
+        let shutdown = shutdown.clone();
+        async move {
+            if let Some(scanner) = scanner {
+                futures::future::select(Box::pin(scanner.run()), shutdown).await;
+            }
+        }
+    };
     let ctx = Arc::new(
-        Context::new(client, providers, recorder, settings.timing.clone(), settings.metrics.clone()).with_concurrency(settings.concurrency),
+        Context::new(client, providers, recorder, settings.timing.clone(), settings.metrics.clone())
+            .with_concurrency(settings.concurrency)
+            .with_cluster_id(cluster_id),
     );
 
     let controller = async move {
@@ -172,7 +213,7 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
             .for_each(|result| writes::log_failure("controller", result))
             .await;
     };
-    let controller = futures::future::join(controller, pools);
+    let controller = futures::future::join3(controller, pools, scans);
     // The watches of ProviderConfigs and Secrets never end on their own: they live (and are
     // dropped, Secret watches aborted) with the controllers.
     futures::pin_mut!(controller, dependencies);

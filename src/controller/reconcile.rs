@@ -17,6 +17,7 @@ pub use super::cloud_calls::client_token;
 use super::cloud_calls::{execute, expected_transition, observe};
 use super::decide::{CloudView, Inputs, Step, decide};
 use super::events::{EventPublisher, EventType};
+pub use super::paused::is_paused;
 use super::providers::{Providers, ResolveError};
 use super::references::resolve_binding;
 use super::status::{self, Outcome, StatusInputs, Unobserved};
@@ -53,6 +54,8 @@ pub struct Context {
     pub recorder: EventPublisher,
     pub timing: Timing,
     pub metrics: Arc<Metrics>,
+    /// This cluster's ID, written with the owner tags ([`eip_cloud::CLUSTER_TAG`]) when known.
+    pub cluster_id: Option<String>,
     /// Consecutive retryable failures per object UID, for backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Reconciles that may run at once, granted first come, first served (tokio's semaphore is
@@ -83,6 +86,7 @@ impl Context {
             recorder,
             timing,
             metrics,
+            cluster_id: None,
             failures: Mutex::default(),
             slots: tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY),
             kube_failures: Mutex::default(),
@@ -91,6 +95,12 @@ impl Context {
             written: Mutex::default(),
             absences: Mutex::default(),
         }
+    }
+
+    /// Tags what this operator allocates or claims with `cluster_id` too.
+    pub fn with_cluster_id(mut self, cluster_id: Option<String>) -> Self {
+        self.cluster_id = cluster_id;
+        self
     }
 
     /// At most `concurrency` reconciles at once (0: no limit).
@@ -176,7 +186,7 @@ impl Context {
         self.stalls.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
     }
 
-    fn forget(&self, uid: &str) {
+    pub(super) fn forget(&self, uid: &str) {
         self.stalls.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.kube_failures.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
         self.written.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
@@ -228,6 +238,11 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     let api: Api<ElasticIP> = Api::namespaced(ctx.client.clone(), &namespace);
     let deleting = eip.meta().deletion_timestamp.is_some();
     let has_finalizer = eip.finalizers().iter().any(|f| f == FINALIZER);
+    if is_paused(eip) {
+        // Nothing at all is done for a paused object: no cloud call, no finalizer change.
+        *result = "paused";
+        return super::paused::paused(&api, eip, ctx, &uid).await;
+    }
 
     if deleting && !has_finalizer {
         *result = "ignored";
@@ -289,7 +304,7 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     });
     debug!(name = %eip.name_any(), namespace, ?step, "decided");
     let now = Timestamp::now();
-    let outcome = execute(resolved.provider.as_ref(), eip, &uid, &step, &cloud, now).await;
+    let outcome = execute(resolved.provider.as_ref(), eip, &uid, ctx.cluster_id.as_deref(), &step, &cloud, now).await;
     *result = result_label(&step, &outcome);
 
     if step == Step::RemoveFinalizer {
@@ -369,6 +384,7 @@ fn result_label(step: &Step, outcome: &Outcome) -> &'static str {
         (Step::Wait { .. }, _) => "wait",
         (Step::ConfirmAbsence { .. }, _) => "confirm_absence",
         (Step::Converged, _) => "converged",
+        (Step::Observe { .. }, _) => "observed",
         (Step::AwaitReference { .. }, _) => "awaiting_reference",
         (Step::RemoveFinalizer, _) => "finalized",
     }
@@ -405,7 +421,9 @@ async fn unresolved(api: &Api<ElasticIP>, eip: &ElasticIP, ctx: &Context, err: R
     let never_touched_cloud =
         eip.spec.allocation_id.is_none() && status.is_none_or(|s| s.allocation_id.is_none() && s.last_operation.is_none());
     if eip.meta().deletion_timestamp.is_some()
-        && (never_touched_cloud || crate::controller::decide::effective_deletion_policy(&eip.spec) == DeletionPolicy::Retain)
+        && (never_touched_cloud
+            || eip.spec.observe_only()
+            || crate::controller::decide::effective_deletion_policy(&eip.spec) == DeletionPolicy::Retain)
     {
         // Nothing was ever asked of any cloud for this object (or nothing is to be touched).
         remove_finalizer(api, eip).await?;
@@ -554,6 +572,12 @@ async fn announce(ctx: &Context, eip: &ElasticIP, step: &Step, outcome: &Outcome
 }
 
 fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String) {
+    if eip.spec.observe_only() {
+        return (
+            "Finalized",
+            "managementPolicy Observe: the EIP is left as it is; only the finalizer is removed".to_string(),
+        );
+    }
     let policy = crate::controller::decide::effective_deletion_policy(&eip.spec);
     match (policy, cloud) {
         (DeletionPolicy::Retain, CloudView::Present(e)) => (
@@ -575,7 +599,7 @@ fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String)
     }
 }
 
-async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
+pub(super) async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
     let note = truncate(note, 1000);
     // Events are best effort: losing one must not stop the lifecycle. A failure is logged in one
     // line, at debug level while the namespace is being deleted (see `events`).

@@ -115,6 +115,10 @@ pub fn next_status(prev: Option<&ElasticIPStatus>, inputs: &StatusInputs<'_>) ->
         effective_deletion_policy: Some(effective_deletion_policy(inputs.spec)),
         provider_config: Some(inputs.provider_config.to_string()),
         last_operation: last_operation(prev.and_then(|p| p.last_operation.as_ref()), inputs),
+        drift: match inputs.step {
+            Step::Observe { drift } => drift.clone(),
+            _ => None,
+        },
         absence: None,
         conditions,
     }
@@ -179,7 +183,22 @@ fn verdict(inputs: &StatusInputs<'_>, eip: Option<&CloudEip>) -> Verdict {
         };
     }
 
-    // Converged (RemoveFinalizer writes no status).
+    // Observed, or converged (RemoveFinalizer writes no status).
+    if let (Step::Observe { drift }, Some(eip)) = (inputs.step, eip) {
+        let now = eip.bound_to.as_ref().map_or("unbound".to_string(), |t| format!("bound to {t}"));
+        let drift = drift.as_ref().map_or(String::new(), |d| format!("; drift, not repaired: {d}"));
+        return Verdict {
+            ready: true,
+            reason: "Observed",
+            message: format!(
+                "EIP {} ({}) is {now}, as observed under managementPolicy Observe (the operator changes nothing){drift}",
+                eip.ip_address, eip.allocation_id
+            ),
+            phase,
+            progress: None,
+            stalled: None,
+        };
+    }
     let (reason, message) = match eip {
         Some(eip) => match &eip.bound_to {
             Some(target) => (
@@ -237,7 +256,7 @@ fn progress(step: &Step, outcome: &Outcome) -> Option<(&'static str, String)> {
         Step::Wait { transition, state } => Some((wait_reason(*transition), format!("waiting for the cloud to finish: state {state}"))),
         Step::ConfirmAbsence { .. } => Some(("ConfirmingAbsence", "looking again before concluding the EIP is gone".into())),
         Step::AwaitReference { reason, message } => Some((reason, message.clone())),
-        Step::Converged | Step::RemoveFinalizer | Step::Stalled(_) => None,
+        Step::Converged | Step::Observe { .. } | Step::RemoveFinalizer | Step::Stalled(_) => None,
     }
 }
 
@@ -278,7 +297,7 @@ fn phase(step: &Step, deleting: bool) -> Phase {
         Step::Claim => Phase::Pending,
         Step::Wait { .. } | Step::ConfirmAbsence { .. } | Step::AwaitReference { .. } => Phase::Pending,
         // Unclaim runs only while deleting (above); a living object is never unclaimed.
-        Step::Converged | Step::RemoveFinalizer | Step::Unclaim { .. } => Phase::Ready,
+        Step::Converged | Step::Observe { .. } | Step::RemoveFinalizer | Step::Unclaim { .. } => Phase::Ready,
     }
 }
 
@@ -434,6 +453,27 @@ pub fn unobserved_status(
     });
     status.ownership = Some(ownership(spec));
     status.effective_deletion_policy = Some(effective_deletion_policy(spec));
+    status
+}
+
+/// The status of a paused object: what it said before, with `Reconciling=False`, reason `Paused`.
+pub fn paused_status(prev: Option<&ElasticIPStatus>, now: Timestamp) -> ElasticIPStatus {
+    let mut status = prev.cloned().unwrap_or_default();
+    let generation = status.observed_generation;
+    let paused = condition(
+        &status.conditions,
+        RECONCILING,
+        false,
+        "Paused",
+        format!(
+            "reconciling is paused by the annotation {}=true; remove it to resume",
+            eip_api::PAUSED_ANNOTATION
+        ),
+        generation,
+        now,
+    );
+    status.conditions.retain(|c| c.type_ != RECONCILING);
+    status.conditions.push(paused);
     status
 }
 

@@ -52,6 +52,11 @@ pub struct ThrottleLabels {
     pub operation: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderConfigLabels {
+    pub provider_config: String,
+}
+
 /// The operator's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -64,6 +69,8 @@ pub struct Metrics {
     pub cloud_throttled: Family<ThrottleLabels, Counter>,
     pub cloud_requests: Family<WireLabels, Counter>,
     pub kube_requests: Family<KubeRequestLabels, Counter>,
+    /// EIPs the last leak-ledger scan of each ProviderConfig found orphaned.
+    pub orphaned_eips: Family<ProviderConfigLabels, Gauge>,
     elastic_ips: Arc<ElasticIpCollector>,
     client_rates: Arc<RateCollector>,
 }
@@ -115,11 +122,18 @@ impl Metrics {
         );
         let kube_requests = Family::<KubeRequestLabels, Counter>::default();
         registry.register("kube_requests", "Requests to the Kubernetes API by method", kube_requests.clone());
+        let orphaned_eips = Family::<ProviderConfigLabels, Gauge>::default();
+        registry.register(
+            "orphaned_eips",
+            "EIPs tagged as owned by an object of this cluster that no longer exists, by ProviderConfig (the last leak-ledger scan)",
+            orphaned_eips.clone(),
+        );
         let elastic_ips = Arc::new(ElasticIpCollector::default());
         registry.register_collector(Box::new(elastic_ips.clone()));
         let client_rates = Arc::new(RateCollector::default());
         registry.register_collector(Box::new(client_rates.clone()));
         Metrics {
+            orphaned_eips,
             elastic_ips,
             client_rates,
             registry,
@@ -177,6 +191,15 @@ impl Metrics {
                 status: status.into(),
             })
             .inc();
+    }
+
+    /// What the last scan of `provider_config` found orphaned.
+    pub fn set_orphaned(&self, provider_config: &str, count: usize) {
+        self.orphaned_eips
+            .get_or_create(&ProviderConfigLabels {
+                provider_config: provider_config.into(),
+            })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     pub fn observe_reconcile(&self, result: &str, took: Duration) {

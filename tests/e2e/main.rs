@@ -10,6 +10,8 @@ mod adoption;
 mod aws;
 mod aws_moto;
 mod consistency;
+mod day2;
+mod day2_ledger;
 mod explain;
 mod leader;
 mod lifecycle;
@@ -42,6 +44,12 @@ macro_rules! scenario {
 fn scenarios() -> Vec<(&'static str, Scenario)> {
     vec![
         scenario!(lifecycle::create_bind_ready_and_printer_columns),
+        scenario!(day2::observe_never_mutates_through_create_rebind_and_delete),
+        scenario!(day2::observe_then_manage_starts_from_the_observed_state),
+        scenario!(day2::paused_objects_make_no_call_until_resumed),
+        scenario!(day2::kubectl_eip_status_names_each_blocker_and_the_way_out),
+        scenario!(day2_ledger::an_orphan_is_found_by_the_scan_and_audit_and_another_clusters_are_not),
+        scenario!(day2_ledger::import_of_fifty_eips_adopts_them_without_a_mutating_call),
         scenario!(lifecycle::delete_blocks_until_unbound_then_released),
         scenario!(lifecycle::rebind_and_unbind_follow_the_spec),
         scenario!(lifecycle::unbind_and_retain_policies_keep_the_eip),

@@ -31,6 +31,14 @@ pub async fn operator_identity_is_sufficient_and_minimal(cp: &ControlPlane) {
         ("delete", "elasticips.eip-operator.dev", false),
         ("list", "elasticips.eip-operator.dev", false),
     ];
+    // The cluster ID: the kube-system namespace, and no other.
+    let can_get_namespace = |name: &str| {
+        let out = cp.kubectl(&["auth", "can-i", "get", &format!("namespaces/{name}"), "--as", OPERATOR_USER]);
+        String::from_utf8_lossy(&out.stdout).trim() == "yes"
+    };
+    assert!(can_get_namespace("kube-system"), "the operator reads the cluster ID");
+    assert!(!can_get_namespace("default"), "and no other namespace");
+    assert!(!can_i("list", "namespaces", true));
     for (verb, resource, all) in needed {
         assert!(can_i(verb, resource, all), "the operator needs {verb} {resource}");
     }

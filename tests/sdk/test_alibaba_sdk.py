@@ -382,6 +382,27 @@ def test_describe_pages(simulator, flavour):
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
+def test_unfiltered_pages_list_the_region(simulator, flavour):
+    """What `list_page` sends (no filter, PageSize 100, PageNumber n), as the SDKs send it: every
+    EIP of the region once across the pages, each with its AllocationTime, logged as List."""
+    client = make_client(simulator, flavour)
+    ids = {client.allocate()["AllocationId"] for _ in range(3)}
+    since = simulator.calls()[-1]["seq"]
+    first = client.describe(page_size=2, page_number=1)
+    total = int(first["TotalCount"])
+    seen = [i["AllocationId"] for i in items(first)]
+    for page in range(2, (total + 1) // 2 + 1):
+        answer = client.describe(page_size=2, page_number=page)
+        assert int(answer["TotalCount"]) == total
+        seen += [i["AllocationId"] for i in items(answer)]
+    assert len(seen) == total == len(set(seen)) and ids <= set(seen)
+    assert all(i["AllocationTime"] for i in items(first))
+    assert {c["operation"] for c in simulator.calls(since)} == {"List"}
+    for allocation_id in ids:
+        client.release(allocation_id)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
 def test_task_conflict_while_associating(settings, flavour):
     simulator = settings
     client = make_client(simulator, flavour)

@@ -108,6 +108,7 @@ def test_create_show_list_bind_unbind_delete(simulator, v2c):
 
 def test_marker_paging(simulator, v2c, v3c):
     ids = {_create(v2c).id for _ in range(5)}
+    since = simulator.calls()[-1]["seq"]
     seen, marker = [], None
     for _ in range(20):
         page = v2c.list_publicips(v2.ListPublicipsRequest(limit=2, marker=marker)).publicips
@@ -125,6 +126,8 @@ def test_marker_paging(simulator, v2c, v3c):
         if not marker:
             break
     assert sorted(seen3) == sorted(seen)
+    # Unfiltered pages (what find_by_owner walks and list_page asks for) are logged as List.
+    assert {c["operation"] for c in simulator.calls(since)} == {"List"}
     v2c.batch_delete_public_ip(v2.BatchDeletePublicIpRequest(body=v2.BatchDeletePublicIpRequestBody(publicip_ids=list(ids))))
 
 

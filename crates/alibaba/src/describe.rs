@@ -29,6 +29,8 @@ pub enum Asked {
     Ids(HashSet<String>),
     /// `Tag.1.Key=<owner tag>`, `Tag.1.Value=<uid>`: every item must carry that tag.
     Owner(String),
+    /// No filter: every EIP of the region (one page of it, [`Listing::resume`]).
+    All,
 }
 
 impl Asked {
@@ -36,6 +38,7 @@ impl Asked {
         match self {
             Asked::Ids(ids) => ids.contains(&eip.allocation_id),
             Asked::Owner(uid) => eip.owner_uid() == Some(uid.as_str()),
+            Asked::All => true,
         }
     }
 }
@@ -56,6 +59,8 @@ pub struct Listing {
     asked: Asked,
     page: u64,
     total: Option<u64>,
+    /// Items on the pages before the first one this listing read (a resumed listing).
+    before: u64,
     seen: HashSet<String>,
     found: Vec<CloudEip>,
 }
@@ -67,9 +72,33 @@ impl Listing {
             asked,
             page: 1,
             total: None,
+            before: 0,
             seen: HashSet::new(),
             found: Vec::new(),
         }
+    }
+
+    /// A listing that reads page `page` of one whose first page announced `total` (`None`: this
+    /// is the first page): the pages before it were full, so they held `(page - 1) × PAGE_SIZE`
+    /// items. Used page by page ([`eip_cloud::CloudProvider::list_page`]), so that each page is
+    /// one rate-limited call; [`Progress::More`] then requires a full page.
+    pub fn resume(operation: Operation, asked: Asked, page: u64, total: Option<u64>) -> Self {
+        Listing {
+            page: page.max(1),
+            total,
+            before: (page.max(1) - 1).saturating_mul(PAGE_SIZE as u64),
+            ..Listing::new(operation, asked)
+        }
+    }
+
+    /// `TotalCount` as the first page announced it.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    /// Items read on this listing's pages.
+    pub fn read_here(&self) -> usize {
+        self.found.len()
     }
 
     /// The page to ask for next.
@@ -118,6 +147,7 @@ impl Listing {
                 return Err(invalid(match self.asked {
                     Asked::Ids(_) => "an item with an AllocationId the request did not ask for".to_owned(),
                     Asked::Owner(_) => "an item without the owner tag the request filtered on".to_owned(),
+                    Asked::All => "an item the request did not ask for".to_owned(),
                 }));
             }
             if !self.seen.insert(eip.allocation_id.clone()) {
@@ -125,7 +155,7 @@ impl Listing {
             }
             self.found.push(eip);
         }
-        let read = self.found.len() as u64;
+        let read = self.before + self.found.len() as u64;
         if read > total {
             return Err(invalid(format!("{read} items but a TotalCount of {total}")));
         }
@@ -249,6 +279,10 @@ pub fn to_cloud_eip(item: EipItem) -> Result<CloudEip, &'static str> {
         tags,
         bandwidth_mbps: item.bandwidth.map(|b| b.0),
         binding_handle: None,
+        created_at: item
+            .allocation_time
+            .and_then(|t| t.as_str().map(str::to_owned))
+            .filter(|t| !t.is_empty()),
         allocation_id,
     })
 }

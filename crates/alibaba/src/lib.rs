@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | `describe` | `DescribeEipAddresses` with up to 50 comma-separated `AllocationId`s, `PageSize=100`, paged |
 //! | `find_by_owner` | `DescribeEipAddresses` with `Tag.1.Key=eip-operator.dev/owner-uid`, `Tag.1.Value=<uid>`, paged |
+//! | `list_page` | `DescribeEipAddresses` without a filter, `PageSize=100`, `PageNumber` from the cursor (one page a call) |
 //! | `allocate` | `AllocateEipAddress` (`ClientToken`, `Tag.N`): the answer and the request describe the EIP |
 //! | `associate` | `AssociateEipAddress` (`ClientToken`; Port and Vpn are not Alibaba types: refused before any call) |
 //! | `unassociate` | `UnassociateEipAddress` (`ClientToken`, `Force=true` when forced) |
@@ -257,6 +258,7 @@ fn allocated(request: &AllocateRequest, answer: AllocateAnswer, request_id: Stri
         tags: request.tags.clone(),
         bandwidth_mbps: request.bandwidth_mbps,
         binding_handle: None,
+        created_at: None,
     };
     Allocated {
         eip,
@@ -269,6 +271,21 @@ fn add_tags<'a>(params: &mut BTreeMap<String, String>, tags: impl IntoIterator<I
         params.insert(format!("Tag.{}.Key", n + 1), key.clone());
         params.insert(format!("Tag.{}.Value", n + 1), value.clone());
     }
+}
+
+/// `<page>:<total>`, as [`AlibabaProvider::list_page`] wrote it.
+fn parse_cursor(cursor: &str) -> Result<(u64, Option<u64>), CloudError> {
+    cursor
+        .split_once(':')
+        .and_then(|(page, total)| Some((page.parse().ok()?, Some(total.parse().ok()?))))
+        .ok_or_else(|| {
+            CloudError::terminal(
+                Operation::List,
+                Blocker::Other,
+                "InvalidCursor",
+                format!("{cursor:?} is not a list cursor of this provider"),
+            )
+        })
 }
 
 /// The tag APIs' NotFound (`InvalidResourceId.NotFound`, from the cloud's own error body) is the
@@ -342,6 +359,42 @@ impl CloudProvider for AlibabaProvider {
         // Every item must carry the owner tag: a cloud that ignores the filter gives no answer.
         let asked = Asked::Owner(owner_uid.to_owned());
         session.redact(self.list(&session, Operation::FindByOwner, &filter, asked).await)
+    }
+
+    /// `DescribeEipAddresses` without a filter, `PageSize=100`; the cursor is
+    /// `<next page>:<TotalCount of the first page>`, so each page is held to the first one's
+    /// count (a listing that moved between pages is an error, never a shorter list).
+    async fn list_page(&self, cursor: Option<&str>) -> Result<eip_cloud::ListPage, CloudError> {
+        let (page, total) = match cursor {
+            None => (1, None),
+            Some(cursor) => parse_cursor(cursor)?,
+        };
+        let session = self.credentials.session(Operation::List).await?;
+        let result = async {
+            let mut listing = Listing::resume(Operation::List, Asked::All, page, total);
+            let params = BTreeMap::from([
+                ("PageSize".to_owned(), PAGE_SIZE.to_string()),
+                ("PageNumber".to_owned(), page.to_string()),
+            ]);
+            let reply = self.call(&session, Operation::List, "DescribeEipAddresses", params).await?;
+            let answer: DescribeAnswer = reply.parse(Operation::List)?;
+            let next = match listing.add(answer)? {
+                Progress::Done => None,
+                Progress::More(_) if listing.read_here() < PAGE_SIZE => {
+                    return Err(eip_cloud::http::invalid_response(
+                        Operation::List,
+                        format!("DescribeEipAddresses: page {page} holds fewer than {PAGE_SIZE} items but is not the last"),
+                    ));
+                }
+                Progress::More(next) => Some(format!("{next}:{}", listing.total().unwrap_or_default())),
+            };
+            Ok(eip_cloud::ListPage {
+                eips: listing.into_found(),
+                next,
+            })
+        }
+        .await;
+        session.redact(result)
     }
 
     /// `ClientToken` makes AllocateEipAddress idempotent.

@@ -112,6 +112,9 @@ pub struct EipItem {
     /// Absent on an EIP without tags; when present, `Tag` must be a list of `{Key, Value}`.
     #[serde(default)]
     pub tags: Option<Tags>,
+    /// `2021-04-23T01:37:38Z`; anything but a string is ignored (it decides nothing).
+    #[serde(default)]
+    pub allocation_time: Option<serde_json::Value>,
 }
 
 /// `Bandwidth`: a string of digits in the SDK model, a number in some answers.

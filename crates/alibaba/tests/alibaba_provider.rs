@@ -202,6 +202,19 @@ async fn describe_batches_fifty_ids_and_find_by_owner_follows_pages() {
         assert_eq!(calls.len(), 2, "two pages of 100");
         assert!(calls.iter().all(|c| c.operation == Operation::FindByOwner));
         assert!(provider.describe(&[]).await.expect("nothing to describe").is_empty());
+
+        // The whole region, one page a call (each passes the rate limit on its own).
+        let before = sim.last_seq();
+        let all = eip_cloud::list_all(&provider).await.expect("lists");
+        let mut listed: Vec<String> = all.iter().map(|e| e.allocation_id.clone()).collect();
+        listed.sort();
+        let mut expected = ids.clone();
+        expected.sort();
+        assert_eq!(listed, expected);
+        assert!(all.iter().all(|e| e.created_at.is_some()), "AllocationTime is read");
+        let calls = sim.calls_since(before);
+        assert_eq!(calls.len(), 2, "two pages of 100");
+        assert!(calls.iter().all(|c| c.operation == Operation::List));
     }
 }
 

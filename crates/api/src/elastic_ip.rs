@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 /// `deletionPolicy` says).
 pub const FINALIZER: &str = "eip-operator.dev/release";
 
+/// Annotation that pauses an `ElasticIP`: while it is `"true"` the operator reconciles nothing of
+/// the object (no cloud call, no finalizer change; status says `Reconciling=False`, reason
+/// `Paused`). Removing it (or any other value) resumes.
+pub const PAUSED_ANNOTATION: &str = "eip-operator.dev/paused";
+
 /// Desired state of an ElasticIP: the cloud account that holds the address (providerConfigRef),
 /// whether the operator allocates it (allocation) or adopts an existing one (allocationId), what
 /// it is bound to (binding) and what happens to it when the object is deleted (deletionPolicy).
@@ -34,6 +39,7 @@ pub const FINALIZER: &str = "eip-operator.dev/release";
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Allocation", type_ = "string", json_path = ".status.allocationId", priority = 1),
     printcolumn(name = "Policy", type_ = "string", json_path = ".status.effectiveDeletionPolicy", priority = 1),
+    printcolumn(name = "Management", type_ = "string", json_path = ".spec.managementPolicy", priority = 1),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = Rule::new("!has(self.allocationId) || !has(self.allocation)").message("spec.allocationId (adopt an existing EIP) and spec.allocation (parameters of a new EIP) are mutually exclusive").field_path(".allocation"))]
@@ -77,6 +83,31 @@ pub struct ElasticIPSpec {
     /// gateway, and the Stalled condition says so whatever this field says.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force_unbind: bool,
+
+    /// `Manage` (the default): the operator allocates or claims, binds, unbinds and releases as
+    /// this spec says. `Observe`: it only reads the EIP named by allocationId (or recorded in
+    /// status) and reports its state, binding and drift from spec.binding in status; it never
+    /// makes a mutating call (no claim tag, no bind, no release; deleting the object only removes
+    /// the finalizer). Switching Observe to Manage starts managing from the observed state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<ManagementPolicy>,
+}
+
+impl ElasticIPSpec {
+    /// Whether the operator only observes this EIP (`managementPolicy: Observe`).
+    pub fn observe_only(&self) -> bool {
+        self.management_policy == Some(ManagementPolicy::Observe)
+    }
+}
+
+/// What the operator may do to the EIP. (spec.managementPolicy explains the values in the schema.)
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = super::schema::described_by_the_field)]
+pub enum ManagementPolicy {
+    /// Allocate or claim, bind, unbind and release as the spec says.
+    Manage,
+    /// Read and report only; never a mutating call.
+    Observe,
 }
 
 /// Reference to a cluster-scoped ProviderConfig.
@@ -411,6 +442,11 @@ pub struct ElasticIPStatus {
     /// The last mutating call made to the cloud for this object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_operation: Option<LastOperation>,
+
+    /// Under managementPolicy Observe: how the cloud differs from spec.binding (which the
+    /// operator reports and does not repair). Unset when they agree, and under Manage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
 
     /// Set while the operator confirms that the EIP is gone: the first well-formed look that
     /// missed it. Kept in the status so a restarted operator, or a new leader, finishes the

@@ -66,6 +66,8 @@ impl Address {
             tags: self.tags.clone(),
             bandwidth_mbps: None,
             binding_handle: self.association_id.clone().map(BindingHandle::new),
+            // DescribeAddresses says nothing of when an address was allocated.
+            created_at: None,
         }
     }
 }

@@ -22,7 +22,7 @@ pub mod stack;
 pub mod types;
 
 pub use error::{Blocker, CloudError, ErrorClass, Failure};
-pub use provider::{Capabilities, CloudProvider, DESCRIBE_BATCH, in_batches};
+pub use provider::{Capabilities, CloudProvider, DESCRIBE_BATCH, ListPage, MAX_LIST_PAGES, in_batches, list_all};
 pub use registry::{BuildContext, BuildError, ProviderFactory, Registry};
 pub use secrets::{SecretData, SecretSource, StaticSecret};
 pub use stack::{CallHook, CallReport, Stack};

@@ -100,6 +100,69 @@ pub trait CloudProvider: Send + Sync + 'static {
     /// Removes the tags with these keys from the EIP; keys it does not carry are no error.
     /// (Alibaba `UnTagResources`; OTC/Huawei `…/tags/action` with `delete`.)
     async fn untag(&self, allocation_id: &str, keys: &[String]) -> Result<Receipt, CloudError>;
+
+    /// One page of every EIP of the account and region: the first with `cursor` `None`, the next
+    /// with the cursor the previous page returned, until a page returns none. The cursor is the
+    /// provider's own (a page number, a marker) and opaque to callers. One call per page, so
+    /// every page passes the hooks (a rate limit) on its own; [`list_all`] walks them. A
+    /// provider that cannot list refuses (the default): a partial list would prove nothing.
+    async fn list_page(&self, cursor: Option<&str>) -> Result<ListPage, CloudError> {
+        let _ = cursor;
+        Err(CloudError::terminal(
+            Operation::List,
+            crate::Blocker::Other,
+            "ListNotSupported",
+            format!("the {} provider cannot list the account's EIPs", self.name()),
+        ))
+    }
+}
+
+/// One page of an account's EIPs ([`CloudProvider::list_page`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub eips: Vec<CloudEip>,
+    /// The cursor of the next page; `None` on the last one.
+    pub next: Option<String>,
+}
+
+/// Pages [`list_all`] follows before giving up: 100,000 EIPs at 100 a page (a region holds
+/// fewer; a walk longer than this is a cloud that does not end it).
+pub const MAX_LIST_PAGES: usize = 1_000;
+
+/// Every EIP of the account and region, page by page. Only a walk that ends properly is an
+/// answer: an ID on two pages, a cursor that does not move or more than [`MAX_LIST_PAGES`]
+/// pages is a retryable `InvalidResponse` (a partial list would claim the rest does not exist).
+pub async fn list_all(provider: &dyn CloudProvider) -> Result<Vec<CloudEip>, CloudError> {
+    let mut all: Vec<CloudEip> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let page = provider.list_page(cursor.as_deref()).await?;
+        for eip in &page.eips {
+            if !seen.insert(eip.allocation_id.clone()) {
+                return Err(crate::http::invalid_response(
+                    Operation::List,
+                    format!("the EIP list names {} on two pages", eip.allocation_id),
+                ));
+            }
+        }
+        all.extend(page.eips);
+        match page.next {
+            None => return Ok(all),
+            Some(next) if cursor.as_deref() == Some(next.as_str()) => {
+                return Err(crate::http::invalid_response(
+                    Operation::List,
+                    "the EIP list's cursor does not move",
+                ));
+            }
+            Some(next) => cursor = Some(next),
+        }
+    }
+    Err(CloudError::retryable(
+        Operation::List,
+        "TooManyPages",
+        format!("the EIP list has more than {MAX_LIST_PAGES} pages; a partial list proves nothing"),
+    ))
 }
 
 /// Describes `ids` in sequential batches of at most `batch` (at least one) IDs: the one place

@@ -33,7 +33,7 @@ const EPISODE: Duration = Duration::from_secs(1);
 /// The APIs with a quota of their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Api {
-    /// Describe and find-by-owner (and target lookups) share the read quota.
+    /// Describe, find-by-owner, target lookups and list pages share the read quota.
     Reads,
     Allocate,
     Associate,
@@ -48,7 +48,7 @@ impl Api {
 
     pub fn of(operation: Operation) -> Api {
         match operation {
-            Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget => Api::Reads,
+            Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget | Operation::List => Api::Reads,
             Operation::Allocate => Api::Allocate,
             Operation::Associate => Api::Associate,
             Operation::Unassociate => Api::Unassociate,

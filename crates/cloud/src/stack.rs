@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::CloudError;
-use crate::provider::{Capabilities, CloudProvider, in_batches};
+use crate::provider::{Capabilities, CloudProvider, ListPage, in_batches};
 use crate::types::{AllocateRequest, Allocated, BindTarget, CloudEip, Operation, Receipt, UnbindRequest};
 
 /// One finished call, as the hooks see it.
@@ -229,5 +229,10 @@ impl CloudProvider for Stack {
     async fn resolve_target(&self, target: &BindTarget) -> Result<BindTarget, CloudError> {
         let hooked = &self.hooked;
         hooked.call(Operation::ResolveTarget, hooked.inner.resolve_target(target)).await
+    }
+
+    async fn list_page(&self, cursor: Option<&str>) -> Result<ListPage, CloudError> {
+        let hooked = &self.hooked;
+        hooked.call(Operation::List, hooked.inner.list_page(cursor)).await
     }
 }

@@ -14,6 +14,11 @@ pub const OWNER_TAG: &str = "eip-operator.dev/owner-uid";
 /// Tag key that records the owning object as `namespace/name`, for humans reading the console
 /// (and for the object that finds the address claimed by another).
 pub const OWNER_NAME_TAG: &str = "eip-operator.dev/owner";
+/// Tag key that records which Kubernetes cluster the owning object lives in (value: the
+/// operator's cluster ID, by default the UID of the cluster's `kube-system` namespace). Written
+/// with the owner tags, so that clusters sharing an account never take each other's addresses
+/// for orphans.
+pub const CLUSTER_TAG: &str = "eip-operator.dev/cluster";
 
 /// What an EIP is (or should be) attached to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,9 +144,17 @@ pub struct CloudEip {
     /// than the target. Opaque to the reconciler, which hands it back in [`UnbindRequest`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding_handle: Option<BindingHandle>,
+    /// When the cloud says the EIP was allocated (RFC 3339), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 impl CloudEip {
+    /// The cluster the owner tags name ([`CLUSTER_TAG`]), when the EIP says.
+    pub fn cluster(&self) -> Option<&str> {
+        self.tags.get(CLUSTER_TAG).map(String::as_str).filter(|id| !id.is_empty())
+    }
+
     pub fn owner_uid(&self) -> Option<&str> {
         self.tags.get(OWNER_TAG).map(String::as_str)
     }
@@ -246,10 +259,12 @@ pub enum Operation {
     /// Looks up what the cloud binds for a target that it binds through another resource (an
     /// OTC/Huawei server through its port). Read-only.
     ResolveTarget,
+    /// One page of every EIP of the account and region (the leak ledger, bulk import). Read-only.
+    List,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 10] = [
         Operation::Describe,
         Operation::FindByOwner,
         Operation::Allocate,
@@ -259,6 +274,7 @@ impl Operation {
         Operation::Tag,
         Operation::Untag,
         Operation::ResolveTarget,
+        Operation::List,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -266,7 +282,10 @@ impl Operation {
     }
 
     pub fn is_mutating(self) -> bool {
-        !matches!(self, Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget)
+        !matches!(
+            self,
+            Operation::Describe | Operation::FindByOwner | Operation::ResolveTarget | Operation::List
+        )
     }
 }
 

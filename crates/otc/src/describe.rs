@@ -98,6 +98,24 @@ impl Inner {
         ))
     }
 
+    /// One page of the unfiltered list, with the cursor of the next ([`eip_cloud::list_all`]
+    /// checks the walk as a whole: IDs seen twice, a cursor that does not move).
+    pub(super) async fn list_one(&self, session: &Session, cursor: Option<&str>) -> Result<eip_cloud::ListPage, CloudError> {
+        let page = self.list_page(session, Operation::List, cursor).await?;
+        let next = if self.v3() {
+            if page.next_marker.is_some() && page.eips.is_empty() {
+                return Err(http::invalid_response(
+                    Operation::List,
+                    "the EIP list has a next page after an empty one",
+                ));
+            }
+            page.next_marker
+        } else {
+            page.eips.last().map(|eip| eip.allocation_id.clone())
+        };
+        Ok(eip_cloud::ListPage { eips: page.eips, next })
+    }
+
     pub(super) async fn describe_batch(&self, session: &Session, ids: &[String]) -> Result<Vec<CloudEip>, CloudError> {
         let op = Operation::Describe;
         let mut found: Vec<CloudEip> = Vec::new();

@@ -383,9 +383,12 @@ impl CloudProvider for OtcProvider {
         match operation {
             Operation::Release => Duration::from_secs(3),
             Operation::Allocate | Operation::Associate | Operation::Unassociate => Duration::from_secs(2),
-            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag | Operation::ResolveTarget => {
-                Duration::from_secs(1)
-            }
+            Operation::Describe
+            | Operation::FindByOwner
+            | Operation::Tag
+            | Operation::Untag
+            | Operation::ResolveTarget
+            | Operation::List => Duration::from_secs(1),
         }
     }
 
@@ -410,6 +413,16 @@ impl CloudProvider for OtcProvider {
         self.with_session(Operation::FindByOwner, |inner, session| async move {
             let all = inner.list_all(&session, Operation::FindByOwner).await?;
             Ok(all.into_iter().filter(|eip| eip.owner_uid() == Some(owner_uid.as_str())).collect())
+        })
+        .await
+    }
+
+    /// One page of the project's EIPs: v1 pages by the last ID (an empty page ends), v3 by
+    /// `page_info.next_marker`.
+    async fn list_page(&self, cursor: Option<&str>) -> Result<eip_cloud::ListPage, CloudError> {
+        let cursor = cursor.map(str::to_owned);
+        self.with_session(Operation::List, |inner, session| async move {
+            inner.list_one(&session, cursor.as_deref()).await
         })
         .await
     }

@@ -187,6 +187,14 @@ pub struct V1Publicip {
     profile: Option<Obj<Profile>>,
     #[serde(default)]
     tags: Option<Vec<WireTag>>,
+    /// `2015-07-16 04:32:50` (UTC); anything but a string is ignored (it decides nothing).
+    #[serde(default)]
+    create_time: Option<serde_json::Value>,
+}
+
+/// A timestamp field the cloud sends as a string, when it does.
+fn text(value: Option<serde_json::Value>) -> Option<String> {
+    value.and_then(|v| v.as_str().map(str::to_owned)).filter(|v| !v.is_empty())
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -237,6 +245,7 @@ impl V1Publicip {
             bound_to,
             charge_type: if prepaid { ChargeType::PrePaid } else { ChargeType::PostPaid },
             tags: with_marker(parse_tags(self.tags), self.bandwidth_name.as_deref()),
+            created_at: text(self.create_time),
             bandwidth_mbps: self.bandwidth_size,
             binding_handle: None,
         }
@@ -278,6 +287,9 @@ pub struct V3Publicip {
     associate_instance_id: Option<String>,
     #[serde(default)]
     tags: Option<Vec<WireTag>>,
+    /// `2019-06-12T01:25:47Z`; anything but a string is ignored.
+    #[serde(default)]
+    created_at: Option<serde_json::Value>,
 }
 
 /// The v3 `associate_instance_type` of an instance type, if OTC/Huawei can bind it.
@@ -337,6 +349,7 @@ impl V3Publicip {
             tags: with_marker(parse_tags(self.tags), bandwidth.name.as_deref()),
             bandwidth_mbps: bandwidth.size,
             binding_handle: None,
+            created_at: text(self.created_at),
         }
     }
 }

@@ -7,11 +7,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use eip_cloud::{
-    AllocateRequest, Allocated, BindTarget, Capabilities, CloudEip, CloudError, CloudProvider, Operation, Receipt, UnbindRequest,
+    AllocateRequest, Allocated, BindTarget, Capabilities, CloudEip, CloudError, CloudProvider, ListPage, Operation, Receipt, UnbindRequest,
     in_batches,
 };
 
 use crate::{Flavor, Simulator};
+
+/// EIPs per page of the in-process provider's list (Alibaba's largest `PageSize`).
+pub const LIST_PAGE_SIZE: usize = 100;
 
 /// A [`CloudProvider`] for one simulated region.
 #[derive(Clone, Debug)]
@@ -57,7 +60,12 @@ impl CloudProvider for SimulatorProvider {
             Operation::Unassociate => latencies.unassociate,
             Operation::Release => latencies.release,
             // Tags change at once.
-            Operation::Describe | Operation::FindByOwner | Operation::Tag | Operation::Untag | Operation::ResolveTarget => Duration::ZERO,
+            Operation::Describe
+            | Operation::FindByOwner
+            | Operation::Tag
+            | Operation::Untag
+            | Operation::ResolveTarget
+            | Operation::List => Duration::ZERO,
         }
     }
 
@@ -80,6 +88,19 @@ impl CloudProvider for SimulatorProvider {
                 Ok(region.find_by_owner(ctx, owner_uid))
             })
             .await
+    }
+
+    /// Pages of [`LIST_PAGE_SIZE`] EIPs in allocation-ID order; the cursor is the last ID of the
+    /// previous page.
+    async fn list_page(&self, cursor: Option<&str>) -> Result<ListPage, CloudError> {
+        let (eips, more) = self
+            .sim
+            .call(&self.region, Operation::List, Vec::new(), "", |region, ctx| {
+                Ok(region.list_page(ctx, cursor, LIST_PAGE_SIZE))
+            })
+            .await?;
+        let next = if more { eips.last().map(|e| e.allocation_id.clone()) } else { None };
+        Ok(ListPage { eips, next })
     }
 
     async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError> {

@@ -50,6 +50,8 @@ pub struct Scenario<'a> {
     pub metrics: Arc<Metrics>,
     /// The operator's requeue timing, when not the fast e2e one.
     timing: Option<Timing>,
+    /// How often the operator scans the leak ledger (never, unless a scenario asks).
+    audit_interval: Option<Duration>,
     operator: Option<Operator>,
 }
 
@@ -87,7 +89,16 @@ impl<'a> Scenario<'a> {
         Self::with_timing(cp, name, Some(Timing::default())).await
     }
 
+    /// A scenario whose operator scans the leak ledger every `interval`.
+    pub async fn auditing(cp: &'a ControlPlane, name: &str, interval: Duration) -> Scenario<'a> {
+        Self::build(cp, name, None, Some(interval)).await
+    }
+
     async fn with_timing(cp: &'a ControlPlane, name: &str, timing: Option<Timing>) -> Scenario<'a> {
+        Self::build(cp, name, timing, None).await
+    }
+
+    async fn build(cp: &'a ControlPlane, name: &str, timing: Option<Timing>, audit_interval: Option<Duration>) -> Scenario<'a> {
         let ns = format!("e2e-{name}");
         cp.kubectl_ok(&["create", "namespace", &ns]);
         let provider_config = format!("sim-{name}");
@@ -104,6 +115,7 @@ impl<'a> Scenario<'a> {
             admin,
             metrics: Arc::default(),
             timing,
+            audit_interval,
             operator: None,
         };
         scenario.start_operator().await;
@@ -122,6 +134,7 @@ impl<'a> Scenario<'a> {
                 stalled_resync_max: Duration::from_secs(5),
                 ..Timing::default()
             }),
+            audit_interval: self.audit_interval,
             ..Settings::default()
         }
     }

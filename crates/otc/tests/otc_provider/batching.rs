@@ -40,7 +40,13 @@ async fn describe_is_one_list_call_per_fifty() {
         assert_eq!(found[0].allocation_id, mine.allocation_id);
         let pages = cloud.sim.calls_since(before);
         assert_eq!(pages.len(), 4, "61 EIPs in pages of 25, then an empty page");
-        assert!(pages.iter().all(|c| c.operation == Operation::FindByOwner));
+        assert!(pages.iter().all(|c| c.operation == Operation::List));
+        // The whole project, one page a call.
+        let before = cloud.sim.last_seq();
+        let all = eip_cloud::list_all(&small).await.expect("lists");
+        assert_eq!(all.len(), 61);
+        assert!(all.iter().all(|e| e.created_at.is_some()), "create_time is read");
+        assert_eq!(cloud.sim.calls_since(before).len(), 4, "pages of 25, then an empty page");
 
         // v3 paging stops when page_info has no next_marker.
         let mut v3 = eu_de(&cloud, OtcCloud::OpenTelekomCloud);
@@ -49,6 +55,9 @@ async fn describe_is_one_list_call_per_fifty() {
         let before = cloud.sim.last_seq();
         assert_eq!(v3.find_by_owner("uid-paged").await.expect("finds").len(), 1);
         assert_eq!(cloud.sim.calls_since(before).len(), 3);
+        let before = cloud.sim.last_seq();
+        assert_eq!(eip_cloud::list_all(&v3).await.expect("lists").len(), 61);
+        assert_eq!(cloud.sim.calls_since(before).len(), 3, "three pages, the last without next_marker");
     })
     .await;
 }

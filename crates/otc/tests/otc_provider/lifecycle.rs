@@ -88,7 +88,8 @@ async fn aksk_port_lifecycle() {
             Some(port.instance_id.clone())
         );
         let ops: Vec<Operation> = cloud.sim.calls().iter().map(|c| c.operation).collect();
-        for op in Operation::ALL {
+        // find_by_owner walks the unfiltered list, which the wire logs as List pages.
+        for op in Operation::ALL.into_iter().filter(|op| *op != Operation::FindByOwner) {
             assert!(ops.contains(&op), "{op} went through the model");
         }
         assert!(cloud.sim.calls().iter().all(|c| c.region == EU_DE));

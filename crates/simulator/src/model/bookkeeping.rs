@@ -103,6 +103,7 @@ impl Region {
             id: id.clone(),
             ip,
             created: self.created,
+            created_at: jiff::Timestamp::now(),
             bound_to: None,
             pending: None,
             charge_type,

@@ -166,6 +166,21 @@ impl Region {
         Reply::new(records.into_iter().map(|record| self.render(record)).collect(), ctx)
     }
 
+    /// Up to `limit` EIPs with IDs after `after`, in ID order, and whether more follow.
+    pub fn list_page(&mut self, ctx: &Ctx, after: Option<&str>, limit: usize) -> Reply<(Vec<CloudEip>, bool)> {
+        self.settle(ctx.now);
+        let mut ids: Vec<&String> = self.eips.keys().filter(|id| after.is_none_or(|a| id.as_str() > a)).collect();
+        ids.sort();
+        let more = ids.len() > limit;
+        let page = ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| self.eips.get(id))
+            .map(|record| self.render(record))
+            .collect();
+        Reply::new((page, more), ctx)
+    }
+
     // ----- mutating calls -----
 
     pub fn allocate(&mut self, ctx: &Ctx, request: &AllocateRequest) -> Result<Reply<Allocated>, Refusal> {

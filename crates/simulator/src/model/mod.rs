@@ -165,6 +165,8 @@ struct EipRecord {
     id: String,
     ip: String,
     created: u64,
+    /// Wall-clock time of the allocation (or seeding), which the listing reports as the age.
+    created_at: jiff::Timestamp,
     /// Set from the start of an associate until an unassociate completes.
     bound_to: Option<BindTarget>,
     pending: Option<Pending>,
@@ -332,6 +334,7 @@ impl Region {
             tags: record.tags.clone(),
             bandwidth_mbps: record.bandwidth_mbps,
             binding_handle: None,
+            created_at: Some(record.created_at.to_string()),
         }
     }
 

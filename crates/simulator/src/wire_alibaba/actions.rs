@@ -205,6 +205,8 @@ pub(super) async fn describe(wire: &Wire, call: &Call) -> Result<Answer, WireErr
     wire.prune_attrs();
     let operation = if ids.is_empty() && tag_filter.len() == 1 && tag_filter.contains_key(OWNER_TAG) {
         Operation::FindByOwner
+    } else if ids.is_empty() && tag_filter.is_empty() && addresses.is_empty() {
+        Operation::List
     } else {
         Operation::Describe
     };

@@ -18,7 +18,7 @@
 //! signed) — else 401 `APIGW.0301`. The project ID selects the region (`SimAuth.projects`).
 //! Calls execute through the region's model like [`super::SimulatorProvider`] calls, so the
 //! call log, counters, rate limits (429 `APIGW.0308` with `Retry-After`), latencies and faults
-//! apply. A list naming IDs is logged as `Describe`, one naming none as `FindByOwner`; a batch
+//! apply. A list naming IDs is logged as `Describe`, one naming none as `List`; a batch
 //! call is one logged call naming all its IDs, validated before anything changes (unknown →
 //! 404 `VPC.0504`, busy → 409 `VPC.0512`, bound on release → 409 `VPC.0517`). Tag writes are
 //! logged as `Tag` / `Untag` and kept by the model with the EIP (the owner keys read back into the

@@ -32,8 +32,10 @@ pub(super) fn list_query(req: &Req) -> Result<ListQuery, Invalid> {
 
 /// One page of the region's EIPs (sorted by ID), logged as one call; with the total count.
 pub(super) async fn list_eips(wire: &Wire, region: &str, query: &ListQuery) -> Result<(Vec<CloudEip>, usize, bool, String), CloudError> {
+    // An unfiltered page: what `find_by_owner` walks and what `list_page` asks for alike (the
+    // wire cannot tell them apart).
     let operation = if query.ids.is_empty() {
-        Operation::FindByOwner
+        Operation::List
     } else {
         Operation::Describe
     };
