@@ -117,7 +117,8 @@ struct RunArgs {
     /// Only watch this namespace (default: all namespaces).
     #[arg(long, env = "EIP_OPERATOR_NAMESPACE")]
     namespace: Option<String>,
-    /// Instance name in Events and the leader lease (the pod name in a cluster).
+    /// Instance name in Events and the leader lease (the pod name in a cluster). The lease holder
+    /// is `<instance>_<random suffix>`, one per process.
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
     /// Serve /metrics, /healthz and /readyz here ("none" to disable).
@@ -312,7 +313,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let election = LeaderElection {
         lease_name: args.lease_name,
         namespace: args.lease_namespace,
-        identity: args.instance.unwrap_or_else(|| format!("eip-operator-{}", std::process::id())),
+        // One identity per process, not per replica: a restarted process must wait out its
+        // predecessor's lease (whose requests may still be landing in the cloud) instead of
+        // finding its own name on the Lease and leading at once.
+        identity: format!(
+            "{}_{:08x}",
+            args.instance.unwrap_or_else(|| "eip-operator".to_string()),
+            rand::random::<u32>()
+        ),
         lease_duration_seconds: args.lease_duration_seconds,
     };
     controller::leader::run_elected(client, election, settings, registry, stop_rx).await?;

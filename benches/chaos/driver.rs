@@ -218,7 +218,12 @@ fn lease_holder(cluster: &Cluster) -> Option<String> {
         "jsonpath={.spec.holderIdentity}",
         "--request-timeout=5s",
     ]);
-    let holder = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // `<instance>_<suffix>`: the replica is the instance.
+    let holder = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .rsplit_once('_')
+        .map(|(i, _)| i.to_string())
+        .unwrap_or_default();
     (out.status.success() && !holder.is_empty()).then_some(holder)
 }
 

@@ -5,6 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::Api;
+
 use crate::support::ControlPlane;
 use crate::support::control_plane::{self, terminate};
 
@@ -49,7 +53,7 @@ pub async fn a_leader_that_cannot_renew_steps_down(_shared: &ControlPlane) {
             "-o",
             "jsonpath={.spec.holderIdentity}",
         ]);
-        if String::from_utf8_lossy(&holder.stdout).trim() == "only" {
+        if String::from_utf8_lossy(&holder.stdout).trim().starts_with("only_") {
             break;
         }
         assert!(Instant::now() < deadline, "the replica never took the lease");
@@ -99,4 +103,79 @@ pub async fn a_leader_that_cannot_renew_steps_down(_shared: &ControlPlane) {
     assert!(!clean, "a lost lease is an error exit, so that a kubelet restarts the replica");
     assert!(log.contains("cannot renew the leader lease; stepping down"), "log:\n{log}");
     drop(cp);
+}
+
+/// The holder of `lease` in namespace `eip-operator` and when its lease runs out
+/// (`renewTime` + `leaseDurationSeconds`).
+async fn lease_state(cp: &ControlPlane, lease: &str) -> Option<(String, Timestamp)> {
+    let client = kube::Client::try_from(cp.config(None).await).ok()?;
+    let spec = Api::<Lease>::namespaced(client, "eip-operator").get(lease).await.ok()?.spec?;
+    let renewed = spec.renew_time?.0;
+    let duration = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds?));
+    Some((spec.holder_identity?, renewed.checked_add(duration).ok()?))
+}
+
+/// A process restarted under the same instance name (a container restart keeps the pod name)
+/// waits until its predecessor's lease has run out: with one identity per replica it found its
+/// own name on the Lease and led at once, while the killed process's last cloud requests could
+/// still be landing (the soak saw duplicate OTC allocations from exactly this).
+pub async fn a_restarted_process_waits_out_its_predecessors_lease(cp: &ControlPlane) {
+    cp.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: eip-operator\n");
+    let logs = cp.log_dir().to_path_buf();
+    let start = |log: &str| {
+        control_plane::spawn(
+            std::process::Command::new(env!("CARGO_BIN_EXE_eip-operator"))
+                .args([
+                    "run",
+                    "--leader-election",
+                    "--lease-name",
+                    "restarted",
+                    "--lease-namespace",
+                    "eip-operator",
+                ])
+                .args([
+                    "--lease-duration-seconds",
+                    "8",
+                    "--instance",
+                    "same",
+                    "--namespace",
+                    "no-such-namespace",
+                ])
+                .arg("--metrics-addr=none")
+                .env("KUBECONFIG", &cp.kubeconfig)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(logs.join(log)).expect("log")),
+        )
+    };
+    let mut first = start("restarted-first.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if lease_state(cp, "restarted")
+            .await
+            .is_some_and(|(holder, _)| holder.starts_with("same"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first process never took the lease");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let (_, expires) = lease_state(cp, "restarted").await.expect("the lease");
+    let mut second = start("restarted-second.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let taken_at = loop {
+        let log = std::fs::read_to_string(logs.join("restarted-second.log")).unwrap_or_default();
+        if log.contains("acquired the leader lease") {
+            break Timestamp::now();
+        }
+        assert!(Instant::now() < deadline, "the restarted process never took the lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    terminate(&mut second);
+    // Polled every 100 ms, one machine's clock: a second of slack.
+    assert!(
+        taken_at.checked_add(SignedDuration::from_secs(1)).expect("time") >= expires,
+        "the restarted process led at {taken_at}, before its predecessor's lease ran out at {expires}"
+    );
 }

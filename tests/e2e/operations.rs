@@ -93,6 +93,8 @@ async fn holder(s: &Scenario<'_>, lease: &str) -> Option<String> {
         .expect("get lease")
         .and_then(|l| l.spec)
         .and_then(|spec| spec.holder_identity)
+        // `<instance>_<per-process suffix>`
+        .and_then(|identity| identity.rsplit_once('_').map(|(instance, _)| instance.to_string()))
 }
 
 /// Two operator processes (the real binary) and the simulator as a third process, speaking

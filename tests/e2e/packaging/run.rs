@@ -114,7 +114,7 @@ pub async fn helm_installed_operator_runs_with_the_charts_args_and_rbac(cp: &Con
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let holder = cp.kubectl(&["-n", &ns, "get", "lease", &lease_name, "-o", "jsonpath={.spec.holderIdentity}"]);
-            if text(&holder.stdout).trim() == pod_name {
+            if text(&holder.stdout).trim().starts_with(&format!("{pod_name}_")) {
                 break;
             }
             assert!(Instant::now() < deadline, "the operator did not take Lease {ns}/{lease_name}:\n{}", log_tail());
