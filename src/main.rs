@@ -261,6 +261,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = kube::Config::infer()
         .await
         .context("cannot find Kubernetes (KUBECONFIG or in-cluster config)")?;
+    // The lease's own client answers within half the renewal grace or fails: a renewal stuck on
+    // a slow API server must end in a step-down before the lease can expire under it.
+    let mut lease_config = config.clone();
+    let grace = Duration::from_secs((args.lease_duration_seconds.max(3) / 3).max(1));
+    lease_config.connect_timeout = Some(grace / 2);
+    lease_config.read_timeout = Some(grace / 2);
+    lease_config.write_timeout = Some(grace / 2);
     let client = metrics::counting_client(config, metrics.clone()).context("cannot build the Kubernetes client")?;
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -323,7 +330,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         lease_duration_seconds: args.lease_duration_seconds,
     };
-    controller::leader::run_elected(client, election, settings, registry, stop_rx).await?;
+    let lease_client = kube::Client::try_from(lease_config).context("cannot build the Kubernetes client for the lease")?;
+    controller::leader::run_elected(client, lease_client, election, settings, registry, stop_rx).await?;
     Ok(())
 }
 

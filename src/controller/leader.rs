@@ -86,10 +86,13 @@ fn watch_lease(manager: LeaseManager) -> (watch::Receiver<bool>, LeaseTask) {
     (receiver, task)
 }
 
-/// Waits for the Lease, then runs the controller while holding it. Returns `Ok` when `stop` is
+/// Waits for the Lease, then runs the controller while holding it. `lease_client` is for the
+/// Lease alone: its timeouts must be short enough that a stuck renewal fails (and the leader
+/// steps down) before the lease expires. Returns `Ok` when `stop` is
 /// set, and an error when the lease was lost (the process should exit and campaign again).
 pub async fn run_elected(
     client: Client,
+    lease_client: Client,
     election: LeaderElection,
     settings: Settings,
     registry: Registry,
@@ -100,7 +103,7 @@ pub async fn run_elected(
     // Replicas starting together race to create the Lease; the loser retries (bounded).
     let mut attempt = 0;
     let manager = loop {
-        let built = LeaseManagerBuilder::new(client.clone(), &election.lease_name)
+        let built = LeaseManagerBuilder::new(lease_client.clone(), &election.lease_name)
             .with_namespace(&election.namespace)
             .with_identity(&election.identity)
             .with_duration(duration)
