@@ -108,7 +108,10 @@ pub async fn run_elected(
             .with_identity(&election.identity)
             .with_duration(duration)
             .with_grace((duration / 3).max(1))
-            .with_field_manager(MANAGER)
+            // One field manager per identity, as kube-lease-manager requires: the lock is a
+            // server-side apply, and with one manager for every replica the second apply simply
+            // overwrote the first, so replicas starting together both "acquired" the Lease.
+            .with_field_manager(format!("{MANAGER}-lease-{}", election.identity))
             .build()
             .await;
         match built {

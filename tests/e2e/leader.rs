@@ -179,3 +179,65 @@ pub async fn a_restarted_process_waits_out_its_predecessors_lease(cp: &ControlPl
         "the restarted process led at {taken_at}, before its predecessor's lease ran out at {expires}"
     );
 }
+
+/// Two processes started together on a new Lease: exactly one leads. The Lease is locked by
+/// server-side apply; with one field manager for every replica the second apply overwrote the
+/// first without a conflict and both led (the soak's first seconds showed two leaders writing
+/// one object, and a second allocation for it).
+pub async fn replicas_starting_together_elect_one_leader(cp: &ControlPlane) {
+    // The Lease exists, unheld (as after a release): every replica sees it free at once.
+    cp.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: eip-operator\n---\napiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: twins\n  namespace: eip-operator\nspec: {}\n");
+    let logs = cp.log_dir().to_path_buf();
+    let mut replicas: Vec<_> = ["twin-a", "twin-b", "twin-c"]
+        .into_iter()
+        .map(|name| {
+            let log = logs.join(format!("{name}.log"));
+            let child = control_plane::spawn(
+                std::process::Command::new(env!("CARGO_BIN_EXE_eip-operator"))
+                    .args([
+                        "run",
+                        "--leader-election",
+                        "--lease-name",
+                        "twins",
+                        "--lease-namespace",
+                        "eip-operator",
+                    ])
+                    .args([
+                        "--lease-duration-seconds",
+                        "15",
+                        "--instance",
+                        name,
+                        "--namespace",
+                        "no-such-namespace",
+                    ])
+                    .arg("--metrics-addr=none")
+                    .env("KUBECONFIG", &cp.kubeconfig)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(&log).expect("log")),
+            );
+            (child, log)
+        })
+        .collect();
+    let leaders = |replicas: &[(std::process::Child, std::path::PathBuf)]| {
+        replicas
+            .iter()
+            .filter(|(_, log)| {
+                std::fs::read_to_string(log)
+                    .unwrap_or_default()
+                    .contains("acquired the leader lease")
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leaders(&replicas) == 0 {
+        assert!(Instant::now() < deadline, "nobody took the lease");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Well within the 15 s lease: nobody may lead beside the first.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let count = leaders(&replicas);
+    for (child, _) in &mut replicas {
+        terminate(child);
+    }
+    assert_eq!(count, 1, "{count} replicas acquired one lease; logs in {}", logs.display());
+}

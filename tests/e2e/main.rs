@@ -63,6 +63,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         scenario!(operations::standby_process_takes_over_from_a_killed_leader),
         scenario!(leader::a_leader_that_cannot_renew_steps_down),
         scenario!(leader::a_restarted_process_waits_out_its_predecessors_lease),
+        scenario!(leader::replicas_starting_together_elect_one_leader),
         scenario!(providers::alibaba_lifecycle_through_the_wire),
         scenario!(providers::otc_lifecycle_through_the_wire),
         scenario!(providers::otc_nat_rules_block_the_unbind),
