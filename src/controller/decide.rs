@@ -4,7 +4,7 @@
 //! and comes back later to look again.
 
 use eip_api::{BindingSubject, BoundReference, DeletionPolicy, ElasticIPSpec, Ownership};
-use eip_cloud::{BindTarget, CLUSTER_TAG, ChargeType, CloudEip, EipPhase, OWNER_NAME_TAG, OWNER_TAG, Transition};
+use eip_cloud::{BindTarget, CLUSTER_TAG, ChargeType, CloudEip, EipPhase, ErrorClass, OWNER_NAME_TAG, OWNER_TAG, Transition};
 
 /// What the cloud holds for this object.
 // One value per reconcile, never held in bulk: boxing the EIP would buy nothing.
@@ -284,6 +284,13 @@ impl Step {
     }
 }
 
+/// Whether a deleting object lets go although its step failed: a claim the cloud refuses
+/// (terminally) to remove must not hold the object for ever, since letting go without touching
+/// the address is what Retain and Unbind promise. The Event names the tags left behind.
+pub fn lets_go_despite(step: &Step, deleting: bool, failure: ErrorClass) -> bool {
+    deleting && failure == ErrorClass::Terminal && matches!(step, Step::Unclaim { .. })
+}
+
 /// Decides the next step. See `../shared/reference/lifecycle.md` and the table in the README.
 pub fn decide(inputs: &Inputs<'_>) -> Step {
     if inputs.spec.observe_only() {
@@ -458,12 +465,11 @@ fn decide_deleting(inputs: &Inputs<'_>) -> Step {
     let owner = owner_of(eip);
     let ours = owner == Some(inputs.uid);
     if policy == DeletionPolicy::Retain {
-        // Only the claim goes (not while the cloud freezes the EIP: nothing can change then, and
-        // Retain always lets the object go).
-        return match unclaim(inputs, eip) {
-            Some(step) if eip.phase != EipPhase::Locked => step,
-            _ => Step::RemoveFinalizer,
-        };
+        // Only the claim goes, also from a locked EIP: tags live on the tag APIs, which an
+        // operation lock does not freeze, and a claim left behind names a deleted object and
+        // keeps every later adopter away. (A refused unclaim still lets the object go: see
+        // `lets_go_despite`.)
+        return unclaim(inputs, eip).unwrap_or(Step::RemoveFinalizer);
     }
     if policy == DeletionPolicy::Unbind && owner.is_some() && !ours {
         // Another object's address (an adopter that lost the claim to it): never unbound by this one.

@@ -211,8 +211,9 @@ fn deleting_table() {
         (None, Some("eip-1"), other(C::BoundTo("i-1")), "RemoveFinalizer"),
         (Some(Retain), Some("eip-1"), eip(C::Unbound), "Unclaim"),
         (Some(Retain), Some("eip-1"), other(C::Unbound), "RemoveFinalizer"),
-        // Frozen: nothing can change, and Retain always lets go (the claim stays).
-        (None, Some("eip-1"), eip(C::Locked), "RemoveFinalizer"),
+        // Locked: the claim still goes (tags are not frozen by an operation lock).
+        (None, Some("eip-1"), eip(C::Locked), "Unclaim"),
+        (None, Some("eip-1"), untagged(C::Locked), "RemoveFinalizer"),
         (None, Some("eip-1"), eip(C::Missing), "RemoveFinalizer"),
         // Retain touches nothing, whatever the cloud says.
         (Some(Retain), None, eip(C::BoundTo("i-1")), "RemoveFinalizer"),
@@ -428,6 +429,31 @@ fn a_claim_removes_only_the_owner_tags_and_a_loser_is_told_who_won() {
         "{message}"
     );
     assert!(Step::Claim.is_mutating() && Step::Unclaim { keys: vec![] }.is_mutating());
+}
+
+/// Only a terminally refused unclaim of a deleting object lets it go with the step failed.
+#[test]
+fn a_refused_unclaim_lets_a_deleting_object_go() {
+    use ErrorClass::*;
+    let unclaim = Step::Unclaim {
+        keys: vec![OWNER_TAG.into()],
+    };
+    let unbind = Step::Unassociate { current: ecs("i-1") };
+    let rows: Vec<(&Step, bool, ErrorClass, bool)> = vec![
+        (&unclaim, true, Terminal, true),
+        (&unclaim, true, Retryable, false),
+        (&unclaim, true, Gone, false),
+        (&unclaim, false, Terminal, false),
+        (&Step::Release, true, Terminal, false),
+        (&unbind, true, Terminal, false),
+    ];
+    for (step, deleting, class, want) in rows {
+        assert_eq!(
+            lets_go_despite(step, deleting, class),
+            want,
+            "{step:?} deleting={deleting} {class:?}"
+        );
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@
 mod cloud_calls;
 pub mod decide;
 pub mod events;
+mod finalizer;
 pub mod leader;
 mod paused;
 pub mod pool;

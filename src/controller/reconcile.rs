@@ -11,11 +11,12 @@ use kube::runtime::controller::Action;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{debug, info, warn};
 
-use super::writes::{patch_finalizers, write_status};
+use super::finalizer::{add_finalizer, let_go_event, remove_finalizer};
+use super::writes::write_status;
 
 pub use super::cloud_calls::client_token;
 use super::cloud_calls::{execute, expected_transition, observe};
-use super::decide::{CloudView, Inputs, Step, decide};
+use super::decide::{CloudView, Inputs, Step, decide, lets_go_despite};
 use super::events::{EventPublisher, EventType};
 pub use super::paused::is_paused;
 use super::providers::{Providers, ResolveError};
@@ -307,12 +308,16 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     let outcome = execute(resolved.provider.as_ref(), eip, &uid, ctx.cluster_id.as_deref(), &step, &cloud, now).await;
     *result = result_label(&step, &outcome);
 
-    if step == Step::RemoveFinalizer {
+    let refused = match &outcome {
+        Outcome::Failed(err) if lets_go_despite(&step, deleting, err.class()) => Some(err),
+        _ => None,
+    };
+    if step == Step::RemoveFinalizer || refused.is_some() {
         remove_finalizer(&api, eip).await?;
         ctx.clear_failures(&uid);
         ctx.forget(&uid);
-        let (reason, note) = finalized_event(eip, &cloud);
-        publish(ctx, eip, EventType::Normal, reason, "RemoveFinalizer", note).await;
+        let (type_, reason, note) = let_go_event(eip, &cloud, &step, refused);
+        publish(ctx, eip, type_, reason, "RemoveFinalizer", note).await;
         info!(name = %eip.name_any(), namespace, reason, "finalizer removed");
         return Ok(Action::await_change());
     }
@@ -571,34 +576,6 @@ async fn announce(ctx: &Context, eip: &ElasticIP, step: &Step, outcome: &Outcome
     }
 }
 
-fn finalized_event(eip: &ElasticIP, cloud: &CloudView) -> (&'static str, String) {
-    if eip.spec.observe_only() {
-        return (
-            "Finalized",
-            "managementPolicy Observe: the EIP is left as it is; only the finalizer is removed".to_string(),
-        );
-    }
-    let policy = crate::controller::decide::effective_deletion_policy(&eip.spec);
-    match (policy, cloud) {
-        (DeletionPolicy::Retain, CloudView::Present(e)) => (
-            "Retained",
-            format!(
-                "EIP {} ({}) left as it is, per deletionPolicy Retain",
-                e.ip_address, e.allocation_id
-            ),
-        ),
-        (DeletionPolicy::Unbind, CloudView::Present(e)) => (
-            "Unbound",
-            format!(
-                "EIP {} ({}) unbound and kept, per deletionPolicy Unbind",
-                e.ip_address, e.allocation_id
-            ),
-        ),
-        (_, CloudView::NeverAllocated) => ("Finalized", "no EIP was ever allocated".to_string()),
-        (_, _) => ("Released", "the EIP is released".to_string()),
-    }
-}
-
 pub(super) async fn publish(ctx: &Context, eip: &ElasticIP, type_: EventType, reason: &str, action: &str, note: String) {
     let note = truncate(note, 1000);
     // Events are best effort: losing one must not stop the lifecycle. A failure is logged in one
@@ -617,17 +594,6 @@ fn truncate(mut text: String, max: usize) -> String {
         text.truncate(cut);
     }
     text
-}
-
-async fn add_finalizer(api: &Api<ElasticIP>, eip: &ElasticIP) -> Result<(), Error> {
-    let mut finalizers = eip.finalizers().to_vec();
-    finalizers.push(FINALIZER.into());
-    patch_finalizers(api, eip, finalizers).await
-}
-
-async fn remove_finalizer(api: &Api<ElasticIP>, eip: &ElasticIP) -> Result<(), Error> {
-    let finalizers = eip.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-    patch_finalizers(api, eip, finalizers).await
 }
 
 #[cfg(test)]

@@ -249,6 +249,29 @@ async fn deleting_with_retain_removes_only_our_claim_and_the_address_can_be_adop
     assert_eq!(bound_to(&sim, &id), Some("i-sim-0002".to_string()));
 }
 
+/// The soak (seed 1) deleted a Retain adopter while its EIP was locked out of band: the object
+/// went and its claim stayed, which kept every later adopter of the address away.
+#[tokio::test(start_paused = true)]
+async fn deleting_with_retain_removes_our_claim_from_a_locked_eip() {
+    let sim = simulator(Latencies {
+        associate: Duration::from_secs(1),
+        ..Latencies::default()
+    });
+    let id = seed_untagged(&sim);
+    let a = adopter(&sim, "web-a", UID_A, &id, "i-sim-0001", None);
+    a.drive(6).await;
+    assert!(is_ready(&a));
+    sim.oob_lock(REGION, &id, true).expect("lock");
+
+    deleting(&a);
+    a.drive(6).await;
+    assert!(a.fake.current().is_none(), "finalizer removed");
+    let eip = sim.eip(REGION, &id).expect("retained");
+    assert_eq!(eip.tags, users_tags(), "the claim is gone, the user's tag stays");
+    assert_eq!(eip.bound_to.map(|t| t.instance_id), Some("i-sim-0001".to_string()));
+    assert_eq!(mutating_calls(&sim).last(), Some(&(Operation::Untag, CallOutcome::Ok)));
+}
+
 #[tokio::test(start_paused = true)]
 async fn deleting_with_unbind_unbinds_then_removes_only_our_claim() {
     let sim = simulator(Latencies {
