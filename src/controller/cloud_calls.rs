@@ -31,14 +31,28 @@ pub(super) async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: 
         .allocation_id
         .as_ref()
         .or(eip.status.as_ref().and_then(|s| s.allocation_id.as_ref()));
+    let idempotent = provider.capabilities().idempotent_allocation;
     if let Some(id) = known_id {
         let found = provider.describe(std::slice::from_ref(id)).await?;
-        return Ok(match found.into_iter().find(|e| &e.allocation_id == id) {
-            Some(eip) => CloudView::Present(eip),
-            None => CloudView::Missing { allocation_id: id.clone() },
-        });
+        if let Some(eip) = found.into_iter().find(|e| &e.allocation_id == id) {
+            return Ok(CloudView::Present(eip));
+        }
+        // Where a retried allocation makes a second EIP (no client token), an allocation whose
+        // answer was lost, or that a killed process had in flight, can land after the owner
+        // lookup that preceded the next one. Before an allocator lets go, whatever else carries
+        // its owner tag is released too: it allocated nothing it may leak.
+        if deleting && !idempotent && eip.spec.allocation_id.is_none() {
+            let mut strays = provider.find_by_owner(uid).await?;
+            strays.retain(|e| &e.allocation_id != id);
+            strays.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
+            if let Some(stray) = strays.into_iter().next() {
+                warn!(uid, recorded = %id, stray = %stray.allocation_id, "an EIP this object allocated but never recorded is released too");
+                return Ok(CloudView::Present(stray));
+            }
+        }
+        return Ok(CloudView::Missing { allocation_id: id.clone() });
     }
-    if !deleting && provider.capabilities().idempotent_allocation {
+    if !deleting && idempotent {
         // Allocating with the UID-derived token returns an EIP a crash left unrecorded, so
         // there is no need to look for it first. A deletion always looks: nothing may leak.
         return Ok(CloudView::NeverAllocated);

@@ -29,6 +29,7 @@ use eip_simulator::{CallOutcome, Latencies, SeedEip, Simulator, SimulatorConfig,
 
 mod absence;
 mod adoption;
+mod strays;
 
 const REGION: &str = "cn-hangzhou";
 
@@ -212,12 +213,22 @@ impl Harness {
         (Self::on(sim, object), eip.allocation_id)
     }
 
+    /// This operator with a cloud that takes no client token for allocations (OTC, Huawei, AWS).
+    fn without_allocation_tokens(mut self) -> Self {
+        self.ctx = Self::context_with(&self.fake, SimulatorFactory::new(self.sim.clone()).without_allocation_tokens());
+        self
+    }
+
     /// A fresh operator (nothing remembered) against the same API server and cloud.
     fn context(fake: &FakeApi, sim: &Simulator) -> Arc<Context> {
+        Self::context_with(fake, SimulatorFactory::new(sim.clone()))
+    }
+
+    fn context_with(fake: &FakeApi, factory: SimulatorFactory) -> Arc<Context> {
         let client = fake_client(fake.clone());
         let (store, mut writer) = reflector::store();
         writer.apply_watcher_event(&watcher::Event::Apply(simulator_config()));
-        let registry = Registry::default().register(Arc::new(SimulatorFactory::new(sim.clone())));
+        let registry = Registry::default().register(Arc::new(factory));
         let providers = Providers::new(store, registry);
         let recorder = EventPublisher::new(client.clone(), "eip-operator", None);
         Arc::new(Context::new(client, providers, recorder, Timing::default(), Arc::default()))

@@ -11,11 +11,22 @@ use crate::Simulator;
 /// Builds in-process providers of one [`Simulator`].
 pub struct SimulatorFactory {
     simulator: Simulator,
+    allocation_tokens: bool,
 }
 
 impl SimulatorFactory {
     pub fn new(simulator: Simulator) -> Self {
-        SimulatorFactory { simulator }
+        SimulatorFactory {
+            simulator,
+            allocation_tokens: true,
+        }
+    }
+
+    /// Providers that allocate without client tokens (see
+    /// [`SimulatorProvider::without_allocation_tokens`](crate::SimulatorProvider::without_allocation_tokens)).
+    pub fn without_allocation_tokens(mut self) -> Self {
+        self.allocation_tokens = false;
+        self
     }
 }
 
@@ -29,6 +40,10 @@ impl ProviderFactory for SimulatorFactory {
             .simulator
             .provider(&context.spec.region)
             .map_err(|err| BuildError::Invalid(err.to_string()))?;
-        Ok(Arc::new(provider))
+        Ok(Arc::new(if self.allocation_tokens {
+            provider
+        } else {
+            provider.without_allocation_tokens()
+        }))
     }
 }

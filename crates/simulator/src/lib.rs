@@ -177,6 +177,7 @@ impl Simulator {
                 sim: self.clone(),
                 region: region.to_owned(),
                 flavor: r.flavor,
+                allocation_tokens: true,
             }),
             None => Err(UnknownRegion {
                 region: region.to_owned(),

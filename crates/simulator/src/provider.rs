@@ -22,9 +22,19 @@ pub struct SimulatorProvider {
     pub(crate) sim: Simulator,
     pub(crate) region: String,
     pub(crate) flavor: Flavor,
+    /// Whether allocations carry their client token (Alibaba). Without it (OTC, Huawei and AWS
+    /// take none) a retried allocation makes a second EIP, and crash safety rests on the owner
+    /// lookup alone.
+    pub(crate) allocation_tokens: bool,
 }
 
 impl SimulatorProvider {
+    /// This provider, allocating without client tokens, like the clouds that take none.
+    pub fn without_allocation_tokens(mut self) -> Self {
+        self.allocation_tokens = false;
+        self
+    }
+
     pub fn flavor(&self) -> Flavor {
         self.flavor
     }
@@ -44,10 +54,10 @@ impl CloudProvider for SimulatorProvider {
         "simulator"
     }
 
-    /// Client tokens make allocation idempotent, as on Alibaba Cloud.
+    /// Client tokens make allocation idempotent, as on Alibaba Cloud (unless turned off).
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            idempotent_allocation: true,
+            idempotent_allocation: self.allocation_tokens,
             ..Capabilities::default()
         }
     }
@@ -104,14 +114,16 @@ impl CloudProvider for SimulatorProvider {
     }
 
     async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError> {
+        let mut request = request.clone();
+        if !self.allocation_tokens {
+            request.client_token.clear();
+        }
+        let token = request.client_token.clone();
+        let token = token.as_str();
         self.sim
-            .call(
-                &self.region,
-                Operation::Allocate,
-                Vec::new(),
-                &request.client_token,
-                |region, ctx| region.allocate(ctx, request),
-            )
+            .call(&self.region, Operation::Allocate, Vec::new(), token, |region, ctx| {
+                region.allocate(ctx, &request)
+            })
             .await
     }
 
