@@ -307,6 +307,16 @@ async fn reconcile_inner(eip: &Arc<ElasticIP>, ctx: &Arc<Context>, result: &mut 
     let now = Timestamp::now();
     let outcome = execute(resolved.provider.as_ref(), eip, &uid, ctx.cluster_id.as_deref(), &step, &cloud, now).await;
     *result = result_label(&step, &outcome);
+    if step == Step::Allocate {
+        // Every allocation attempt, answered or not: where a leak investigation starts.
+        match &outcome {
+            Outcome::Accepted { allocated: Some(new), .. } => {
+                info!(name = %eip.name_any(), namespace, uid, allocation_id = %new.allocation_id, "allocated");
+            }
+            Outcome::Failed(err) => info!(name = %eip.name_any(), namespace, uid, code = %err.code, "allocation not confirmed"),
+            _ => {}
+        }
+    }
 
     let refused = match &outcome {
         Outcome::Failed(err) if lets_go_despite(&step, deleting, err.class()) => Some(err),

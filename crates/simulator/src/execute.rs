@@ -82,7 +82,7 @@ impl Simulator {
         }
         let (result, fault) = self.lock().execute(region, operation, allocation_ids, client_token, body);
         match fault {
-            Some(FaultKind::Slow) => tokio::time::sleep(faults.slow).await,
+            Some(FaultKind::Slow) => faults::slow(faults.slow).await,
             Some(FaultKind::Reset) => faults::strike(WireFault::Reset, operation)?,
             Some(FaultKind::Timeout) => faults::strike(WireFault::Timeout { hang: faults.hang }, operation)?,
             Some(FaultKind::Malformed) => faults::strike(WireFault::Malformed, operation)?,

@@ -163,8 +163,16 @@ impl FaultMix {
 /// What a wire front end does to the answer of a call that drew a fault below the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WireFault {
+    /// The answer comes `delay` late. Held back by the front end, not inside the call: the
+    /// handler has recorded everything the call made (an OTC create's bandwidth name) before a
+    /// client that gives up or dies can cancel it, as a cloud commits before it answers.
+    Slow {
+        delay: Duration,
+    },
     Reset,
-    Timeout { hang: Duration },
+    Timeout {
+        hang: Duration,
+    },
     Malformed,
 }
 
@@ -180,11 +188,21 @@ pub(crate) fn strike(fault: WireFault, operation: Operation) -> Result<(), Cloud
         return Ok(());
     }
     let (code, message) = match fault {
+        // Not struck as an error: see `slow`.
+        WireFault::Slow { .. } => return Ok(()),
         WireFault::Reset => ("ConnectionError", "connection reset (injected)"),
         WireFault::Timeout { .. } => ("RequestTimeout", "no answer in time (injected)"),
         WireFault::Malformed => (eip_cloud::http::INVALID_RESPONSE, "a malformed answer (injected)"),
     };
     Err(CloudError::retryable(operation, code, message))
+}
+
+/// A slow answer: handed to the wire front end serving this request, or (in process) waited
+/// out here.
+pub(crate) async fn slow(delay: Duration) {
+    if WIRE_FAULT.try_with(|slot| slot.set(Some(WireFault::Slow { delay }))).is_err() {
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// Middleware of the wire protocols' routes: serves the request, then applies the fault a call
@@ -198,6 +216,10 @@ pub(crate) async fn wire_faults(request: axum::extract::Request, next: axum::mid
         .await;
     match fault {
         None => response,
+        Some(WireFault::Slow { delay }) => {
+            tokio::time::sleep(delay).await;
+            response
+        }
         Some(WireFault::Reset) => reset(response),
         Some(WireFault::Timeout { hang }) => {
             tokio::time::sleep(hang).await;

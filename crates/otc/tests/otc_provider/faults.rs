@@ -58,3 +58,25 @@ async fn every_fault_kind_is_a_retryable_error_and_the_late_ones_are_found_by_ow
         );
     }
 }
+
+/// The soak's leaked OTC EIPs: an operator that died (or gave up) while a create's answer was
+/// slow left an EIP whose bandwidth name, the owner marker, was never recorded, because the
+/// simulator's handler was cancelled mid-answer. A cloud commits what it answers, so the
+/// abandoned create is found by its owner like any other.
+#[tokio::test]
+async fn a_create_whose_client_gives_up_during_a_slow_answer_is_found_by_owner() {
+    let cloud = start(SimulatorConfig::instant().with_seed(8)).await;
+    let provider = otc(&cloud);
+    assert!(provider.describe(&[MISSING.to_owned()]).await.expect("describes").is_empty());
+    cloud.sim.set_faults(Faults {
+        slow: Duration::from_secs(5),
+        ..only(FaultKind::Slow)
+    });
+    let abandoned = tokio::time::timeout(Duration::from_millis(300), provider.allocate(&owned("uid-gave-up"))).await;
+    assert!(abandoned.is_err(), "the client gave up first: {abandoned:?}");
+    cloud.sim.set_faults(Faults::default());
+    assert_eq!(cloud.sim.eips(EU_DE).len(), 1, "the cloud made it");
+
+    let found = provider.find_by_owner("uid-gave-up").await.expect("finds");
+    assert_eq!(found.len(), 1, "the abandoned EIP carries its owner: {found:?}");
+}
