@@ -10,6 +10,8 @@
 //!   unassociate; 10/s describe, release), the ProviderConfig without `rateLimits`.
 //! - `EIP_BENCH_ACCOUNTS=10x1000`: that many accounts (ProviderConfigs on regions with quotas of
 //!   their own, 10 to 19 mutating calls/s) with that many addresses each, all at once.
+//! - `EIP_BENCH_OPERATOR_BIN`: the operator binary to measure (default: this build's release
+//!   binary), e.g. one built with `--features dhat-heap` for a heap profile.
 //!
 //! See BENCHMARKS.md.
 
@@ -20,7 +22,7 @@ mod control_plane;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -538,7 +540,9 @@ fn main() {
     {
         workloads.push(Workload::accounts(count, n));
     }
-    let operator_bin = Path::new(env!("CARGO_BIN_EXE_eip-operator"));
+    let operator_bin = std::env::var_os("EIP_BENCH_OPERATOR_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_eip-operator")), PathBuf::from);
+    let operator_bin = operator_bin.as_path();
     let cp = ControlPlane::start(control_plane::tools_bin());
     cp.install_crds();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");

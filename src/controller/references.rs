@@ -32,9 +32,13 @@ pub struct ProviderId {
 
 /// Reads a Node's `spec.providerID`: Alibaba ACK's `<region-id>.<instance-id>`
 /// (`cn-hangzhou.i-bp1…`), OpenStack's `openstack:///<server-id>` (Open Telekom Cloud and
-/// Huawei Cloud CCE; `openstack://<region>/<server-id>` too), or a bare instance ID. Anything else
+/// Huawei Cloud CCE; `openstack://<region>/<server-id>` too), AWS's `aws:///<zone>/<instance-id>`
+/// (EKS and the AWS cloud provider), or a bare instance ID. Anything else
 /// (another cloud's scheme, an empty ID, characters an ID never has) is `None`.
 pub fn parse_provider_id(value: &str) -> Option<ProviderId> {
+    if let Some(rest) = value.strip_prefix("aws://") {
+        return parse_aws_provider_id(rest);
+    }
     if let Some((scheme, rest)) = value.split_once("://") {
         if scheme != "openstack" {
             return None;
@@ -55,6 +59,21 @@ pub fn parse_provider_id(value: &str) -> Option<ProviderId> {
         Some(_) => None,
         None => instance_id(value).map(|instance_id| ProviderId { region: None, instance_id }),
     }
+}
+
+/// AWS's `/<availability-zone>/<instance-id>` (after `aws://`; the zone may be empty). The region
+/// is the zone less its letter when the zone has the plain `<region><letter>` shape
+/// (`us-east-1a`); a Local or Wavelength Zone (`us-west-2-lax-1a`) says nothing certain about it.
+fn parse_aws_provider_id(rest: &str) -> Option<ProviderId> {
+    let (zone, id) = rest.strip_prefix('/')?.split_once('/')?;
+    if !id.starts_with("i-") || (!zone.is_empty() && !is_region(zone)) {
+        return None;
+    }
+    let region = zone
+        .strip_suffix(|c: char| c.is_ascii_lowercase())
+        .filter(|region| region.ends_with(|c: char| c.is_ascii_digit()) && region.matches('-').count() == 2)
+        .map(str::to_string);
+    instance_id(id).map(|instance_id| ProviderId { region, instance_id })
 }
 
 /// A region ID: lower-case letters, digits and dashes, starting with a letter (`cn-hangzhou`,

@@ -18,12 +18,21 @@ fn provider_ids() {
         // OpenStack: Open Telekom Cloud / Huawei Cloud CCE
         (&format!("openstack:///{uuid}"), id(None, uuid)),
         (&format!("openstack://eu-de/{uuid}"), id(None, uuid)),
+        // AWS (EKS, the AWS cloud provider): the region is the zone's
+        ("aws:///us-east-1a/i-0abc", id(Some("us-east-1"), "i-0abc")),
+        ("aws:///eu-central-1b/i-0123456789abcdef0", id(Some("eu-central-1"), "i-0123456789abcdef0")),
+        ("aws:////i-0abc", id(None, "i-0abc")),
+        ("aws:///us-west-2-lax-1a/i-0abc", id(None, "i-0abc")),
         // bare IDs
         ("i-sim-0001", id(None, "i-sim-0001")),
         (uuid, id(None, uuid)),
         // everything else
         ("", None),
-        ("aws:///us-east-1a/i-0abc", None),
+        ("aws://us-east-1a/i-0abc", None),
+        ("aws:///us-east-1a/", None),
+        ("aws:///us-east-1a/vol-0abc", None),
+        ("aws:///us-east-1a/i-0abc/x", None),
+        ("aws:///US-EAST-1A/i-0abc", None),
         ("gce://project/zone/name", None),
         ("azure:///subscriptions/x", None),
         ("kind://docker/kind/kind-control-plane", None),
@@ -78,7 +87,7 @@ fn node_references() {
         (present("i-1"), "Target", Some(ecs("i-1", "n1"))),
         (present("openstack:///srv-1"), "Target", Some(ecs("srv-1", "n1"))),
         (present("cn-shanghai.i-1"), "NodeInAnotherRegion", None),
-        (present("aws:///us-east-1a/i-1"), "UnsupportedProviderId", None),
+        (present("gce://p/us-east1-b/n1"), "UnsupportedProviderId", None),
         (NodeView::Present(None), "NodeWithoutProviderId", None),
         (NodeView::Missing, "NodeNotFound", None),
     ];
@@ -90,10 +99,10 @@ fn node_references() {
         }
     }
     // The stall names the node and the value.
-    let got = node_target("n1", &present("aws:///x/i-1"), None, "cn-hangzhou");
+    let got = node_target("n1", &present("gce://p/z/n1"), None, "cn-hangzhou");
     let Wanted::Unresolvable(stall) = got else { panic!("{got:?}") };
     assert!(
-        stall.message().contains("n1") && stall.message().contains("aws:///x/i-1"),
+        stall.message().contains("n1") && stall.message().contains("gce://p/z/n1"),
         "{}",
         stall.message()
     );

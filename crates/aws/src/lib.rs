@@ -9,6 +9,7 @@
 //! | `unassociate` | `DisassociateAddress` (`AssociationId`, the [`BindingHandle`] the Describe reported; without one, a Describe first) |
 //! | `release` | `ReleaseAddress` (`AllocationId`) |
 //! | `tag` / `untag` | `CreateTags` / `DeleteTags` (`ResourceId.1`, `Tag.N.Key/Value`) |
+//! | `list_page` | `DescribeAddresses` without a filter: the account's addresses in the region, one page |
 //!
 //! DescribeAddresses is not paged by EC2 (it takes no `MaxResults`/`NextToken`): an answer is
 //! one complete listing, believed only when it holds nothing but what was asked for (the IDs
@@ -43,7 +44,7 @@ use eip_api::AwsOptions;
 use eip_cloud::http::{Wire, WireObserver, invalid_response};
 use eip_cloud::{
     AllocateRequest, Allocated, BindTarget, BindingHandle, Blocker, BuildError, Capabilities, CloudEip, CloudError, CloudProvider,
-    DESCRIBE_BATCH, EipPhase, InstanceType, OWNER_TAG, Operation, Receipt, SecretSource, UnbindRequest, in_batches,
+    DESCRIBE_BATCH, EipPhase, InstanceType, ListPage, OWNER_TAG, Operation, Receipt, SecretSource, UnbindRequest, in_batches,
 };
 
 use client::{EC2_VERSION, Endpoint, EndpointError, QueryClient, STS_VERSION};
@@ -282,6 +283,22 @@ impl CloudProvider for AwsProvider {
             })
             .await;
         session.redact(result)
+    }
+
+    /// EC2 lists every address of the region in one answer, so there is one page; a cursor is
+    /// never handed out, and one that comes back anyway is refused rather than read as "no more".
+    async fn list_page(&self, cursor: Option<&str>) -> Result<ListPage, CloudError> {
+        if let Some(cursor) = cursor {
+            return Err(CloudError::terminal(
+                Operation::List,
+                Blocker::InvalidRequest,
+                "InvalidCursor",
+                format!("DescribeAddresses is not paged; no page follows cursor {cursor:?}"),
+            ));
+        }
+        let session = self.credentials.session(Operation::List).await?;
+        let result = self.list(&session, Operation::List, &[], |_| true).await;
+        session.redact(result).map(|eips| ListPage { eips, next: None })
     }
 
     async fn allocate(&self, request: &AllocateRequest) -> Result<Allocated, CloudError> {

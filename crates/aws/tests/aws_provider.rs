@@ -330,3 +330,30 @@ async fn a_rotated_secret_takes_effect_at_the_next_call() {
     *secret.0.lock().expect("lock") = keys();
     assert!(aws.find_by_owner("uid").await.expect("the rotated secret works").is_empty());
 }
+
+#[tokio::test]
+async fn the_account_is_listed_in_one_page_and_a_cursor_is_refused() {
+    let sim = Simulator::new(SimulatorConfig::instant().with_seed(9));
+    let base = serve(&sim).await;
+    let aws = provider(&base, keys());
+    let mut made: Vec<String> = Vec::new();
+    for uid in ["uid-l1", "uid-l2", "uid-l3"] {
+        made.push(aws.allocate(&owned(uid)).await.expect("allocates").eip.allocation_id);
+    }
+    let foreign = sim.seed_eip(REGION, SeedEip::default()).expect("seed").allocation_id;
+    made.push(foreign);
+
+    let page = aws.list_page(None).await.expect("lists");
+    assert_eq!(page.next, None, "EC2 does not page DescribeAddresses");
+    let mut listed: Vec<String> = page.eips.iter().map(|e| e.allocation_id.clone()).collect();
+    listed.sort();
+    made.sort();
+    assert_eq!(listed, made, "every address of the region, the operator's or not");
+    assert!(page.eips.iter().any(|e| e.owner_uid() == Some("uid-l2")));
+    let all = eip_cloud::list_all(&aws).await.expect("walks");
+    assert_eq!(all.len(), 4);
+    assert_eq!(sim.calls().last().map(|c| c.operation), Some(Operation::List));
+
+    let err = aws.list_page(Some("2")).await.expect_err("no page follows");
+    assert_eq!(err.class(), ErrorClass::Terminal);
+}

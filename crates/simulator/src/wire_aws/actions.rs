@@ -158,7 +158,12 @@ pub(super) async fn describe(wire: &Wire, provider: &SimulatorProvider, call: &C
         && filters.len() == 1
         && filters[0].name == format!("tag:{OWNER_TAG}")
         && filters[0].values.len() == 1;
-    let operation = if owner_only { Operation::FindByOwner } else { Operation::Describe };
+    let listing = named.is_empty() && public_ips.is_empty() && filters.is_empty();
+    let operation = match (owner_only, listing) {
+        (true, _) => Operation::FindByOwner,
+        (_, true) => Operation::List,
+        _ => Operation::Describe,
+    };
     // The IDs the call names (hide-from-describe applies to them), from AllocationId.N or an
     // allocation-id filter.
     let ids: Vec<String> = if !named.is_empty() {

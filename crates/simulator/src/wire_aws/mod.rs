@@ -14,7 +14,7 @@
 //! The address actions run through the region's model: the same call log, rate limits, faults
 //! and state machine as [`SimulatorProvider`](super::SimulatorProvider) (an AWS region completes
 //! every call within it). `CreateTags`/`DeleteTags` are logged as `Tag`/`Untag`; a
-//! `DescribeAddresses` whose only filter is the owner tag as `FindByOwner`.
+//! `DescribeAddresses` whose only filter is the owner tag as `FindByOwner`, one without any as `List`.
 //!
 //! Association IDs: EC2 issues one per association; the simulator derives it from the address
 //! and what it is bound to (`eipassoc-` and 17 hex digits), so the same binding made again gets
