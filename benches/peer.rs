@@ -344,7 +344,7 @@ async fn run(cp: &ControlPlane, python: &PathBuf, side: Side, n: usize, ours: &P
     let (endpoint, seen) = aws_moto::counting_proxy(&moto.url).await;
     let ec2 = aws_moto::ec2(&moto.url);
     let count = n.to_string();
-    let answer = aws_moto::call(
+    let answer = match moto_call(
         &ec2,
         "RunInstances",
         &[
@@ -354,7 +354,14 @@ async fn run(cp: &ControlPlane, python: &PathBuf, side: Side, n: usize, ours: &P
             ("InstanceType", "t3.micro"),
         ],
     )
-    .await;
+    .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            result.failed = Some(e);
+            return result;
+        }
+    };
     let instances = instances_of(&answer);
     if instances.len() != n {
         result.failed = Some(format!("moto ran {} instances of {n}", instances.len()));
@@ -439,14 +446,33 @@ async fn run(cp: &ControlPlane, python: &PathBuf, side: Side, n: usize, ours: &P
     control_plane::terminate(&mut operator);
     cp.kubectl(&["delete", "nodes", "-l", &format!("{PEER_RUN_LABEL}={tag}"), "--wait=false"]);
     // What is left allocated in moto after the run (0 when every address was released).
-    let describe = aws_moto::call(&ec2, "DescribeAddresses", &[]).await;
-    result.leaked = roxmltree::Document::parse(&describe).ok().map(|doc| {
+    let describe = moto_call(&ec2, "DescribeAddresses", &[]).await;
+    if let Err(e) = &describe {
+        eprintln!("{} N={n}: cannot count what is left in moto: {e}", side.name());
+    }
+    result.leaked = describe.ok().and_then(|body| roxmltree::Document::parse(&body).ok().map(|doc| {
         doc.descendants()
             .filter(|n| n.is_element() && n.tag_name().name() == "allocationId")
             .count()
-    });
+    }));
     drop(moto);
     result
+}
+
+/// The bench's own call to moto (not through the counting proxy), a few tries: moto is one
+/// Python process, and an answer over a large account can outlast one request's timeout on a busy
+/// machine. An error is the run's failure, never a panic that loses the runs before it.
+async fn moto_call(client: &eip_aws::client::QueryClient, action: &str, params: &[(&str, &str)]) -> Result<String, String> {
+    let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut last = String::new();
+    for _ in 0..4 {
+        match client.call(eip_cloud::Operation::Describe, action, &params, Some(&aws_moto::keys())).await {
+            Ok(answer) => return Ok(answer.body),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    Err(format!("{action} on moto: {last}"))
 }
 
 fn row(run: &Run, phase: &Phase) -> String {
@@ -511,6 +537,10 @@ fn main() {
             let run = runtime.block_on(run(&cp, &python, side, n, &ours, &peer));
             if let Some(why) = &run.failed {
                 eprintln!("{} N={n}: {why}", side.name());
+            }
+            // As each run ends, so that a later failure loses nothing measured.
+            for phase in &run.phases {
+                eprintln!("peer bench: {}", row(&run, phase));
             }
             runs.push(run);
         }

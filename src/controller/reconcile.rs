@@ -63,7 +63,7 @@ pub struct Context {
     /// fair). kube's own concurrency limit keeps the objects waiting for a slot in a hash set and
     /// serves them in its iteration order: saturated, with short requeues churning, it starved
     /// some objects for minutes (found by the chaos soak, seed 2, N = 1,000).
-    pub(crate) slots: tokio::sync::Semaphore,
+    pub(crate) slots: Arc<tokio::sync::Semaphore>,
     /// Consecutive reconciles per object UID that failed on the Kubernetes API, for their own
     /// backoff: an API server outage must not lengthen the next cloud retry's backoff.
     kube_failures: Mutex<HashMap<String, u32>>,
@@ -89,7 +89,7 @@ impl Context {
             metrics,
             cluster_id: None,
             failures: Mutex::default(),
-            slots: tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY),
+            slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY)),
             kube_failures: Mutex::default(),
             stalls: Mutex::default(),
             fresh: Mutex::default(),
@@ -111,7 +111,7 @@ impl Context {
         } else {
             usize::from(concurrency)
         };
-        self.slots = tokio::sync::Semaphore::new(permits);
+        self.slots = Arc::new(tokio::sync::Semaphore::new(permits));
         self
     }
 
@@ -216,11 +216,16 @@ impl Context {
 /// Reconciles one ElasticIP.
 pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action, Error> {
     // Never closed, so acquiring cannot fail; were it closed, running unlimited is the safe side.
-    let _slot = ctx.slots.acquire().await.ok();
+    let permit = ctx.slots.clone().acquire_owned().await.ok();
+    // Handed back while a call waits for its API's pace (`eip_cloud::slot`).
+    let share = Arc::new(Share {
+        slots: ctx.slots.clone(),
+        held: Mutex::new(permit),
+    });
     let started = std::time::Instant::now();
     ctx.metrics.reconciles_in_flight.inc();
     let mut result = "error";
-    let action = reconcile_inner(&eip, &ctx, &mut result).await;
+    let action = eip_cloud::slot::holding(share, reconcile_inner(&eip, &ctx, &mut result)).await;
     if action.is_ok()
         && let Some(uid) = eip.uid()
     {
@@ -230,6 +235,29 @@ pub async fn reconcile(eip: Arc<ElasticIP>, ctx: Arc<Context>) -> Result<Action,
     ctx.metrics.observe_reconcile(result, started.elapsed());
     debug!(name = %eip.name_any(), result, took_ms = started.elapsed().as_millis() as u64, next = ?action.as_ref().ok(), "reconciled");
     action
+}
+
+/// One reconcile's share of `--concurrency`.
+struct Share {
+    slots: Arc<tokio::sync::Semaphore>,
+    held: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl eip_cloud::slot::Slot for Share {
+    fn release(&self) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn reacquire(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            if self.held.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+                return;
+            }
+            if let Ok(permit) = self.slots.clone().acquire_owned().await {
+                self.held.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(permit);
+            }
+        })
+    }
 }
 
 /// `result` names what the reconcile did, for the metrics.

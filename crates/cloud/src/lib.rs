@@ -18,6 +18,7 @@ pub mod redact;
 pub mod registry;
 pub mod secrets;
 pub mod signing;
+pub mod slot;
 pub mod stack;
 pub mod types;
 

@@ -7,7 +7,8 @@
 //! (AIMD): a throttling answer halves it and stops the API for the answer's retry-after, then it
 //! climbs back by a twentieth of the ceiling per second. Hand-written rather than `governor`:
 //! governor's quotas are fixed at construction and its clock is not tokio's, so neither the
-//! adaptation nor a paused-time test would fit it.
+//! adaptation nor a paused-time test would fit it. A wait hands the reconcile's concurrency
+//! share back meanwhile ([`crate::slot`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -208,7 +209,7 @@ impl CallHook for RateLimit {
         // A slot reserved before a throttling answer may fall inside its pause: reserve again
         // after it (bounded: each round waits for a pause that has already begun).
         for _ in 0..8 {
-            tokio::time::sleep_until(bucket.reserve()).await;
+            crate::slot::wait_until(bucket.reserve()).await;
             if Instant::now() >= bucket.pace().paused_until {
                 return;
             }
