@@ -267,7 +267,26 @@ fn objects_yaml(side: Side, ns: &str, tag: &str, n: usize) -> String {
 
 /// Starts one side's operator against `endpoint`; it is ready when its CRD is served (peer) or
 /// its metrics port listens (ours).
+/// Starts the operator and, like a kubelet, starts it again when it exits in its first seconds
+/// (the peer exits when its first request meets "storage is (re)initializing" right after it
+/// installed its CRD), up to three times.
 fn start_operator(cp: &ControlPlane, side: Side, ours: &Path, peer: &Path, endpoint: &str, ns: &str, log: &Path) -> Result<Child, String> {
+    let mut last = String::new();
+    for attempt in 0..3 {
+        let file = log.with_extension(format!("{attempt}.log"));
+        let mut child = start_once(cp, side, ours, peer, endpoint, ns, &file)?;
+        std::thread::sleep(Duration::from_secs(3));
+        match child.try_wait() {
+            Ok(None) => return Ok(child),
+            Ok(Some(status)) => last = format!("{} exited at start ({status}); log {}", side.name(), file.display()),
+            Err(e) => last = format!("{}: {e}", side.name()),
+        }
+        eprintln!("peer bench: {last}; starting it again");
+    }
+    Err(last)
+}
+
+fn start_once(cp: &ControlPlane, side: Side, ours: &Path, peer: &Path, endpoint: &str, ns: &str, log: &Path) -> Result<Child, String> {
     let log = std::fs::File::create(log).map_err(|e| format!("log: {e}"))?;
     let metrics = control_plane::free_port();
     let child = match side {
