@@ -540,8 +540,8 @@ fn main() {
     {
         workloads.push(Workload::accounts(count, n));
     }
-    let operator_bin = std::env::var_os("EIP_BENCH_OPERATOR_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_eip-operator")), PathBuf::from);
+    let operator_bin =
+        std::env::var_os("EIP_BENCH_OPERATOR_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_eip-operator")), PathBuf::from);
     let operator_bin = operator_bin.as_path();
     let cp = ControlPlane::start(control_plane::tools_bin());
     cp.install_crds();

@@ -469,11 +469,13 @@ async fn run(cp: &ControlPlane, python: &PathBuf, side: Side, n: usize, ours: &P
     if let Err(e) = &describe {
         eprintln!("{} N={n}: cannot count what is left in moto: {e}", side.name());
     }
-    result.leaked = describe.ok().and_then(|body| roxmltree::Document::parse(&body).ok().map(|doc| {
-        doc.descendants()
-            .filter(|n| n.is_element() && n.tag_name().name() == "allocationId")
-            .count()
-    }));
+    result.leaked = describe.ok().and_then(|body| {
+        roxmltree::Document::parse(&body).ok().map(|doc| {
+            doc.descendants()
+                .filter(|n| n.is_element() && n.tag_name().name() == "allocationId")
+                .count()
+        })
+    });
     drop(moto);
     result
 }
@@ -485,7 +487,10 @@ async fn moto_call(client: &eip_aws::client::QueryClient, action: &str, params: 
     let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let mut last = String::new();
     for _ in 0..4 {
-        match client.call(eip_cloud::Operation::Describe, action, &params, Some(&aws_moto::keys())).await {
+        match client
+            .call(eip_cloud::Operation::Describe, action, &params, Some(&aws_moto::keys()))
+            .await
+        {
             Ok(answer) => return Ok(answer.body),
             Err(e) => last = e.to_string(),
         }

@@ -20,7 +20,10 @@ fn provider_ids() {
         (&format!("openstack://eu-de/{uuid}"), id(None, uuid)),
         // AWS (EKS, the AWS cloud provider): the region is the zone's
         ("aws:///us-east-1a/i-0abc", id(Some("us-east-1"), "i-0abc")),
-        ("aws:///eu-central-1b/i-0123456789abcdef0", id(Some("eu-central-1"), "i-0123456789abcdef0")),
+        (
+            "aws:///eu-central-1b/i-0123456789abcdef0",
+            id(Some("eu-central-1"), "i-0123456789abcdef0"),
+        ),
         ("aws:////i-0abc", id(None, "i-0abc")),
         ("aws:///us-west-2-lax-1a/i-0abc", id(None, "i-0abc")),
         // bare IDs
