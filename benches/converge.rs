@@ -353,7 +353,7 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, workload: &Workload) -
             .args(["--namespace", &ns, "--log-format", "json"])
             .arg(format!("--metrics-addr={metrics}"))
             .env("KUBECONFIG", &cp.kubeconfig)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("EIP_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(log("operator")),
     );
@@ -473,6 +473,9 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, workload: &Workload) -
             serde_json::from_str(&http(admin, "GET", &format!("/admin/regions/{}/eips", account.region), "")).unwrap_or_default();
         leaked += left.as_array().map_or(0, Vec::len);
     }
+    if let Some(step) = std::env::var("EIP_BENCH_TIMELINE").ok().and_then(|s| s.parse::<u64>().ok()) {
+        print_timeline(admin, step.max(1) * 1000);
+    }
     let (rss_kib, cpu) = usage(operator.id());
     unsafe {
         libc::kill(operator.id() as i32, libc::SIGTERM);
@@ -515,6 +518,23 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, workload: &Workload) -
         if leaked > 0 { format!("; **{leaked} EIPs left in the cloud**") } else { String::new() },
     ));
     rows
+}
+
+/// Cloud calls per operation in windows of `step_ms`, from the simulator's call log (stderr):
+/// where a phase's ratio goes, e.g. whether releases keep pace with the unbinds before them.
+fn print_timeline(admin: SocketAddr, step_ms: u64) {
+    let calls: serde_json::Value = serde_json::from_str(&http(admin, "GET", "/admin/calls?since=0", "")).unwrap_or_default();
+    let calls = calls.as_array().cloned().unwrap_or_default();
+    let Some(first) = calls.iter().filter_map(|c| c["atMs"].as_u64()).min() else { return };
+    let mut windows: BTreeMap<u64, BTreeMap<String, u64>> = BTreeMap::new();
+    for call in &calls {
+        let (Some(at), Some(op)) = (call["atMs"].as_u64(), call["operation"].as_str()) else { continue };
+        *windows.entry((at - first) / step_ms).or_default().entry(op.to_string()).or_default() += 1;
+    }
+    for (window, ops) in windows {
+        let ops: Vec<String> = ops.iter().map(|(op, count)| format!("{op} {count}")).collect();
+        eprintln!("timeline {:>6.1} s: {}", (window * step_ms) as f64 / 1000.0, ops.join(", "));
+    }
 }
 
 /// Sizes from a comma-separated variable.

@@ -42,7 +42,10 @@ pub struct StatusInputs<'a> {
     pub provider_config: &'a str,
     /// Whether the account's cloud can force an unbind past NAT entries (`spec.forceUnbind`).
     pub force_unbind_available: bool,
+    /// When the reconcile began: a new operation's `startedAt`, the conditions' transition time.
     pub now: Timestamp,
+    /// When the step's call was answered (after any wait for the API's pace).
+    pub answered: Timestamp,
 }
 
 /// The status after this reconcile.
@@ -398,6 +401,10 @@ fn last_operation(prev: Option<&LastOperation>, inputs: &StatusInputs<'_>) -> Op
         action: action.to_string(),
         request_id,
         started_at: continuing.map(|p| p.started_at.clone()).unwrap_or_else(|| inputs.now.to_string()),
+        answered_at: match inputs.outcome {
+            Outcome::NoCall => None,
+            _ => Some(inputs.answered.to_string()),
+        },
         attempts: continuing.map(|p| p.attempts.saturating_add(1)).unwrap_or(1),
         error,
     })

@@ -37,6 +37,7 @@ fn inputs<'a>(spec: &'a ElasticIPSpec, cloud: &'a CloudView, step: &'a Step, out
         provider_config: "sim",
         force_unbind_available: true,
         now: ts(now),
+        answered: ts(now),
     }
 }
 
@@ -178,6 +179,39 @@ fn retryable_errors_keep_reconciling_and_count_attempts() {
     let third = status_of(Some(&second), &s, &cloud, &step, &ok, "2026-01-01T00:00:04Z");
     let op = third.last_operation.expect("last operation");
     assert_eq!((op.attempts, op.error, op.request_id.as_deref()), (3, None, Some("r-1")));
+}
+
+/// Regression (the converge benchmark, N = 1,000): an unbind that waited 25 s in line for its
+/// API's pace was polled as if the cloud had worked on it for 25 s, first again 6 s after
+/// the transition's end, and the releases fell behind the unbinds (delete 1.42 × the bound).
+#[test]
+fn a_call_that_waited_for_its_pace_is_polled_from_its_answer() {
+    use crate::controller::reconcile::waited_for;
+    let s = spec(None);
+    let cloud = CloudView::Present(eip(Some("i-1"), EipPhase::Bound, "InUse"));
+    let step = Step::Unassociate { current: ecs("i-1") };
+    let ok = accepted("r-1");
+    let st = next_status(
+        None,
+        &StatusInputs {
+            answered: ts("2026-01-01T00:00:25Z"),
+            ..inputs(&s, &cloud, &step, &ok, "2026-01-01T00:00:00Z")
+        },
+    );
+    let op = st.last_operation.clone().expect("last operation");
+    assert_eq!(op.started_at, "2026-01-01T00:00:00Z", "the idempotency token's time");
+    assert_eq!(op.answered_at.as_deref(), Some("2026-01-01T00:00:25Z"));
+    let poll = waiting(Transition::Unassociating);
+    assert_eq!(waited_for(Some(&st), &poll, ts("2026-01-01T00:00:27Z")), std::time::Duration::from_secs(2));
+    // A status written before `answeredAt` existed counts from the start, as before.
+    let mut old = st.clone();
+    if let Some(op) = old.last_operation.as_mut() {
+        op.answered_at = None;
+    }
+    assert_eq!(waited_for(Some(&old), &poll, ts("2026-01-01T00:00:27Z")), std::time::Duration::from_secs(27));
+    // A step without a call records no answer.
+    let waited = next_status(Some(&st), &inputs(&s, &cloud, &poll, &Outcome::NoCall, "2026-01-01T00:00:27Z"));
+    assert_eq!(waited.last_operation, st.last_operation, "the unbind's record stays");
 }
 
 #[test]

@@ -517,6 +517,10 @@ pub struct LastOperation {
     pub request_id: Option<String>,
     /// When the operator first attempted this action (RFC 3339).
     pub started_at: String,
+    /// When the cloud answered its last call (RFC 3339): the cloud's transition starts here, and
+    /// the time from `startedAt` to here was spent waiting for the API's pace (rate limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<String>,
     /// How many calls this action took so far.
     pub attempts: u32,
     /// The cloud's error of the last failed attempt (code: message).

@@ -52,6 +52,20 @@ pub(crate) async fn wait_until(at: Instant) {
     }
 }
 
+/// Awaits `work` (a Describe waiting for its batch to fill and be answered) with the current
+/// task's share handed back, and takes it again after: a thousand objects polled at once would
+/// otherwise hold every share through the coalescing window, and the reconciles with a call to
+/// make (the releases after a thousand unbinds) wait behind them.
+pub(crate) async fn handed_back_during<F: Future>(work: F) -> F::Output {
+    let Ok(slot) = SLOT.try_with(Arc::clone) else {
+        return work.await;
+    };
+    slot.release();
+    let output = work.await;
+    slot.reacquire().await;
+    output
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -100,6 +114,26 @@ mod tests {
         assert_eq!(Instant::now(), at, "on time");
         assert!(mine.held.lock().expect("lock").is_some(), "held again");
         assert_eq!(slots.available_permits(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_is_free_while_its_batch_is_awaited_and_held_after() {
+        let slots = Arc::new(Semaphore::new(1));
+        let mine = share(&slots).await;
+        let (answer, answered) = tokio::sync::oneshot::channel::<u32>();
+        let waiting = tokio::spawn(holding(mine.clone(), handed_back_during(answered)));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(slots.available_permits(), 1, "free while the batch fills");
+        let other = slots.clone().acquire_owned().await.expect("free");
+        answer.send(7).expect("sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!waiting.is_finished(), "waits in line for its share after the answer");
+        drop(other);
+        assert_eq!(waiting.await.expect("joins").expect("answered"), 7);
+        assert!(mine.held.lock().expect("lock").is_some(), "held again");
+        assert_eq!(slots.available_permits(), 0);
+        // Outside a reconcile there is nothing to hand back.
+        assert_eq!(handed_back_during(async { 3 }).await, 3);
     }
 
     #[tokio::test(start_paused = true)]

@@ -178,7 +178,7 @@ impl CloudProvider for Stack {
         if queue.send(pending).is_err() {
             return self.hooked.describe(allocation_ids).await;
         }
-        answer.await.unwrap_or_else(|_| {
+        crate::slot::handed_back_during(answer).await.unwrap_or_else(|_| {
             Err(CloudError::retryable(
                 Operation::Describe,
                 "BatchDropped",
