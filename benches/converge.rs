@@ -353,7 +353,10 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, workload: &Workload) -
             .args(["--namespace", &ns, "--log-format", "json"])
             .arg(format!("--metrics-addr={metrics}"))
             .env("KUBECONFIG", &cp.kubeconfig)
-            .env("RUST_LOG", std::env::var("EIP_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("EIP_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log("operator")),
     );
@@ -525,11 +528,19 @@ async fn scenario(cp: &ControlPlane, operator_bin: &Path, workload: &Workload) -
 fn print_timeline(admin: SocketAddr, step_ms: u64) {
     let calls: serde_json::Value = serde_json::from_str(&http(admin, "GET", "/admin/calls?since=0", "")).unwrap_or_default();
     let calls = calls.as_array().cloned().unwrap_or_default();
-    let Some(first) = calls.iter().filter_map(|c| c["atMs"].as_u64()).min() else { return };
+    let Some(first) = calls.iter().filter_map(|c| c["atMs"].as_u64()).min() else {
+        return;
+    };
     let mut windows: BTreeMap<u64, BTreeMap<String, u64>> = BTreeMap::new();
     for call in &calls {
-        let (Some(at), Some(op)) = (call["atMs"].as_u64(), call["operation"].as_str()) else { continue };
-        *windows.entry((at - first) / step_ms).or_default().entry(op.to_string()).or_default() += 1;
+        let (Some(at), Some(op)) = (call["atMs"].as_u64(), call["operation"].as_str()) else {
+            continue;
+        };
+        *windows
+            .entry((at - first) / step_ms)
+            .or_default()
+            .entry(op.to_string())
+            .or_default() += 1;
     }
     for (window, ops) in windows {
         let ops: Vec<String> = ops.iter().map(|(op, count)| format!("{op} {count}")).collect();

@@ -52,7 +52,14 @@ pub(super) async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: 
         }
         return Ok(CloudView::Missing { allocation_id: id.clone() });
     }
-    if !deleting && idempotent {
+    // The cloud may hold what a failed allocation made (its answer lost after the commit), and
+    // a retry it refuses (another request under the same token) would leave that unrecorded.
+    let allocation_failed = eip
+        .status
+        .as_ref()
+        .and_then(|s| s.last_operation.as_ref())
+        .is_some_and(|op| op.action == "Allocate" && op.error.is_some());
+    if !deleting && idempotent && !allocation_failed {
         // Allocating with the UID-derived token returns an EIP a crash left unrecorded, so
         // there is no need to look for it first. A deletion always looks: nothing may leak.
         return Ok(CloudView::NeverAllocated);

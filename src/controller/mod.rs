@@ -103,6 +103,27 @@ fn spec_or_deletion(eip: &ElasticIP) -> Option<u64> {
     Some(hasher.finish())
 }
 
+/// The cluster ID of the owner tags, read until the API server answers: a transient error must
+/// not change the tags of an allocation being retried ([`crate::day2::scan::cluster_id_is_unavailable`]).
+async fn read_cluster_id(client: &Client, cluster_name: Option<&str>, timing: &Timing) -> Option<String> {
+    let mut failures = 0u32;
+    loop {
+        match crate::day2::scan::cluster_id(client, cluster_name).await {
+            Ok(id) => return Some(id).filter(|id| !id.is_empty()),
+            Err(err) if crate::day2::scan::cluster_id_is_unavailable(&err) => {
+                warn!(%err, "cannot read the kube-system namespace for the cluster ID (give --cluster-name): EIPs are tagged without it and the leak ledger is not scanned");
+                return None;
+            }
+            Err(err) => {
+                let retry = timing.kube_backoff(failures);
+                warn!(%err, ?retry, "reading the cluster ID (kube-system namespace); no reconcile before it is known");
+                tokio::time::sleep(retry).await;
+                failures = failures.saturating_add(1);
+            }
+        }
+    }
+}
+
 /// Runs the controller until `shutdown` completes, with the providers `registry` serves.
 pub async fn run(client: Client, settings: Settings, registry: Registry, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     // Both controllers stop on the same signal.
@@ -153,13 +174,9 @@ pub async fn run(client: Client, settings: Settings, registry: Registry, shutdow
         pool_ctx,
         shutdown.clone(),
     );
-    let cluster_id = match crate::day2::scan::cluster_id(&client, settings.cluster_id.as_deref()).await {
-        Ok(id) if !id.is_empty() => Some(id),
-        Ok(_) => None,
-        Err(err) => {
-            warn!(%err, "cannot read the kube-system namespace for the cluster ID (give --cluster-name): EIPs are tagged without it and the leak ledger is not scanned");
-            None
-        }
+    let cluster_id = tokio::select! {
+        id = read_cluster_id(&client, settings.cluster_id.as_deref(), &settings.timing) => id,
+        () = shutdown.clone() => return,
     };
     let scanner = match (&cluster_id, settings.audit_interval) {
         (Some(cluster), Some(interval)) if !interval.is_zero() => Some(crate::day2::scan::Scanner {

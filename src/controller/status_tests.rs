@@ -202,13 +202,19 @@ fn a_call_that_waited_for_its_pace_is_polled_from_its_answer() {
     assert_eq!(op.started_at, "2026-01-01T00:00:00Z", "the idempotency token's time");
     assert_eq!(op.answered_at.as_deref(), Some("2026-01-01T00:00:25Z"));
     let poll = waiting(Transition::Unassociating);
-    assert_eq!(waited_for(Some(&st), &poll, ts("2026-01-01T00:00:27Z")), std::time::Duration::from_secs(2));
+    assert_eq!(
+        waited_for(Some(&st), &poll, ts("2026-01-01T00:00:27Z")),
+        std::time::Duration::from_secs(2)
+    );
     // A status written before `answeredAt` existed counts from the start, as before.
     let mut old = st.clone();
     if let Some(op) = old.last_operation.as_mut() {
         op.answered_at = None;
     }
-    assert_eq!(waited_for(Some(&old), &poll, ts("2026-01-01T00:00:27Z")), std::time::Duration::from_secs(27));
+    assert_eq!(
+        waited_for(Some(&old), &poll, ts("2026-01-01T00:00:27Z")),
+        std::time::Duration::from_secs(27)
+    );
     // A step without a call records no answer.
     let waited = next_status(Some(&st), &inputs(&s, &cloud, &poll, &Outcome::NoCall, "2026-01-01T00:00:27Z"));
     assert_eq!(waited.last_operation, st.last_operation, "the unbind's record stays");

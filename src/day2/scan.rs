@@ -61,6 +61,17 @@ pub async fn cluster_id(client: &Client, cluster_name: Option<&str>) -> Result<S
     Ok(namespace.uid().unwrap_or_default())
 }
 
+/// Whether a failed [`cluster_id`] read is the cluster's answer (forbidden, or no `kube-system`):
+/// then the operator goes on without a cluster ID. Anything else (the API server down or
+/// restarting, a timeout) says nothing, and the read is tried again: the ID is part of every
+/// allocation's owner tags, and a replica that started while the API server restarted tagged
+/// its retries without it, which the cloud refused as another request under the same client
+/// token (`IdempotentParameterMismatch`), leaving the EIP of the first attempt unrecorded (the
+/// chaos soak, seed 1: five leaks).
+pub fn cluster_id_is_unavailable(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.is_forbidden() || status.is_not_found())
+}
+
 /// What ElasticIPs name a ProviderConfig by.
 pub fn naming(config: &str) -> ElasticIPSpec {
     ElasticIPSpec {
@@ -140,6 +151,30 @@ impl Scanner {
                 unmanaged = ledger.unmanaged.len(),
                 "leak-ledger scan"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    #[test]
+    fn only_the_clusters_own_answer_ends_the_cluster_id_read() {
+        let api = |code: u16, reason: &str| kube::Error::Api(Box::new(Status::failure("kube-system", reason).with_code(code)));
+        let cases = [
+            (api(403, "Forbidden"), true),
+            (api(404, "NotFound"), true),
+            (api(500, "InternalError"), false),
+            (api(503, "ServiceUnavailable"), false),
+            (api(429, "TooManyRequests"), false),
+            (api(504, "Timeout"), false),
+            (kube::Error::Service("client error (Connect)".into()), false),
+            (kube::Error::ReadEvents(std::io::Error::other("connection reset")), false),
+        ];
+        for (err, unavailable) in cases {
+            assert_eq!(cluster_id_is_unavailable(&err), unavailable, "{err}");
         }
     }
 }

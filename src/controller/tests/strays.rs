@@ -52,3 +52,37 @@ async fn an_adopter_never_releases_what_else_carries_its_uid() {
     );
     assert!(sim.eip(REGION, &extra).is_some(), "an adopter allocated nothing else to release");
 }
+
+/// Where allocation is idempotent (Alibaba's client token), a living object allocates without
+/// looking for its owner tag first, unless its last allocation failed: the cloud may hold what
+/// that attempt made (an answer lost after the commit), and a refusal of the retry
+/// (`IdempotentParameterMismatch`: the soak, seed 1, after a replica tagged its retries without the
+/// cluster ID) would otherwise leave it unrecorded for good.
+#[tokio::test(start_paused = true)]
+async fn after_a_failed_allocation_the_eip_it_made_is_found_by_owner() {
+    let sim = simulator(Latencies::default());
+    let made = sim.seed_eip(REGION, owned(None)).expect("seed").allocation_id;
+    let failed = eip_api::ElasticIPStatus {
+        last_operation: Some(eip_api::LastOperation {
+            action: "Allocate".into(),
+            request_id: None,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            answered_at: Some("2026-01-01T00:00:01Z".into()),
+            attempts: 2,
+            error: Some("IdempotentParameterMismatch: the request differs from the one with this token".into()),
+        }),
+        ..Default::default()
+    };
+    let object = elastic_ip(spec(None, None, Some(DeletionPolicy::Delete)))
+        .finalized()
+        .with_status(failed);
+    let h = Harness::on(&sim, object);
+
+    h.drive(10).await;
+    assert_eq!(h.recorded_allocation().as_deref(), Some(made.as_str()), "recorded");
+    assert!(
+        !h.mutating_calls().iter().any(|(op, _)| *op == Operation::Allocate),
+        "no allocation: {:?}",
+        h.mutating_calls()
+    );
+}
