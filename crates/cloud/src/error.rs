@@ -164,6 +164,12 @@ impl CloudError {
         matches!(self.failure, Failure::Retryable { throttled: true, .. })
     }
 
+    /// Whether the call got no answer within the client's timeout
+    /// ([`crate::http::transport_error`]).
+    pub fn is_timeout(&self) -> bool {
+        self.code == "RequestTimeout"
+    }
+
     /// Sets (or clears) when to come back; no effect on terminal and gone errors.
     pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
         if let Failure::Retryable { retry_after, .. } = &mut self.failure {

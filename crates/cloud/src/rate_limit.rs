@@ -217,10 +217,16 @@ impl CallHook for RateLimit {
     }
 
     fn after(&self, report: &CallReport<'_>) {
-        if let Err(error) = report.result
-            && error.is_throttled()
-        {
+        let Err(error) = report.result else { return };
+        if error.is_throttled() {
             self.bucket(Api::of(report.operation)).throttled(error.retry_after());
+        } else if error.is_timeout() {
+            // No answer in time is the other sign of a cloud past its capacity: one that slows
+            // down instead of refusing. Full speed would keep it there: every call times out,
+            // is retried, and the cloud works on requests nobody waits for any more (the peer
+            // benchmark: moto at N = 1,000 answered nothing within 30 s for minutes). The same
+            // halving, without a pause.
+            self.bucket(Api::of(report.operation)).throttled(None);
         }
     }
 }
@@ -347,6 +353,29 @@ mod tests {
         assert!((climbed - (rate + 5.0 * 19.0 / 20.0)).abs() < 0.1, "{rate} → {climbed}");
         tokio::time::advance(Duration::from_secs(30)).await;
         assert_eq!(limit.rates()[&Api::Release], 19.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_halves_the_rate_like_throttling_and_other_errors_do_not() {
+        let limit = Arc::new(RateLimit::new(20, 40));
+        let report = |limit: &RateLimit, error: &CloudError| {
+            limit.after(&CallReport {
+                provider: "test",
+                operation: Operation::FindByOwner,
+                result: Err(error),
+                took: Duration::from_secs(30),
+            })
+        };
+        let refused = CloudError::retryable(Operation::FindByOwner, "ServiceUnavailable", "try again");
+        report(&limit, &refused);
+        assert_eq!(limit.rates()[&Api::Reads], 38.0, "an error answer says nothing of the rate");
+        let timeout = CloudError::retryable(Operation::FindByOwner, "RequestTimeout", "no answer within 30 s");
+        assert!(timeout.is_timeout() && !timeout.is_throttled());
+        report(&limit, &timeout);
+        assert!((limit.rates()[&Api::Reads] - 19.0).abs() < 0.1, "halved");
+        assert_eq!(limit.rates()[&Api::Allocate], 19.0, "other APIs untouched");
+        let times = starts(&limit, Operation::Describe, 1).await;
+        assert_eq!(times[0], Duration::ZERO, "no pause: a timeout carries no retry-after");
     }
 
     #[tokio::test(start_paused = true)]
