@@ -11,6 +11,8 @@
 //!   from ../shared/peers/k8s-eip-operator with `CARGO_TARGET_DIR=/tmp/peer-target cargo build
 //!   --release -p eip-operator`; it needs Debian's libssl-dev and pkg-config).
 //! - `EIP_SDK_VENV`: the venv with moto (default target/sdk-venv).
+//! - `EIP_PEER_RATE_LIMITS=mutating,describe`: our ProviderConfig's `rateLimits` (default
+//!   20,20; `none`: no limits). The peer has no such setting.
 //!
 //! See BENCHMARKS.md, "Side by side with a peer".
 
@@ -34,6 +36,23 @@ use aws_moto::{Moto, Seen};
 use control_plane::ControlPlane;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
+
+/// Our ProviderConfig's `rateLimits` (`EIP_PEER_RATE_LIMITS=mutating,describe` calls/s; default
+/// 20,20: EC2 refills a non-mutating API's bucket at 20 calls/s by default). Without limits the
+/// AWS provider paces nothing, and at N = 1,000 its owner lookups (one before each allocation on
+/// a cloud without allocation tokens) outran moto until nothing was answered within 30 s; with
+/// them, a timeout also halves the pace. `none` runs without.
+fn rate_limits() -> String {
+    let spec = std::env::var("EIP_PEER_RATE_LIMITS").unwrap_or_else(|_| "20,20".into());
+    match spec.split_once(',') {
+        Some((m, d)) => format!(
+            "  rateLimits:\n    mutatingPerSecond: {}\n    describePerSecond: {}\n",
+            m.trim(),
+            d.trim()
+        ),
+        None => String::new(),
+    }
+}
 
 /// Longest wait for one phase; a phase that does not finish by then is reported as failed.
 const PHASE_LIMIT: Duration = Duration::from_secs(600);
@@ -404,8 +423,9 @@ async fn run(cp: &ControlPlane, python: &PathBuf, side: Side, n: usize, ours: &P
         Side::Ours => kubectl_apply(
             cp,
             &format!(
-                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: bench-moto\n  namespace: {ns}\nstringData:\n  accessKeyId: {k}\n  secretAccessKey: {k}\n---\napiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: bench-moto\nspec:\n  provider: aws\n  region: {r}\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: bench-moto\n    namespace: {ns}\n",
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: bench-moto\n  namespace: {ns}\nstringData:\n  accessKeyId: {k}\n  secretAccessKey: {k}\n---\napiVersion: eip-operator.dev/v1alpha1\nkind: ProviderConfig\nmetadata:\n  name: bench-moto\nspec:\n  provider: aws\n  region: {r}\n  endpoint: {endpoint}\n  credentialsSecretRef:\n    name: bench-moto\n    namespace: {ns}\n{limits}",
                 k = aws_moto::KEY,
+                limits = rate_limits(),
                 r = aws_moto::REGION
             ),
         ),
