@@ -54,11 +54,8 @@ pub(super) async fn observe(provider: &dyn CloudProvider, eip: &ElasticIP, uid: 
     }
     // The cloud may hold what a failed allocation made (its answer lost after the commit), and
     // a retry it refuses (another request under the same token) would leave that unrecorded.
-    let allocation_failed = eip
-        .status
-        .as_ref()
-        .and_then(|s| s.last_operation.as_ref())
-        .is_some_and(|op| op.action == "Allocate" && op.error.is_some());
+    let allocation_failed =
+        status::continued_operation(eip.status.as_ref().and_then(|s| s.last_operation.as_ref()), &Step::Allocate).is_some();
     if !deleting && idempotent && !allocation_failed {
         // Allocating with the UID-derived token returns an EIP a crash left unrecorded, so
         // there is no need to look for it first. A deletion always looks: nothing may leak.

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::redact;
 use crate::types::Operation;
 
+/// The code of a call that got no answer in time.
+pub const TIMEOUT_CODE: &str = "RequestTimeout";
+
 /// How the reconciler must treat a failed call, with what each answer carries. Decided once, by
 /// the provider, from the cloud's error code and HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,10 +167,10 @@ impl CloudError {
         matches!(self.failure, Failure::Retryable { throttled: true, .. })
     }
 
-    /// Whether the call got no answer within the client's timeout
-    /// ([`crate::http::transport_error`]).
+    /// Whether the call got no answer in time: the client's own timeout
+    /// ([`crate::http::transport_error`]) or a cloud's `RequestTimeout` answer.
     pub fn is_timeout(&self) -> bool {
-        self.code == "RequestTimeout"
+        self.code == TIMEOUT_CODE
     }
 
     /// Sets (or clears) when to come back; no effect on terminal and gone errors.

@@ -196,7 +196,11 @@ fn redirect_error(operation: Operation, status: u16, headers: &HeaderMap) -> Clo
 
 /// A transport failure: always retryable, never with the URL (signed URLs carry credentials).
 pub fn transport_error(operation: Operation, error: &reqwest::Error) -> CloudError {
-    let code = if error.is_timeout() { "RequestTimeout" } else { "ConnectionError" };
+    let code = if error.is_timeout() {
+        crate::error::TIMEOUT_CODE
+    } else {
+        "ConnectionError"
+    };
     let mut text = String::from("request failed");
     let mut source: Option<&dyn std::error::Error> = Some(error);
     while let Some(cause) = source {

@@ -284,14 +284,17 @@ mod tests {
         out
     }
 
-    fn throttle(limit: &RateLimit, operation: Operation, retry_after: Option<Duration>) {
-        let error = CloudError::throttled(operation, "Throttling", "slow down", retry_after);
+    fn report(limit: &RateLimit, error: &CloudError) {
         limit.after(&CallReport {
             provider: "test",
-            operation,
-            result: Err(&error),
+            operation: error.operation,
+            result: Err(error),
             took: Duration::ZERO,
         });
+    }
+
+    fn throttle(limit: &RateLimit, operation: Operation, retry_after: Option<Duration>) {
+        report(limit, &CloudError::throttled(operation, "Throttling", "slow down", retry_after));
     }
 
     #[tokio::test(start_paused = true)]
@@ -358,14 +361,6 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_timeout_halves_the_rate_like_throttling_and_other_errors_do_not() {
         let limit = Arc::new(RateLimit::new(20, 40));
-        let report = |limit: &RateLimit, error: &CloudError| {
-            limit.after(&CallReport {
-                provider: "test",
-                operation: Operation::FindByOwner,
-                result: Err(error),
-                took: Duration::from_secs(30),
-            })
-        };
         let refused = CloudError::retryable(Operation::FindByOwner, "ServiceUnavailable", "try again");
         report(&limit, &refused);
         assert_eq!(limit.rates()[&Api::Reads], 38.0, "an error answer says nothing of the rate");
